@@ -1,0 +1,177 @@
+//! # shoal-vfs: the layer every protocol talks to
+//!
+//! Tour:
+//! - [`caller`]: who is asking ([`Caller`]: uid, gids, client address, zone, protocol).
+//! - [`types`]: what the VFS speaks in ([`Attr`], [`SetAttr`], [`FileHandle`], [`DirEntry`], ...).
+//! - [`error`]: [`VfsError`], split by cause; protocol crates map it to NTSTATUS / nfsstat3.
+//! - [`Vfs`] (this file): the trait. Every call takes a [`Caller`]; implementations enforce
+//!   permissions for that caller (mode bits) and create files owned by it.
+//! - [`local`]: [`LocalFs`], a backing directory on a local filesystem. Every name is resolved
+//!   with `openat`-style calls relative to an already-open directory, never by joining strings, so
+//!   no request reaches outside the root (`..`, absolute paths, symlinks, NUL bytes, races).
+//!
+//! Later: the lock manager (share modes, byte ranges, oplocks/leases) and cluster membership.
+//!
+//! The trait is synchronous: calls are plain syscalls. Async protocol code runs them on a
+//! blocking pool (`tokio::task::spawn_blocking`).
+
+#![warn(missing_docs)]
+
+pub mod caller;
+pub mod error;
+pub mod local;
+pub mod perm;
+pub mod types;
+
+pub use caller::{Caller, Protocol, ZoneId};
+pub use error::{VfsError, VfsResult};
+pub use local::LocalFs;
+pub use types::{
+    Attr, CreateHow, DirEntry, FileHandle, FileKind, FsStat, SetAttr, SetTime, Timespec,
+    WriteStability, MAX_HANDLE_LEN, MAX_NAME_LEN,
+};
+
+/// A filesystem as the protocols see it: handle based, every call on behalf of a [`Caller`].
+///
+/// Handles are opaque, at most [`MAX_HANDLE_LEN`] bytes, stable across restarts of the server
+/// (they name inode + generation), and forged or foreign handles are refused with
+/// [`VfsError::Stale`].
+pub trait Vfs: Send + Sync + 'static {
+    /// Handle of a directory inside the backing store, given as a relative path
+    /// (`""` or `"."` is the root). Used to find export and share roots at start-up.
+    fn root(&self, relative: &str) -> VfsResult<FileHandle>;
+
+    /// True when `handle` was reached from `root` (a handle from [`Vfs::root`]): protocol
+    /// layers use it to refuse a handle of one export presented under another.
+    fn is_within(&self, handle: &FileHandle, root: &FileHandle) -> bool;
+
+    /// Attributes of an object.
+    fn getattr(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Attr>;
+
+    /// Changes attributes. `guard_ctime`, when given, must equal the current ctime
+    /// (NFSv3 SETATTR guard) or [`VfsError::NotSync`] is returned.
+    fn setattr(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        set: &SetAttr,
+        guard_ctime: Option<Timespec>,
+    ) -> VfsResult<Attr>;
+
+    /// Looks `name` up in directory `dir`. `..` of a root handed out by [`Vfs::root`] is
+    /// that root itself. Symlinks are returned as objects, never followed.
+    fn lookup(&self, caller: &Caller, dir: &FileHandle, name: &[u8])
+        -> VfsResult<(FileHandle, Attr)>;
+
+    /// Which of the `ACCESS_*` bits in `mask` the caller is granted (see [`perm`]).
+    fn access(&self, caller: &Caller, handle: &FileHandle, mask: u32) -> VfsResult<(u32, Attr)>;
+
+    /// Target of a symbolic link.
+    fn readlink(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Vec<u8>>;
+
+    /// Reads up to `count` bytes at `offset`; returns the data and whether EOF was reached.
+    fn read(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        offset: u64,
+        count: u32,
+    ) -> VfsResult<(Vec<u8>, bool, Attr)>;
+
+    /// Writes `data` at `offset`; `stability` says how durable it must be before returning.
+    /// Returns bytes written, the stability achieved, and the new attributes.
+    fn write(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        offset: u64,
+        data: &[u8],
+        stability: WriteStability,
+    ) -> VfsResult<(u32, WriteStability, Attr)>;
+
+    /// Creates a regular file.
+    fn create(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        how: &CreateHow,
+    ) -> VfsResult<(FileHandle, Attr)>;
+
+    /// Creates a directory.
+    fn mkdir(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)>;
+
+    /// Creates a symbolic link `name` -> `target` (the target is stored, not resolved).
+    fn symlink(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        target: &[u8],
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)>;
+
+    /// Creates a special file (FIFO or socket; devices need root and are refused otherwise).
+    fn mknod(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        kind: FileKind,
+        rdev: (u32, u32),
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)>;
+
+    /// Removes a non-directory.
+    fn remove(&self, caller: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()>;
+
+    /// Removes an empty directory.
+    fn rmdir(&self, caller: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()>;
+
+    /// Renames `from_dir/from_name` to `to_dir/to_name`, replacing a compatible target.
+    fn rename(
+        &self,
+        caller: &Caller,
+        from_dir: &FileHandle,
+        from_name: &[u8],
+        to_dir: &FileHandle,
+        to_name: &[u8],
+    ) -> VfsResult<()>;
+
+    /// Makes a hard link to `handle` as `dir/name`.
+    fn link(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        dir: &FileHandle,
+        name: &[u8],
+    ) -> VfsResult<Attr>;
+
+    /// Lists a directory from `cookie` (0 = start). At most `max` entries; returns the
+    /// entries and whether the end was reached. Cookies are stable positions: a listing resumed
+    /// from any cookie this returned neither repeats nor skips entries. `.` and `..` are
+    /// included. With `plus`, each entry carries its handle and attributes.
+    fn readdir(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        cookie: u64,
+        max: usize,
+        plus: bool,
+    ) -> VfsResult<(Vec<DirEntry>, bool)>;
+
+    /// Space and file counts of the filesystem holding `handle`.
+    fn fsstat(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<FsStat>;
+
+    /// Makes earlier unstable writes to `handle` durable.
+    fn commit(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Attr>;
+
+    /// Changes whenever the server restarts, so clients know to resend unstable writes.
+    fn write_verifier(&self) -> [u8; 8];
+}

@@ -1,0 +1,464 @@
+//! [`LocalFs`]: a backing directory on a local filesystem, confined to its root.
+//!
+//! How confinement works:
+//! - Objects are reached only through handles this server issued (HMAC-authenticated, see
+//!   [`handle`]) and re-opened with `open_by_handle_at`, so a client cannot name an object it
+//!   was never given.
+//! - Names are single components checked by [`names`] (no `/`, no NUL, at most 255 bytes) and
+//!   resolved with `openat(dirfd, name, O_NOFOLLOW)` relative to an open directory: symlinks
+//!   are returned as objects, never followed; `..` of a root is the root itself.
+//! - Objects on another mount below the root are refused (handles are per filesystem).
+//!
+//! The server normally runs as root (it needs CAP_DAC_READ_SEARCH for `open_by_handle_at` and
+//! CAP_CHOWN to give new files to the caller), so mode bits are enforced here, in
+//! [`crate::perm`], for the [`Caller`].
+//!
+//! Files: `sys.rs` syscall wrappers, `handle.rs` handle format, `names.rs` name checks,
+//! `attr.rs` stat conversion, `modify.rs` the namespace-changing calls, `dir.rs` listing.
+
+mod attr;
+mod dir;
+pub mod handle;
+mod modify;
+pub mod names;
+pub mod sys;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::RwLock;
+
+use crate::perm;
+use crate::{
+    Attr, Caller, CreateHow, DirEntry, FileHandle, FileKind, FsStat, Protocol, SetAttr, Timespec,
+    Vfs, VfsError, VfsResult, WriteStability,
+};
+use attr::attr_from_stat;
+use handle::HandleCodec;
+
+/// Largest single read or write LocalFs performs (protocols cap lower).
+pub const MAX_IO: u32 = 8 * 1024 * 1024;
+
+/// A backing directory served through the [`Vfs`] trait.
+pub struct LocalFs {
+    /// `O_PATH` fd of the backing root; also the mount fd for `open_by_handle_at`.
+    root_fd: OwnedFd,
+    /// Device of the backing root; objects on other devices are refused.
+    dev: u64,
+    codec: HandleCodec,
+    /// Root tag -> (dev, ino) of each root handed out by [`Vfs::root`].
+    roots: RwLock<HashMap<u32, (u64, u64)>>,
+    verifier: [u8; 8],
+}
+
+impl LocalFs {
+    /// Opens `backing` (which must exist). The handle key is read from `key_file`, or created
+    /// there (32 random bytes, mode 0600) on first use: keep it to keep handles valid across
+    /// restarts.
+    pub fn open(backing: &Path, key_file: &Path) -> io::Result<LocalFs> {
+        let root_fd = sys::open_dir_path(backing)?;
+        let st = sys::fstat(root_fd.as_fd())?;
+        let secret = load_or_create_key(key_file)?;
+        let mut verifier = [0u8; 8];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut verifier)
+            .map_err(|_| io::Error::other("no randomness for the write verifier"))?;
+        let fs = LocalFs {
+            root_fd,
+            dev: st.st_dev,
+            codec: HandleCodec::new(&secret),
+            roots: RwLock::new(HashMap::new()),
+            verifier,
+        };
+        // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
+        let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {
+            io::Error::new(e.kind(), format!("{}: file handles not supported: {e}", backing.display()))
+        })?;
+        sys::open_by_handle(fs.root_fd.as_fd(), &kh, libc::O_PATH).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot re-open file handles under {} ({e}); shoal serve needs \
+                     CAP_DAC_READ_SEARCH and CAP_CHOWN: run it as root",
+                    backing.display()
+                ),
+            )
+        })?;
+        Ok(fs)
+    }
+
+    /// Re-opens the object a handle names, with `flags` (e.g. `O_PATH`).
+    fn open_handle(&self, h: &FileHandle, flags: i32) -> VfsResult<(OwnedFd, u32)> {
+        let d = self.codec.decode(h)?;
+        if !self.roots.read().map(|r| r.contains_key(&d.root_tag)).unwrap_or(false) {
+            return Err(VfsError::Stale);
+        }
+        match sys::open_by_handle(self.root_fd.as_fd(), &d.kernel, flags) {
+            Ok(fd) => Ok((fd, d.root_tag)),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ESTALE) | Some(libc::ENOENT) | Some(libc::EINVAL) => {
+                    Err(VfsError::Stale)
+                }
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    /// Opens as `O_PATH` and stats.
+    fn object(&self, h: &FileHandle) -> VfsResult<(OwnedFd, Attr, u32)> {
+        let (fd, tag) = self.open_handle(h, libc::O_PATH)?;
+        let st = sys::fstat(fd.as_fd())?;
+        Ok((fd, attr_from_stat(&st), tag))
+    }
+
+    /// A directory the caller may search, as `O_PATH`.
+    fn searchable_dir(&self, c: &Caller, h: &FileHandle) -> VfsResult<(OwnedFd, Attr, u32)> {
+        let (fd, a, tag) = self.object(h)?;
+        if a.kind != FileKind::Directory {
+            return Err(VfsError::NotDir);
+        }
+        if !perm::may_exec(c, &a) {
+            return Err(VfsError::Access);
+        }
+        Ok((fd, a, tag))
+    }
+
+    /// A directory the caller may add entries to or remove them from.
+    fn writable_dir(&self, c: &Caller, h: &FileHandle) -> VfsResult<(OwnedFd, Attr, u32)> {
+        let (fd, a, tag) = self.searchable_dir(c, h)?;
+        if !perm::may_write(c, &a) {
+            return Err(VfsError::Access);
+        }
+        Ok((fd, a, tag))
+    }
+
+    /// Handle for an object open as `fd`, reached under root `tag`.
+    fn handle_of(&self, fd: &OwnedFd, tag: u32) -> VfsResult<FileHandle> {
+        let kh = sys::name_to_handle(fd.as_fd(), b"")?;
+        self.codec.encode(tag, &kh)
+    }
+
+    fn is_root(&self, tag: u32, a: &Attr) -> bool {
+        self.roots
+            .read()
+            .map(|r| r.get(&tag) == Some(&(a.fsid, a.fileid)))
+            .unwrap_or(false)
+    }
+
+    /// Opens the child `name` of `dir_fd` as `O_PATH` without following symlinks, refusing
+    /// objects on other filesystems.
+    fn child(&self, dir_fd: &OwnedFd, name: &[u8]) -> VfsResult<(OwnedFd, Attr)> {
+        let fd = sys::openat(dir_fd.as_fd(), name, libc::O_PATH, 0)?;
+        let st = sys::fstat(fd.as_fd())?;
+        if st.st_dev != self.dev {
+            return Err(VfsError::Access);
+        }
+        Ok((fd, attr_from_stat(&st)))
+    }
+
+    /// Lookup of `.`/`..`/a name in an open directory under root `tag`.
+    fn lookup_in(
+        &self,
+        dir_fd: &OwnedFd,
+        dir_attr: &Attr,
+        tag: u32,
+        name: &[u8],
+    ) -> VfsResult<(OwnedFd, Attr)> {
+        match name {
+            b"." => {
+                let fd = sys::openat(dir_fd.as_fd(), b".", libc::O_PATH, 0)?;
+                Ok((fd, dir_attr.clone()))
+            }
+            b".." if self.is_root(tag, dir_attr) => {
+                let fd = sys::openat(dir_fd.as_fd(), b".", libc::O_PATH, 0)?;
+                Ok((fd, dir_attr.clone()))
+            }
+            b".." => self.child(dir_fd, b".."),
+            _ => {
+                names::check(name)?;
+                self.child(dir_fd, name)
+            }
+        }
+    }
+
+    /// Read/write permission with knfsd's owner override for NFS (the owner of a file may
+    /// read and write it through NFS whatever the mode, as it may have opened it before a
+    /// chmod).
+    fn may(&self, c: &Caller, a: &Attr, write: bool) -> bool {
+        if c.protocol == Protocol::Nfs3 && c.uid == a.uid {
+            return true;
+        }
+        if write {
+            perm::may_write(c, a)
+        } else {
+            perm::may_read(c, a)
+        }
+    }
+}
+
+fn load_or_create_key(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read(path) {
+        Ok(k) if k.len() >= 32 => return Ok(k),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: handle key shorter than 32 bytes", path.display()),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut key = vec![0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+        .map_err(|_| io::Error::other("no randomness for the handle key"))?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(&key)?;
+    f.sync_all()?;
+    Ok(key)
+}
+
+fn root_tag_for(relative: &str) -> u32 {
+    let norm = relative.trim_matches('/');
+    let norm = if norm.is_empty() || norm == "." { "" } else { norm };
+    let d = ring::digest::digest(&ring::digest::SHA256, norm.as_bytes());
+    let b = d.as_ref();
+    u32::from_le_bytes([
+        b.first().copied().unwrap_or(0),
+        b.get(1).copied().unwrap_or(0),
+        b.get(2).copied().unwrap_or(0),
+        b.get(3).copied().unwrap_or(0),
+    ])
+}
+
+impl Vfs for LocalFs {
+    fn root(&self, relative: &str) -> VfsResult<FileHandle> {
+        let rel = relative.trim_matches('/');
+        let fd = if rel.is_empty() || rel == "." {
+            sys::openat(self.root_fd.as_fd(), b".", libc::O_PATH | libc::O_DIRECTORY, 0)?
+        } else {
+            sys::open_beneath(self.root_fd.as_fd(), rel.as_bytes(), libc::O_PATH | libc::O_DIRECTORY)?
+        };
+        let st = sys::fstat(fd.as_fd())?;
+        if st.st_dev != self.dev {
+            return Err(VfsError::CrossDevice);
+        }
+        let tag = root_tag_for(rel);
+        if let Ok(mut r) = self.roots.write() {
+            r.insert(tag, (st.st_dev, st.st_ino));
+        }
+        self.handle_of(&fd, tag)
+    }
+
+    fn is_within(&self, handle: &FileHandle, root: &FileHandle) -> bool {
+        match (self.codec.decode(handle), self.codec.decode(root)) {
+            (Ok(a), Ok(b)) => a.root_tag == b.root_tag,
+            _ => false,
+        }
+    }
+
+    fn getattr(&self, _c: &Caller, h: &FileHandle) -> VfsResult<Attr> {
+        Ok(self.object(h)?.1)
+    }
+
+    fn setattr(
+        &self,
+        c: &Caller,
+        h: &FileHandle,
+        set: &SetAttr,
+        guard: Option<Timespec>,
+    ) -> VfsResult<Attr> {
+        self.setattr_impl(c, h, set, guard)
+    }
+
+    fn lookup(&self, c: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<(FileHandle, Attr)> {
+        let (dfd, da, tag) = self.searchable_dir(c, dir)?;
+        let (fd, a) = self.lookup_in(&dfd, &da, tag, name)?;
+        Ok((self.handle_of(&fd, tag)?, a))
+    }
+
+    fn access(&self, c: &Caller, h: &FileHandle, mask: u32) -> VfsResult<(u32, Attr)> {
+        let (_, a, _) = self.object(h)?;
+        let mut granted = perm::access_mask(c, &a, mask);
+        if c.protocol == Protocol::Nfs3 && c.uid == a.uid && a.kind == FileKind::Regular {
+            granted |= mask & (perm::ACCESS_READ | perm::ACCESS_MODIFY | perm::ACCESS_EXTEND);
+        }
+        Ok((granted, a))
+    }
+
+    fn readlink(&self, _c: &Caller, h: &FileHandle) -> VfsResult<Vec<u8>> {
+        let (fd, a, _) = self.object(h)?;
+        if a.kind != FileKind::Symlink {
+            return Err(VfsError::Invalid);
+        }
+        Ok(sys::readlink_fd(fd.as_fd())?)
+    }
+
+    fn read(
+        &self,
+        c: &Caller,
+        h: &FileHandle,
+        offset: u64,
+        count: u32,
+    ) -> VfsResult<(Vec<u8>, bool, Attr)> {
+        let (_, a, _) = self.object(h)?;
+        match a.kind {
+            FileKind::Regular => {}
+            FileKind::Directory => return Err(VfsError::IsDir),
+            _ => return Err(VfsError::Invalid),
+        }
+        if !self.may(c, &a, false) {
+            return Err(VfsError::Access);
+        }
+        let (fd, _) = self.open_handle(h, libc::O_RDONLY)?;
+        let data = sys::pread_full(fd.as_fd(), offset, count.min(MAX_IO) as usize)?;
+        let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
+        let eof = offset.saturating_add(data.len() as u64) >= a.size;
+        Ok((data, eof, a))
+    }
+
+    fn write(
+        &self,
+        c: &Caller,
+        h: &FileHandle,
+        offset: u64,
+        data: &[u8],
+        stability: WriteStability,
+    ) -> VfsResult<(u32, WriteStability, Attr)> {
+        let (_, a, _) = self.object(h)?;
+        match a.kind {
+            FileKind::Regular => {}
+            FileKind::Directory => return Err(VfsError::IsDir),
+            _ => return Err(VfsError::Invalid),
+        }
+        if !self.may(c, &a, true) {
+            return Err(VfsError::Access);
+        }
+        if data.len() > MAX_IO as usize {
+            return Err(VfsError::Invalid);
+        }
+        let (fd, _) = self.open_handle(h, libc::O_WRONLY)?;
+        sys::pwrite_all(fd.as_fd(), offset, data)?;
+        match stability {
+            WriteStability::Unstable => {}
+            WriteStability::DataSync => sys::sync(fd.as_fd(), true)?,
+            WriteStability::FileSync => sys::sync(fd.as_fd(), false)?,
+        }
+        let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
+        Ok((data.len() as u32, stability, a))
+    }
+
+    fn create(
+        &self,
+        c: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        how: &CreateHow,
+    ) -> VfsResult<(FileHandle, Attr)> {
+        self.create_impl(c, dir, name, how)
+    }
+
+    fn mkdir(
+        &self,
+        c: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)> {
+        self.mkdir_impl(c, dir, name, set)
+    }
+
+    fn symlink(
+        &self,
+        c: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        target: &[u8],
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)> {
+        self.symlink_impl(c, dir, name, target, set)
+    }
+
+    fn mknod(
+        &self,
+        c: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        kind: FileKind,
+        rdev: (u32, u32),
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)> {
+        self.mknod_impl(c, dir, name, kind, rdev, set)
+    }
+
+    fn remove(&self, c: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()> {
+        self.unlink_impl(c, dir, name, false)
+    }
+
+    fn rmdir(&self, c: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()> {
+        self.unlink_impl(c, dir, name, true)
+    }
+
+    fn rename(
+        &self,
+        c: &Caller,
+        from_dir: &FileHandle,
+        from_name: &[u8],
+        to_dir: &FileHandle,
+        to_name: &[u8],
+    ) -> VfsResult<()> {
+        self.rename_impl(c, from_dir, from_name, to_dir, to_name)
+    }
+
+    fn link(&self, c: &Caller, h: &FileHandle, dir: &FileHandle, name: &[u8]) -> VfsResult<Attr> {
+        self.link_impl(c, h, dir, name)
+    }
+
+    fn readdir(
+        &self,
+        c: &Caller,
+        dir: &FileHandle,
+        cookie: u64,
+        max: usize,
+        plus: bool,
+    ) -> VfsResult<(Vec<DirEntry>, bool)> {
+        self.readdir_impl(c, dir, cookie, max, plus)
+    }
+
+    fn fsstat(&self, _c: &Caller, h: &FileHandle) -> VfsResult<FsStat> {
+        let (fd, _, _) = self.object(h)?;
+        let s = sys::fstatvfs(fd.as_fd())?;
+        let frsize = s.f_frsize;
+        Ok(FsStat {
+            total_bytes: s.f_blocks.saturating_mul(frsize),
+            free_bytes: s.f_bfree.saturating_mul(frsize),
+            avail_bytes: s.f_bavail.saturating_mul(frsize),
+            total_files: s.f_files,
+            free_files: s.f_ffree,
+            avail_files: s.f_favail,
+        })
+    }
+
+    fn commit(&self, _c: &Caller, h: &FileHandle) -> VfsResult<Attr> {
+        let (_, a, _) = self.object(h)?;
+        let flags = match a.kind {
+            FileKind::Regular => libc::O_RDONLY,
+            FileKind::Directory => libc::O_RDONLY | libc::O_DIRECTORY,
+            _ => return Ok(a),
+        };
+        let (fd, _) = self.open_handle(h, flags)?;
+        sys::sync(fd.as_fd(), false)?;
+        Ok(attr_from_stat(&sys::fstat(fd.as_fd())?))
+    }
+
+    fn write_verifier(&self) -> [u8; 8] {
+        self.verifier
+    }
+}
+
+#[cfg(test)]
+mod tests;
