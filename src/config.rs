@@ -1,0 +1,451 @@
+//! `shoal.toml`: the one configuration file, and the embedded default used without one.
+//!
+//! Every table rejects unknown keys (`deny_unknown_fields`), so a typo is an error naming the
+//! key and its line, not a silently ignored setting. Checks that need more than one key
+//! (zone references, duplicate names, client patterns) name the key path they fail on.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Node-wide settings.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Access zones; `System` (id 1) always exists, whether listed or not.
+    #[serde(default)]
+    pub zones: Vec<ZoneSection>,
+    /// NFSv3 + MOUNT.
+    #[serde(default)]
+    pub nfs: NfsSection,
+    /// SMB2/3.
+    #[serde(default)]
+    pub smb: SmbSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Name of this node in audit records and cluster views.
+    #[serde(default = "default_node_name")]
+    pub node_name: String,
+    /// The directory served (shares and exports are paths inside it).
+    #[serde(default = "default_backing")]
+    pub backing_dir: PathBuf,
+    /// Where shoal keeps its own state (handle key, users, audit log). Keep it outside
+    /// `backing_dir` so clients cannot see it.
+    #[serde(default = "default_state")]
+    pub state_dir: PathBuf,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            node_name: default_node_name(),
+            backing_dir: default_backing(),
+            state_dir: default_state(),
+        }
+    }
+}
+
+fn default_node_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "node1".to_string())
+}
+fn default_backing() -> PathBuf {
+    PathBuf::from("./shoal-data")
+}
+fn default_state() -> PathBuf {
+    PathBuf::from("./shoal-state")
+}
+
+/// `[[zones]]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneSection {
+    /// Zone name (audit `zoneName`).
+    pub name: String,
+    /// Zone id (audit `zoneID`); 1 is `System`.
+    pub id: u32,
+}
+
+/// `[nfs]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NfsSection {
+    /// Serve NFS at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Address for NFS and MOUNT (one port for both). Port 0 picks a free one.
+    #[serde(default = "default_nfs_listen")]
+    pub listen: SocketAddr,
+    /// Largest RPC record accepted, in bytes; stops a client from making the server buffer
+    /// an arbitrary amount before a request is even parsed.
+    #[serde(default = "default_max_record")]
+    pub max_record: usize,
+    /// Most simultaneous NFS connections; more are refused (stops descriptor exhaustion).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Register NFS and MOUNT with rpcbind on 127.0.0.1:111 when one listens there.
+    #[serde(default = "yes")]
+    pub register_rpcbind: bool,
+    /// Exports.
+    #[serde(default)]
+    pub exports: Vec<ExportSection>,
+}
+
+impl Default for NfsSection {
+    fn default() -> Self {
+        NfsSection {
+            enabled: true,
+            listen: default_nfs_listen(),
+            max_record: default_max_record(),
+            max_connections: default_max_connections(),
+            register_rpcbind: true,
+            exports: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_nfs_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 2049))
+}
+fn default_max_record() -> usize {
+    1024 * 1024 + 4096
+}
+fn default_max_connections() -> usize {
+    1024
+}
+
+/// `[[nfs.exports]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSection {
+    /// The path clients mount, e.g. `/data`.
+    pub path: String,
+    /// Directory inside `server.backing_dir` (default: the backing dir itself).
+    #[serde(default = "dot")]
+    pub dir: String,
+    /// Access zone.
+    #[serde(default = "system")]
+    pub zone: String,
+    /// Who may mount, and how. Empty: nobody.
+    #[serde(default)]
+    pub clients: Vec<ClientSection>,
+}
+
+fn dot() -> String {
+    ".".to_string()
+}
+fn system() -> String {
+    "System".to_string()
+}
+
+/// `[[nfs.exports.clients]]`: a client list and the options it gets (R1).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSection {
+    /// Hosts: IP, CIDR, wildcard (`*`, `*.example.com`, `10.1.*`), or `@netgroup`.
+    pub hosts: Vec<String>,
+    /// `ro` (default, the safe one) or `rw`.
+    #[serde(default)]
+    pub access: Access,
+    /// `root` (default: uid 0 maps to `anon_uid`), `all`, or `none`.
+    #[serde(default)]
+    pub squash: SquashMode,
+    /// uid that squashed users get.
+    #[serde(default = "nobody")]
+    pub anon_uid: u32,
+    /// gid that squashed users get.
+    #[serde(default = "nobody")]
+    pub anon_gid: u32,
+}
+
+fn nobody() -> u32 {
+    65534
+}
+
+/// Read-only or read-write.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Read-only (default).
+    #[default]
+    Ro,
+    /// Read-write.
+    Rw,
+}
+
+/// Identity squashing.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SquashMode {
+    /// Nobody is squashed.
+    None,
+    /// root is squashed (default).
+    #[default]
+    Root,
+    /// Everyone is squashed.
+    All,
+}
+
+/// `[smb]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmbSection {
+    /// Serve SMB at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Address for SMB over direct TCP. Port 0 picks a free one.
+    #[serde(default = "default_smb_listen")]
+    pub listen: SocketAddr,
+    /// `required` (default, as Windows 11 24H2) or `enabled`.
+    #[serde(default)]
+    pub signing: Signing,
+    /// NetBIOS-style server name reported to clients.
+    #[serde(default = "default_server_name")]
+    pub server_name: String,
+    /// Allow guest sessions.
+    #[serde(default)]
+    pub allow_guest: bool,
+    /// Largest SMB message accepted, in bytes (stops buffering attacks).
+    #[serde(default = "default_max_message")]
+    pub max_message: usize,
+    /// Most simultaneous SMB connections.
+    #[serde(default = "default_smb_max_connections")]
+    pub max_connections: usize,
+    /// Shares (`IPC$` is always there).
+    #[serde(default)]
+    pub shares: Vec<ShareSection>,
+}
+
+impl Default for SmbSection {
+    fn default() -> Self {
+        SmbSection {
+            enabled: true,
+            listen: default_smb_listen(),
+            signing: Signing::default(),
+            server_name: default_server_name(),
+            allow_guest: false,
+            max_message: default_max_message(),
+            max_connections: default_smb_max_connections(),
+            shares: Vec::new(),
+        }
+    }
+}
+
+fn default_smb_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 445))
+}
+fn default_server_name() -> String {
+    "SHOAL".to_string()
+}
+fn default_max_message() -> usize {
+    8 * 1024 * 1024 + 64 * 1024
+}
+fn default_smb_max_connections() -> usize {
+    16384
+}
+
+/// SMB signing policy.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Signing {
+    /// Every session must sign (default).
+    #[default]
+    Required,
+    /// Sign when the client asks.
+    Enabled,
+}
+
+/// `[[smb.shares]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareSection {
+    /// Share name, as in `\\server\name`.
+    pub name: String,
+    /// Directory inside `server.backing_dir`.
+    #[serde(default = "dot")]
+    pub dir: String,
+    /// Refuse writes.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Comment shown in share lists.
+    #[serde(default)]
+    pub comment: String,
+    /// Access zone.
+    #[serde(default = "system")]
+    pub zone: String,
+}
+
+impl Config {
+    /// Parses and checks a config file's text. `origin` names the file in messages.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        cfg.check().with_context(|| origin.to_string())?;
+        Ok(cfg)
+    }
+
+    /// The embedded default: `./shoal-data` as SMB share `data` and NFS export `/data`,
+    /// listening on loopback, loopback clients read-write with root squash.
+    pub fn embedded() -> Config {
+        let mut cfg = Config::default();
+        cfg.nfs.exports.push(ExportSection {
+            path: "/data".to_string(),
+            dir: dot(),
+            zone: system(),
+            clients: vec![ClientSection {
+                hosts: vec!["127.0.0.0/8".to_string(), "::1".to_string()],
+                access: Access::Rw,
+                squash: SquashMode::Root,
+                anon_uid: nobody(),
+                anon_gid: nobody(),
+            }],
+        });
+        cfg.smb.shares.push(ShareSection {
+            name: "data".to_string(),
+            dir: dot(),
+            read_only: false,
+            comment: "shoal embedded default".to_string(),
+            zone: system(),
+        });
+        cfg
+    }
+
+    /// All zones, `System` (id 1) included.
+    pub fn zones(&self) -> Vec<ZoneSection> {
+        let mut zones = self.zones.clone();
+        if !zones.iter().any(|z| z.id == 1) {
+            zones.insert(0, ZoneSection { name: "System".to_string(), id: 1 });
+        }
+        zones
+    }
+
+    /// Zone id by name.
+    pub fn zone_id(&self, name: &str) -> Option<u32> {
+        self.zones().iter().find(|z| z.name == name).map(|z| z.id)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let mut ids = HashSet::new();
+        let mut names = HashSet::new();
+        for (i, z) in self.zones.iter().enumerate() {
+            if z.id == 1 && z.name != "System" {
+                bail!("zones[{i}].name: zone id 1 is `System`, not `{}`", z.name);
+            }
+            if !ids.insert(z.id) {
+                bail!("zones[{i}].id: duplicate zone id {}", z.id);
+            }
+            if !names.insert(z.name.clone()) {
+                bail!("zones[{i}].name: duplicate zone `{}`", z.name);
+            }
+        }
+        let mut paths = HashSet::new();
+        for (i, e) in self.nfs.exports.iter().enumerate() {
+            if !e.path.starts_with('/') {
+                bail!("nfs.exports[{i}].path: `{}` must start with `/`", e.path);
+            }
+            if !paths.insert(e.path.clone()) {
+                bail!("nfs.exports[{i}].path: duplicate export `{}`", e.path);
+            }
+            check_dir(&e.dir).with_context(|| format!("nfs.exports[{i}].dir"))?;
+            if self.zone_id(&e.zone).is_none() {
+                bail!("nfs.exports[{i}].zone: no zone named `{}`", e.zone);
+            }
+            for (j, c) in e.clients.iter().enumerate() {
+                if c.hosts.is_empty() {
+                    bail!("nfs.exports[{i}].clients[{j}].hosts: empty list");
+                }
+                for h in &c.hosts {
+                    if h.is_empty() || h.contains(char::is_whitespace) {
+                        bail!("nfs.exports[{i}].clients[{j}].hosts: bad entry `{h}`");
+                    }
+                }
+            }
+        }
+        let mut shares = HashSet::new();
+        for (i, s) in self.smb.shares.iter().enumerate() {
+            let lower = s.name.to_lowercase();
+            if s.name.is_empty()
+                || s.name.len() > 80
+                || s.name.contains(['\\', '/', ':', '*', '?', '"', '<', '>', '|'])
+            {
+                bail!("smb.shares[{i}].name: invalid share name `{}`", s.name);
+            }
+            if lower == "ipc$" || !shares.insert(lower) {
+                bail!("smb.shares[{i}].name: duplicate or reserved share name `{}`", s.name);
+            }
+            check_dir(&s.dir).with_context(|| format!("smb.shares[{i}].dir"))?;
+            if self.zone_id(&s.zone).is_none() {
+                bail!("smb.shares[{i}].zone: no zone named `{}`", s.zone);
+            }
+        }
+        if self.server.node_name.is_empty() {
+            bail!("server.node_name: must not be empty");
+        }
+        Ok(())
+    }
+}
+
+/// A directory inside the backing store: relative, without `..`.
+fn check_dir(dir: &str) -> anyhow::Result<()> {
+    if dir.split('/').any(|c| c == "..") || dir.contains('\0') {
+        bail!("`{dir}` must stay inside server.backing_dir (no `..`)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = Config::parse("[nfs]\nlisten = \"127.0.0.1:0\"\nbogus = 1\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn zone_reference_is_checked() {
+        let err = Config::parse("[[nfs.exports]]\npath = \"/x\"\nzone = \"Nope\"\n", "t.toml")
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("nfs.exports[0].zone"), "{err:#}");
+    }
+
+    #[test]
+    fn embedded_default_is_valid_and_safe() {
+        let c = Config::embedded();
+        c.check().unwrap();
+        assert_eq!(c.nfs.exports[0].path, "/data");
+        assert_eq!(c.nfs.exports[0].clients[0].squash, SquashMode::Root);
+        assert!(c.nfs.listen.ip().is_loopback());
+        assert_eq!(c.zone_id("System"), Some(1));
+    }
+
+    #[test]
+    fn client_defaults_are_ro_and_root_squash() {
+        let c = Config::parse(
+            "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"*\"]\n",
+            "t",
+        )
+        .unwrap();
+        let cl = &c.nfs.exports[0].clients[0];
+        assert_eq!((cl.access, cl.squash, cl.anon_uid), (Access::Ro, SquashMode::Root, 65534));
+    }
+}

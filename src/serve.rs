@@ -1,0 +1,191 @@
+//! `shoal serve`: builds the VFS from the config, binds every listener first (so a port in
+//! use fails fast with one line), then runs the protocol services until SIGINT/SIGTERM, and
+//! drains them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use shoal_vfs::{LocalFs, Vfs, ZoneId};
+use tokio::net::TcpListener;
+
+use crate::config::{Access, Config, Signing, SquashMode};
+
+/// Runs the server (blocks until shutdown).
+pub fn run(cfg: Config, origin: &str, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("shoal")
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(serve(cfg, origin, ready_file))
+}
+
+fn prepare_dirs(cfg: &Config) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let backing = &cfg.server.backing_dir;
+    if !backing.exists() {
+        std::fs::create_dir_all(backing)
+            .with_context(|| format!("server.backing_dir: creating {}", backing.display()))?;
+        // A backing dir we create is world-writable with the sticky bit (as /tmp), so
+        // squashed NFS users and mapped SMB users can create their own files in it.
+        std::fs::set_permissions(backing, std::fs::Permissions::from_mode(0o1777))
+            .with_context(|| format!("server.backing_dir: chmod {}", backing.display()))?;
+    }
+    let state = &cfg.server.state_dir;
+    std::fs::create_dir_all(state)
+        .with_context(|| format!("server.state_dir: creating {}", state.display()))?;
+    std::fs::set_permissions(state, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("server.state_dir: chmod {}", state.display()))?;
+    Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for {what}"))
+}
+
+fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfig> {
+    let mut exports = Vec::new();
+    for (i, e) in cfg.nfs.exports.iter().enumerate() {
+        let root = vfs
+            .root(&e.dir)
+            .map_err(|err| anyhow::anyhow!("nfs.exports[{i}].dir: `{}`: {err}", e.dir))?;
+        let zone = ZoneId(cfg.zone_id(&e.zone).unwrap_or(1));
+        let clients = e
+            .clients
+            .iter()
+            .map(|c| shoal_nfs::ClientEntry {
+                patterns: c.hosts.clone(),
+                read_only: c.access == Access::Ro,
+                squash: match c.squash {
+                    SquashMode::None => shoal_nfs::Squash::None,
+                    SquashMode::Root => shoal_nfs::Squash::Root,
+                    SquashMode::All => shoal_nfs::Squash::All,
+                },
+                anon_uid: c.anon_uid,
+                anon_gid: c.anon_gid,
+            })
+            .collect();
+        exports.push(shoal_nfs::ExportConfig { path: e.path.clone(), root, zone, clients });
+    }
+    Ok(shoal_nfs::NfsConfig {
+        exports,
+        max_record: cfg.nfs.max_record,
+        max_connections: cfg.nfs.max_connections,
+        register_rpcbind: cfg.nfs.register_rpcbind,
+    })
+}
+
+fn smb_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_smb::SmbConfig> {
+    let mut shares = Vec::new();
+    for (i, s) in cfg.smb.shares.iter().enumerate() {
+        let root = vfs
+            .root(&s.dir)
+            .map_err(|err| anyhow::anyhow!("smb.shares[{i}].dir: `{}`: {err}", s.dir))?;
+        shares.push(shoal_smb::ShareConfig {
+            name: s.name.clone(),
+            root,
+            read_only: s.read_only,
+            comment: s.comment.clone(),
+            zone: ZoneId(cfg.zone_id(&s.zone).unwrap_or(1)),
+        });
+    }
+    Ok(shoal_smb::SmbConfig {
+        shares,
+        signing: match cfg.smb.signing {
+            Signing::Required => shoal_smb::SigningPolicy::Required,
+            Signing::Enabled => shoal_smb::SigningPolicy::Enabled,
+        },
+        server_name: cfg.smb.server_name.clone(),
+        max_message: cfg.smb.max_message,
+        max_connections: cfg.smb.max_connections,
+        allow_guest: cfg.smb.allow_guest,
+        ..shoal_smb::SmbConfig::default()
+    })
+}
+
+fn write_ready(path: &Path, lines: &[String]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, lines.join("\n") + "\n")
+        .with_context(|| format!("--ready-file: writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("--ready-file: {}", path.display()))?;
+    Ok(())
+}
+
+async fn serve(cfg: Config, origin: &str, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    prepare_dirs(&cfg)?;
+    let key_file = cfg.server.state_dir.join("handle.key");
+    let local = LocalFs::open(&cfg.server.backing_dir, &key_file)
+        .with_context(|| format!("server.backing_dir: {}", cfg.server.backing_dir.display()))?;
+    let vfs: Arc<dyn Vfs> = Arc::new(local);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut ready = Vec::new();
+
+    // Bind everything before serving anything: a port in use fails the whole start.
+    let nfs = if cfg.nfs.enabled {
+        let l = bind(cfg.nfs.listen, "NFS (nfs.listen)").await?;
+        Some((l, nfs_config(&cfg, vfs.as_ref())?))
+    } else {
+        None
+    };
+    let smb = if cfg.smb.enabled {
+        let l = bind(cfg.smb.listen, "SMB (smb.listen)").await?;
+        let users = shoal_auth::UserDb::open(&cfg.server.state_dir.join("users.sqlite"))
+            .map_err(|e| anyhow::anyhow!("server.state_dir: user database: {e}"))?;
+        Some((l, smb_config(&cfg, vfs.as_ref())?, Arc::new(users)))
+    } else {
+        None
+    };
+
+    if let Some((l, nfs_cfg)) = nfs {
+        let addr = l.local_addr()?;
+        tracing::info!(%addr, exports = nfs_cfg.exports.len(), "NFSv3 and MOUNT listening");
+        ready.push(format!("nfs={addr}"));
+        let vfs = vfs.clone();
+        let rx = shutdown_rx.clone();
+        tasks.spawn(async move { ("nfs", shoal_nfs::serve(l, nfs_cfg, vfs, rx).await) });
+    }
+    if let Some((l, smb_cfg, users)) = smb {
+        let addr = l.local_addr()?;
+        tracing::info!(%addr, shares = smb_cfg.shares.len(), "SMB listening");
+        ready.push(format!("smb={addr}"));
+        let vfs = vfs.clone();
+        let rx = shutdown_rx.clone();
+        tasks.spawn(async move { ("smb", shoal_smb::serve(l, smb_cfg, users, vfs, rx).await) });
+    }
+    tracing::info!(config = origin, backing = %cfg.server.backing_dir.display(), "shoal serving");
+    if let Some(path) = &ready_file {
+        write_ready(path, &ready)?;
+    }
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let failure = tokio::select! {
+        _ = tokio::signal::ctrl_c() => None,
+        _ = sigterm.recv() => None,
+        Some(done) = tasks.join_next() => Some(done),
+    };
+    let _ = shutdown_tx.send(true);
+    if let Some(done) = failure {
+        match done {
+            Ok((name, Ok(()))) => tracing::warn!(service = name, "service stopped"),
+            Ok((name, Err(e))) => tracing::error!(service = name, error = %e, "service failed"),
+            Err(e) => tracing::error!(error = %e, "service panicked"),
+        }
+    }
+    tracing::info!("shutting down");
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        tracing::warn!("services did not stop within 10 s");
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The binary's own behaviour: config checking, port conflicts, the embedded default.
+
+mod common;
+
+use common::{run, shoal_bin, Opts, Server, TempDir};
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+fn check_names_the_bad_key_and_line() {
+    let dir = TempDir::new("cli");
+    let cfg = dir.0.join("bad.toml");
+    std::fs::write(&cfg, "[server]\nnode_name = \"n\"\n\n[nfs]\nlisten = \"127.0.0.1:0\"\nmax_recrod = 5\n")
+        .unwrap();
+    let out = run(Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("check"), Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("max_recrod"), "{err}");
+    assert!(err.contains("line 6"), "{err}");
+
+    std::fs::write(&cfg, "[[nfs.exports]]\npath = \"/x\"\ndir = \"../etc\"\n").unwrap();
+    let out = run(Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("check"), Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("nfs.exports[0].dir"), "{err}");
+
+    std::fs::write(&cfg, "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"*\"]\n")
+        .unwrap();
+    let out = run(Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("check"), Duration::from_secs(20));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+}
+
+#[test]
+fn port_in_use_is_one_clear_line_and_nonzero_exit() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = TempDir::new("cli");
+    let cfg = dir.0.join("shoal.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nbacking_dir = {:?}\nstate_dir = {:?}\n[nfs]\nlisten = \"127.0.0.1:{port}\"\n[smb]\nlisten = \"127.0.0.1:0\"\n",
+            dir.0.join("b"),
+            dir.0.join("s")
+        ),
+    )
+    .unwrap();
+    let out = run(
+        Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("serve"),
+        Duration::from_secs(20),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(lines[0].contains("in use"), "{err}");
+}
+
+#[test]
+fn server_starts_and_stops_cleanly() {
+    let mut s = Server::start(Opts::standard());
+    assert!(s.nfs_port > 0 && s.smb_port > 0);
+    assert!(s.is_running());
+    s.stop();
+    assert!(s.log().contains("shutting down"), "{}", s.log());
+}
+
+/// The embedded default (no config file): creates ./shoal-data and ./shoal-state in its
+/// working directory and serves /data on 127.0.0.1:2049. Uses the fixed default ports.
+#[test]
+fn embedded_default_serves_data_over_nfs() {
+    if std::net::TcpListener::bind("127.0.0.1:2049").is_err()
+        || std::net::TcpListener::bind("127.0.0.1:445").is_err()
+    {
+        panic!("ports 2049/445 busy: the embedded-default test needs them free");
+    }
+    let dir = TempDir::new("embedded");
+    let ready = dir.0.join("ready");
+    let mut child = Command::new(shoal_bin())
+        .arg("serve")
+        .arg("--ready-file")
+        .arg(&ready)
+        .current_dir(&dir.0)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "not ready");
+        assert!(child.try_wait().unwrap().is_none(), "exited early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(dir.0.join("shoal-data/hello.txt"), b"hello from the embedded default\n").unwrap();
+    let out = run(
+        Command::new("nfs-cat")
+            .arg("nfs://127.0.0.1/data/hello.txt?version=3&nfsport=2049&mountport=2049"),
+        Duration::from_secs(30),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"hello from the embedded default\n");
+    assert!(dir.0.join("shoal-state/handle.key").exists());
+}

@@ -1,0 +1,328 @@
+//! Test harness: starts the release `shoal` binary on free loopback ports with a config made
+//! for the test, and stops it (SIGTERM, then SIGKILL) when dropped.
+//!
+//! The binary is `target/release/shoal` (build it once with `cargo build --release`;
+//! `scripts/test` does) or `$SHOAL_BIN`.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Path of the shoal binary under test.
+pub fn shoal_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SHOAL_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let p = target.join("release/shoal");
+    assert!(p.exists(), "{} missing: run `cargo build --release` (scripts/test does)", p.display());
+    p
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "shoal-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("SHOAL_KEEP_TMP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// What the test wants in its config besides the parts the harness sets
+/// (`[server]` dirs, listen addresses on port 0).
+#[derive(Clone, Default)]
+pub struct Opts {
+    /// Lines added under `[nfs]` (e.g. `max_record = 9000`).
+    pub nfs_extra: String,
+    /// Lines added under `[smb]` (e.g. `signing = "enabled"`).
+    pub smb_extra: String,
+    /// Tables appended at the end: `[[zones]]`, `[[nfs.exports]]`, `[[smb.shares]]`, ...
+    pub body: String,
+}
+
+impl Opts {
+    /// Export `/data` over the whole backing dir, read-write for loopback without squash,
+    /// and SMB share `data` over the same directory.
+    pub fn standard() -> Opts {
+        Opts {
+            body: r#"
+[[nfs.exports]]
+path = "/data"
+dir = "."
+[[nfs.exports.clients]]
+hosts = ["127.0.0.0/8"]
+access = "rw"
+squash = "none"
+
+[[smb.shares]]
+name = "data"
+dir = "."
+"#
+            .to_string(),
+            ..Opts::default()
+        }
+    }
+}
+
+/// A running shoal.
+pub struct Server {
+    pub dir: TempDir,
+    pub backing: PathBuf,
+    pub state: PathBuf,
+    pub config: PathBuf,
+    pub nfs_port: u16,
+    pub smb_port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts shoal with `opts` and waits until every listener is bound.
+    pub fn start(opts: Opts) -> Server {
+        let dir = TempDir::new("srv");
+        let backing = dir.0.join("backing");
+        let state = dir.0.join("state");
+        std::fs::create_dir_all(&backing).unwrap();
+        let config = dir.0.join("shoal.toml");
+        let text = format!(
+            "[server]\nnode_name = \"test-node\"\nbacking_dir = {backing:?}\nstate_dir = {state:?}\n\n\
+             [nfs]\nlisten = \"127.0.0.1:0\"\nregister_rpcbind = false\n{}\n\n\
+             [smb]\nlisten = \"127.0.0.1:0\"\n{}\n\n{}\n",
+            opts.nfs_extra, opts.smb_extra, opts.body
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut s = Server { dir, backing, state, config, nfs_port: 0, smb_port: 0, child: None };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let ready = self.dir.0.join("ready");
+        let _ = std::fs::remove_file(&ready);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.0.join("shoal.log"))
+            .unwrap();
+        let child = Command::new(shoal_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .arg("serve")
+            .arg("--ready-file")
+            .arg(&ready)
+            .env("RUST_LOG", std::env::var("SHOAL_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn shoal");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                for line in text.lines() {
+                    if let Some((proto, addr)) = line.split_once('=') {
+                        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+                        match proto {
+                            "nfs" => self.nfs_port = port,
+                            "smb" => self.smb_port = port,
+                            _ => {}
+                        }
+                    }
+                }
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("shoal exited during start ({status}):\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "shoal not ready in 30 s:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops and starts the server again with the same config and directories.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Sends SIGTERM and waits (SIGKILL after 10 s).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_kill(c.id(), 15);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if c.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => false,
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("shoal.log")).unwrap_or_default()
+    }
+
+    /// PID of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// `nfs://127.0.0.1{export}{path}?version=3&nfsport=N&mountport=N` for libnfs tools.
+    pub fn nfs_url(&self, export: &str, path: &str) -> String {
+        format!(
+            "nfs://127.0.0.1{export}{path}?version=3&nfsport={p}&mountport={p}",
+            p = self.nfs_port
+        )
+    }
+
+    /// Runs `shoal --config <this config> <args>` with `stdin` fed in.
+    pub fn shoal(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(shoal_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Adds an SMB user through the CLI.
+    pub fn add_user(&self, name: &str, password: &str) {
+        let out = self.shoal(&["user", "add", name, "--password-stdin"], &format!("{password}\n"));
+        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+/// Runs a command with a timeout; returns its output. Panics naming the command on timeout.
+pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{desc}: {e}"));
+    let deadline = Instant::now() + timeout;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{desc}: timed out after {timeout:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), for test files.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// Writes a pseudo-random file of `len` bytes.
+pub fn write_random_file(path: &Path, len: usize, seed: u64) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut x = seed | 1;
+    let mut left = len;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        for chunk in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b = x.to_le_bytes();
+            chunk.copy_from_slice(&b[..chunk.len()]);
+        }
+        let n = left.min(buf.len());
+        f.write_all(&buf[..n]).unwrap();
+        left -= n;
+    }
+    f.flush().unwrap();
+}
+
+/// SHA-256-free file equality: compares two files chunk by chunk.
+pub fn files_equal(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut fa, mut fb) = match (std::fs::File::open(a), std::fs::File::open(b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        _ => return false,
+    };
+    if fa.metadata().unwrap().len() != fb.metadata().unwrap().len() {
+        return false;
+    }
+    let mut ba = vec![0u8; 1 << 20];
+    let mut bb = vec![0u8; 1 << 20];
+    loop {
+        let n = fa.read(&mut ba).unwrap();
+        if n == 0 {
+            return true;
+        }
+        fb.read_exact(&mut bb[..n]).unwrap();
+        if ba[..n] != bb[..n] {
+            return false;
+        }
+    }
+}
