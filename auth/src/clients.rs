@@ -1,0 +1,325 @@
+//! Export client matching (R1): which entry of an export's client list applies to a client
+//! address. Pure: no DNS, no netgroup lookups, no I/O.
+//!
+//! A pattern is one of:
+//! - an exact host: an IP address (`10.1.2.3`, `::1`) or a host name;
+//! - a network: CIDR (`10.0.0.0/8`, `fd00::/8`) or address/netmask (`10.0.0.0/255.0.0.0`);
+//! - a wildcard: `*`, `192.168.1.*`, `*.example.com` (`*` and `?` globs);
+//! - a netgroup: `@name`.
+//!
+//! When several entries match, the most specific decides (as knfsd does): exact host, then
+//! network (longest prefix first), then wildcard, then netgroup. Among equally specific
+//! matches the first entry wins.
+//!
+//! No DNS is done for now: IP patterns match the client address exactly; a host-name pattern
+//! matches only if it is `localhost` and the client is a loopback address; wildcards are
+//! matched against the textual client address, so `*.example.com` matches nobody until
+//! reverse lookups exist. IPv4-mapped IPv6 client addresses are matched as IPv4.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A pattern that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid client pattern {pattern:?}: {reason}")]
+pub struct PatternError {
+    /// The pattern as given.
+    pub pattern: String,
+    /// Why it is invalid.
+    pub reason: &'static str,
+}
+
+/// One parsed client pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientPattern {
+    /// An exact address.
+    Address(IpAddr),
+    /// A host name (matched without DNS: only `localhost`, against loopback clients).
+    HostName(String),
+    /// A network: address with `prefix` leading bits significant.
+    Network {
+        /// Network address.
+        addr: IpAddr,
+        /// Prefix length in bits.
+        prefix: u8,
+    },
+    /// A glob with `*` / `?`, matched against the textual client address.
+    Wildcard(String),
+    /// `@netgroup`.
+    Netgroup(String),
+}
+
+/// How specifically a pattern matched; greater is more specific.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Specificity {
+    /// Matched through a netgroup.
+    Netgroup,
+    /// Matched a wildcard.
+    Wildcard,
+    /// Matched a network with this prefix length.
+    Network(u8),
+    /// Matched an exact host.
+    Exact,
+}
+
+fn normalize(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+fn prefix_from_netmask(mask: Ipv4Addr) -> Option<u8> {
+    let bits = u32::from(mask);
+    let ones = bits.leading_ones();
+    if bits.checked_shl(ones).unwrap_or(0) == 0 {
+        u8::try_from(ones).ok()
+    } else {
+        None
+    }
+}
+
+fn addr_bits(addr: IpAddr) -> (u128, u8) {
+    match addr {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
+        IpAddr::V6(a) => (u128::from(a), 128),
+    }
+}
+
+fn in_network(client: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    let (c, cw) = addr_bits(client);
+    let (n, nw) = addr_bits(net);
+    if cw != nw || prefix > nw {
+        return false;
+    }
+    if prefix == 0 {
+        return true;
+    }
+    let shift = u32::from(nw - prefix);
+    c.checked_shr(shift) == n.checked_shr(shift)
+}
+
+/// Glob match with `*` (any run) and `?` (one character), ASCII case-insensitive.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || text.get(t).is_some_and(|x| x.eq_ignore_ascii_case(&c)) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+}
+
+impl ClientPattern {
+    /// Parses one pattern.
+    pub fn parse(s: &str) -> Result<ClientPattern, PatternError> {
+        let err = |reason| PatternError { pattern: s.to_string(), reason };
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(err("empty"));
+        }
+        if let Some(name) = s.strip_prefix('@') {
+            if name.is_empty() {
+                return Err(err("empty netgroup name"));
+            }
+            return Ok(ClientPattern::Netgroup(name.to_string()));
+        }
+        if s.contains('*') || s.contains('?') {
+            return Ok(ClientPattern::Wildcard(s.to_ascii_lowercase()));
+        }
+        if let Some((addr, len)) = s.split_once('/') {
+            let addr: IpAddr = addr.parse().map_err(|_| err("network address is not an IP address"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = match len.parse::<u8>() {
+                Ok(p) if p <= max => p,
+                Ok(_) => return Err(err("prefix length too large")),
+                Err(_) => match (addr, len.parse::<Ipv4Addr>()) {
+                    (IpAddr::V4(_), Ok(mask)) => prefix_from_netmask(mask).ok_or_else(|| err("netmask is not contiguous"))?,
+                    _ => return Err(err("bad prefix length")),
+                },
+            };
+            return Ok(ClientPattern::Network { addr: normalize(addr), prefix });
+        }
+        if let Ok(addr) = s.parse::<IpAddr>() {
+            return Ok(ClientPattern::Address(normalize(addr)));
+        }
+        if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_') {
+            return Ok(ClientPattern::HostName(s.to_ascii_lowercase()));
+        }
+        Err(err("not a host, network, wildcard or @netgroup"))
+    }
+
+    /// How specifically this pattern matches `client`, or `None` when it does not.
+    pub fn matches(&self, client: IpAddr) -> Option<Specificity> {
+        let client = normalize(client);
+        let hit = match self {
+            ClientPattern::Address(a) => *a == client,
+            ClientPattern::HostName(name) => name == "localhost" && client.is_loopback(),
+            ClientPattern::Network { addr, prefix } => {
+                return in_network(client, *addr, *prefix).then_some(Specificity::Network(*prefix));
+            }
+            ClientPattern::Wildcard(w) => {
+                return glob(w.as_bytes(), client.to_string().as_bytes()).then_some(Specificity::Wildcard);
+            }
+            // TODO(R4 netgroups issue): resolve `@netgroup` through the netgroup cache; until
+            // then a netgroup entry never matches.
+            ClientPattern::Netgroup(_) => false,
+        };
+        hit.then_some(Specificity::Exact)
+    }
+}
+
+/// An export's client list: entries of patterns, each with options `T`.
+#[derive(Debug, Clone)]
+pub struct ClientList<T> {
+    entries: Vec<(Vec<ClientPattern>, T)>,
+}
+
+impl<T> ClientList<T> {
+    /// Parses every pattern of every entry.
+    pub fn new<S: AsRef<str>>(entries: impl IntoIterator<Item = (Vec<S>, T)>) -> Result<Self, PatternError> {
+        let mut out = Vec::new();
+        for (patterns, opts) in entries {
+            let parsed = patterns.iter().map(|p| ClientPattern::parse(p.as_ref())).collect::<Result<Vec<_>, _>>()?;
+            out.push((parsed, opts));
+        }
+        Ok(ClientList { entries: out })
+    }
+
+    /// The options of the most specific entry matching `client`; `None` when none does
+    /// (the client is refused).
+    pub fn lookup(&self, client: IpAddr) -> Option<&T> {
+        let mut best: Option<(Specificity, &T)> = None;
+        for (patterns, opts) in &self.entries {
+            for p in patterns {
+                if let Some(s) = p.matches(client) {
+                    let better = match &best {
+                        Some((b, _)) => s > *b,
+                        None => true,
+                    };
+                    if better {
+                        best = Some((s, opts));
+                    }
+                }
+            }
+        }
+        best.map(|(_, o)| o)
+    }
+
+    /// True when the list has no entries (allows nobody).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The IPv6 loopback, for tests and defaults.
+pub const LOOPBACK_V6: Ipv6Addr = Ipv6Addr::LOCALHOST;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn m(p: &str, c: &str) -> Option<Specificity> {
+        ClientPattern::parse(p).unwrap().matches(ip(c))
+    }
+
+    #[test]
+    fn exact_addresses() {
+        assert_eq!(m("10.1.2.3", "10.1.2.3"), Some(Specificity::Exact));
+        assert_eq!(m("10.1.2.3", "10.1.2.4"), None);
+        assert_eq!(m("::1", "::1"), Some(Specificity::Exact));
+        assert_eq!(m("127.0.0.1", "::ffff:127.0.0.1"), Some(Specificity::Exact));
+    }
+
+    #[test]
+    fn networks_v4_v6_and_netmask() {
+        assert_eq!(m("10.0.0.0/8", "10.200.1.1"), Some(Specificity::Network(8)));
+        assert_eq!(m("10.0.0.0/8", "11.0.0.1"), None);
+        assert_eq!(m("10.0.0.0/255.255.0.0", "10.0.9.9"), Some(Specificity::Network(16)));
+        assert_eq!(m("fd00::/8", "fd12::1"), Some(Specificity::Network(8)));
+        assert_eq!(m("fd00::/8", "10.0.0.1"), None);
+        assert_eq!(m("0.0.0.0/0", "1.2.3.4"), Some(Specificity::Network(0)));
+        assert_eq!(m("1.2.3.4/32", "1.2.3.4"), Some(Specificity::Network(32)));
+        assert!(ClientPattern::parse("10.0.0.0/33").is_err());
+        assert!(ClientPattern::parse("10.0.0.0/255.0.255.0").is_err());
+    }
+
+    #[test]
+    fn wildcards() {
+        assert_eq!(m("*", "1.2.3.4"), Some(Specificity::Wildcard));
+        assert_eq!(m("192.168.1.*", "192.168.1.77"), Some(Specificity::Wildcard));
+        assert_eq!(m("192.168.1.*", "192.168.2.77"), None);
+        assert_eq!(m("*.example.com", "1.2.3.4"), None);
+        assert!(glob(b"*.example.com", b"host.example.com"));
+        assert!(glob(b"h?st*", b"HOST1"));
+        assert!(!glob(b"h?st", b"hst"));
+    }
+
+    #[test]
+    fn hostnames_without_dns() {
+        assert_eq!(m("localhost", "127.0.0.1"), Some(Specificity::Exact));
+        assert_eq!(m("localhost", "::1"), Some(Specificity::Exact));
+        assert_eq!(m("localhost", "10.0.0.1"), None);
+        assert_eq!(m("server.example.com", "127.0.0.1"), None);
+    }
+
+    #[test]
+    fn netgroups_never_match_yet() {
+        assert_eq!(m("@trusted", "127.0.0.1"), None);
+        assert!(ClientPattern::parse("@").is_err());
+    }
+
+    #[test]
+    fn most_specific_entry_wins() {
+        let list = ClientList::new([
+            (vec!["*"], "wild"),
+            (vec!["10.0.0.0/8"], "net8"),
+            (vec!["10.1.0.0/16", "@ng"], "net16"),
+            (vec!["10.1.2.3"], "exact"),
+        ])
+        .unwrap();
+        assert_eq!(list.lookup(ip("10.1.2.3")), Some(&"exact"));
+        assert_eq!(list.lookup(ip("10.1.9.9")), Some(&"net16"));
+        assert_eq!(list.lookup(ip("10.9.9.9")), Some(&"net8"));
+        assert_eq!(list.lookup(ip("8.8.8.8")), Some(&"wild"));
+    }
+
+    #[test]
+    fn empty_list_and_no_match_refuse() {
+        let list: ClientList<()> = ClientList::new(Vec::<(Vec<&str>, ())>::new()).unwrap();
+        assert!(list.is_empty());
+        assert_eq!(list.lookup(ip("127.0.0.1")), None);
+        let list = ClientList::new([(vec!["10.9.9.9"], ())]).unwrap();
+        assert_eq!(list.lookup(ip("127.0.0.1")), None);
+    }
+
+    #[test]
+    fn garbage_patterns_are_errors() {
+        assert!(ClientPattern::parse("").is_err());
+        assert!(ClientPattern::parse("a b").is_err());
+        assert!(ClientPattern::parse("x/8").is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! One RPC call: decode the header, route by program / version / procedure, check the
+//! credential flavor, consult the duplicate-request cache, run the handler, build the reply
+//! record (record mark included).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use shoal_nfs_proto::mount::{self, MountProc};
+use shoal_nfs_proto::nfs3::args::Args;
+use shoal_nfs_proto::nfs3::{self, NfsProc};
+use shoal_nfs_proto::rpc::{AuthStat, CallError, CallHeader, Credential, ReplyHeader};
+use shoal_nfs_proto::Reader;
+use shoal_vfs::Vfs;
+use tracing::Instrument;
+
+use crate::drc::{Drc, Key, Lookup};
+use crate::export::Exports;
+use crate::proc::Ctx;
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub(crate) exports: Exports,
+    pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) drc: Drc,
+    /// MOUNT's record of (client address, export path) for DUMP.
+    pub(crate) mounts: Mutex<std::collections::BTreeSet<(String, String)>>,
+    /// Largest READ/WRITE payload offered and served.
+    pub(crate) io_max: u32,
+}
+
+/// Entries kept in the duplicate-request cache.
+pub(crate) const DRC_CAPACITY: usize = 4096;
+
+/// Starts a reply record: room for the record mark, then the RPC reply header.
+fn reply_start(xid: u32, header: &ReplyHeader, capacity: usize) -> BytesMut {
+    let mut out = BytesMut::with_capacity(capacity);
+    out.put_u32(0);
+    header.encode(xid, &mut out);
+    out
+}
+
+/// Fills in the record mark and freezes the reply.
+fn reply_finish(mut out: BytesMut) -> Bytes {
+    let mark = shoal_nfs_proto::encode_record_header(out.len().saturating_sub(4));
+    if let Some(h) = out.get_mut(..4) {
+        h.copy_from_slice(&mark);
+    }
+    out.freeze()
+}
+
+fn reply_only(xid: u32, header: ReplyHeader) -> Option<Bytes> {
+    Some(reply_finish(reply_start(xid, &header, 64)))
+}
+
+/// Procedures that change state: their replies are cached for retransmissions.
+fn non_idempotent(proc_: NfsProc) -> bool {
+    matches!(
+        proc_,
+        NfsProc::SETATTR
+            | NfsProc::WRITE
+            | NfsProc::CREATE
+            | NfsProc::MKDIR
+            | NfsProc::SYMLINK
+            | NfsProc::MKNOD
+            | NfsProc::REMOVE
+            | NfsProc::RMDIR
+            | NfsProc::RENAME
+            | NfsProc::LINK
+    )
+}
+
+/// Handles one record; `None` means nothing is sent back (not a call, or a retransmission of
+/// a call still being executed).
+pub(crate) async fn call(shared: &Arc<Shared>, peer: SocketAddr, record: BytesMut) -> Option<Bytes> {
+    let mut r = Reader::new(&record);
+    let header = match CallHeader::decode(&mut r) {
+        Ok(h) => h,
+        Err(CallError::Garbage(e)) => {
+            tracing::debug!(error = %e, "record too short for an RPC message; ignored");
+            return None;
+        }
+        Err(CallError::NotACall { xid }) => {
+            tracing::debug!(xid, "not an RPC call; ignored");
+            return None;
+        }
+        Err(CallError::RpcVersion { xid }) => return reply_only(xid, ReplyHeader::RpcMismatch),
+        Err(CallError::Malformed { xid, error }) => {
+            tracing::debug!(xid, %error, "malformed call header");
+            return reply_only(xid, ReplyHeader::AuthError(AuthStat::AUTH_BADCRED));
+        }
+    };
+    let xid = header.xid;
+    let args_at = record.len() - r.remaining();
+    let span = tracing::debug_span!("rpc", xid, prog = header.prog, vers = header.vers, proc_ = header.proc_);
+    async move {
+        let mut r = Reader::new(record.get(args_at..).unwrap_or_default());
+        let cred = match Credential::from_opaque(&header.cred) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "bad credential");
+                return reply_only(xid, ReplyHeader::AuthError(AuthStat::AUTH_BADCRED));
+            }
+        };
+        let weak = matches!(cred, Credential::Other(_)) && header.proc_ != 0;
+        match header.prog {
+            nfs3::PROGRAM => {
+                if header.vers != nfs3::VERSION {
+                    return reply_only(xid, ReplyHeader::ProgMismatch { low: 3, high: 3 });
+                }
+                let proc_ = NfsProc(header.proc_);
+                let args = match Args::decode(proc_, &mut r) {
+                    Ok(Some(a)) => a,
+                    Ok(None) => return reply_only(xid, ReplyHeader::ProcUnavail),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "garbage arguments");
+                        return reply_only(xid, ReplyHeader::GarbageArgs);
+                    }
+                };
+                if weak {
+                    return reply_only(xid, ReplyHeader::AuthError(AuthStat::AUTH_TOOWEAK));
+                }
+                let key = non_idempotent(proc_).then(|| Key::new(peer.ip(), xid, &record));
+                if let Some(key) = key {
+                    match shared.drc.begin(key) {
+                        Lookup::Execute => {}
+                        Lookup::Drop => {
+                            tracing::debug!("retransmission of a call in progress; dropped");
+                            return None;
+                        }
+                        Lookup::Replay(reply) => {
+                            tracing::debug!("retransmission; replaying the cached reply");
+                            return Some(reply);
+                        }
+                    }
+                }
+                let capacity = match &args {
+                    Args::Read(a) => 256 + a.count.min(shared.io_max) as usize,
+                    Args::Readdir(a) | Args::Readdirplus(a) => 256 + (a.maxcount as usize).min(1 << 20),
+                    _ => 512,
+                };
+                drop(record);
+                let ctx = Ctx { shared: shared.clone(), peer, cred };
+                let mut out = reply_start(xid, &ReplyHeader::Success, capacity);
+                crate::proc::run(&ctx, args, &mut out).await;
+                let reply = reply_finish(out);
+                if let Some(key) = key {
+                    shared.drc.finish(key, reply.clone());
+                }
+                Some(reply)
+            }
+            mount::PROGRAM => {
+                if header.vers != mount::VERSION {
+                    return reply_only(xid, ReplyHeader::ProgMismatch { low: 3, high: 3 });
+                }
+                let args = match crate::mount::decode(MountProc(header.proc_), &mut r) {
+                    Ok(Some(a)) => a,
+                    Ok(None) => return reply_only(xid, ReplyHeader::ProcUnavail),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "garbage arguments");
+                        return reply_only(xid, ReplyHeader::GarbageArgs);
+                    }
+                };
+                if weak {
+                    return reply_only(xid, ReplyHeader::AuthError(AuthStat::AUTH_TOOWEAK));
+                }
+                let mut out = reply_start(xid, &ReplyHeader::Success, 512);
+                crate::mount::run(shared, peer, &cred, args, &mut out).await;
+                Some(reply_finish(out))
+            }
+            prog => {
+                tracing::debug!(prog, "unknown program");
+                reply_only(xid, ReplyHeader::ProgUnavail)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,64 @@
+//! VFS errors on the wire: the one place [`VfsError`] becomes `nfsstat3` / `mountstat3`.
+
+use shoal_nfs_proto::mount::Mountstat3;
+use shoal_nfs_proto::nfs3::Nfsstat3;
+use shoal_vfs::VfsError;
+
+/// Maps a VFS error to its NFSv3 status, logging backend faults at `warn`.
+pub(crate) fn nfsstat(e: &VfsError) -> Nfsstat3 {
+    if !e.is_client_error() {
+        tracing::warn!(error = %e, "backend error");
+    }
+    match e {
+        VfsError::Access => Nfsstat3::NFS3ERR_ACCES,
+        VfsError::NotOwner => Nfsstat3::NFS3ERR_PERM,
+        VfsError::NotFound => Nfsstat3::NFS3ERR_NOENT,
+        VfsError::Exists => Nfsstat3::NFS3ERR_EXIST,
+        VfsError::NotDir => Nfsstat3::NFS3ERR_NOTDIR,
+        VfsError::IsDir => Nfsstat3::NFS3ERR_ISDIR,
+        VfsError::NotEmpty => Nfsstat3::NFS3ERR_NOTEMPTY,
+        VfsError::InvalidName => Nfsstat3::NFS3ERR_INVAL,
+        VfsError::NameTooLong => Nfsstat3::NFS3ERR_NAMETOOLONG,
+        VfsError::Stale => Nfsstat3::NFS3ERR_STALE,
+        VfsError::BadHandle => Nfsstat3::NFS3ERR_BADHANDLE,
+        VfsError::ReadOnly => Nfsstat3::NFS3ERR_ROFS,
+        VfsError::NoSpace => Nfsstat3::NFS3ERR_NOSPC,
+        VfsError::Quota => Nfsstat3::NFS3ERR_DQUOT,
+        VfsError::TooBig => Nfsstat3::NFS3ERR_FBIG,
+        VfsError::TooManyLinks => Nfsstat3::NFS3ERR_MLINK,
+        VfsError::CrossDevice => Nfsstat3::NFS3ERR_XDEV,
+        VfsError::NotSync => Nfsstat3::NFS3ERR_NOT_SYNC,
+        VfsError::Invalid => Nfsstat3::NFS3ERR_INVAL,
+        VfsError::NotSupported => Nfsstat3::NFS3ERR_NOTSUPP,
+        VfsError::Io(_) => Nfsstat3::NFS3ERR_IO,
+        _ => Nfsstat3::NFS3ERR_SERVERFAULT,
+    }
+}
+
+/// MOUNT's view of the same statuses (RFC 1813 appendix I, 5.1.5).
+pub(crate) fn mountstat(s: Nfsstat3) -> Mountstat3 {
+    match s {
+        Nfsstat3::NFS3ERR_PERM => Mountstat3::MNT3ERR_PERM,
+        Nfsstat3::NFS3ERR_NOENT | Nfsstat3::NFS3ERR_STALE => Mountstat3::MNT3ERR_NOENT,
+        Nfsstat3::NFS3ERR_IO => Mountstat3::MNT3ERR_IO,
+        Nfsstat3::NFS3ERR_ACCES => Mountstat3::MNT3ERR_ACCES,
+        Nfsstat3::NFS3ERR_NOTDIR => Mountstat3::MNT3ERR_NOTDIR,
+        Nfsstat3::NFS3ERR_INVAL => Mountstat3::MNT3ERR_INVAL,
+        Nfsstat3::NFS3ERR_NAMETOOLONG => Mountstat3::MNT3ERR_NAMETOOLONG,
+        Nfsstat3::NFS3ERR_NOTSUPP => Mountstat3::MNT3ERR_NOTSUPP,
+        _ => Mountstat3::MNT3ERR_SERVERFAULT,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_examples() {
+        assert_eq!(nfsstat(&VfsError::Stale), Nfsstat3::NFS3ERR_STALE);
+        assert_eq!(nfsstat(&VfsError::ReadOnly), Nfsstat3::NFS3ERR_ROFS);
+        assert_eq!(nfsstat(&VfsError::NotSync), Nfsstat3::NFS3ERR_NOT_SYNC);
+        assert_eq!(mountstat(Nfsstat3::NFS3ERR_ACCES), Mountstat3::MNT3ERR_ACCES);
+    }
+}

@@ -1,0 +1,113 @@
+//! # shoal-nfs: NFSv3 and MOUNT v3 over ONC RPC / TCP, on top of the shoal VFS
+//!
+//! Tour:
+//! - this file: the configuration ([`NfsConfig`], [`ExportConfig`], [`ClientEntry`]) and
+//!   [`serve`], the entry point the binary calls.
+//! - `server`: the listener (connection cap) and the per-connection task: it reads records
+//!   (record marking from `shoal-nfs-proto`), runs up to [`MAX_IN_FLIGHT`] calls at once and
+//!   hands replies to a writer task.
+//! - `dispatch`: one RPC call: header, program/version/procedure routing, credentials, the
+//!   duplicate-request cache (`drc`).
+//! - `export`: the export table, wire handles (8-byte export id + VFS handle), client rules
+//!   (through `shoal_auth::clients`), read-only and squash, building the VFS [`Caller`].
+//! - `mount`: MOUNT v3 (MNT, DUMP, UMNT, UMNTALL, EXPORT).
+//! - `proc/*`: the 22 NFSv3 procedures, grouped by family; `conv` converts VFS types to and
+//!   from their XDR forms; `error` maps [`VfsError`](shoal_vfs::VfsError) to `nfsstat3` in one
+//!   function.
+//! - `rpcbind`: registration with a local portmapper (PMAPPROC_SET v2), best effort.
+//!
+//! VFS calls are synchronous; handlers run them with `tokio::task::spawn_blocking`.
+//!
+//! [`Caller`]: shoal_vfs::Caller
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod conv;
+mod dispatch;
+mod drc;
+mod error;
+mod export;
+mod mount;
+mod proc;
+mod rpcbind;
+mod server;
+
+use std::sync::Arc;
+
+pub use server::MAX_IN_FLIGHT;
+
+/// Configuration of the NFS service.
+#[derive(Debug, Clone)]
+pub struct NfsConfig {
+    /// Exports served.
+    pub exports: Vec<ExportConfig>,
+    /// Largest RPC record accepted (bytes). Stops a peer from making the server buffer an
+    /// arbitrarily large request (e.g. a record-marking header claiming 2 GiB). READ/WRITE
+    /// sizes offered in FSINFO are derived from it (at most 1 MiB).
+    pub max_record: usize,
+    /// Most simultaneous client connections; further ones are closed at once. Stops
+    /// connection floods from exhausting memory and file descriptors.
+    pub max_connections: usize,
+    /// Register NFS and MOUNT with a portmapper on 127.0.0.1:111 (failure is ignored).
+    pub register_rpcbind: bool,
+}
+
+impl NfsConfig {
+    /// Default record cap: 1 MiB of data plus 4 KiB of headers and arguments.
+    pub const DEFAULT_MAX_RECORD: usize = (1 << 20) + 4096;
+}
+
+/// One NFS export.
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// What clients mount, e.g. `/data`.
+    pub path: String,
+    /// Root directory handle (from [`shoal_vfs::Vfs::root`]).
+    pub root: shoal_vfs::FileHandle,
+    /// Access zone of the export.
+    pub zone: shoal_vfs::ZoneId,
+    /// Client entries; an empty list allows nobody.
+    pub clients: Vec<ClientEntry>,
+}
+
+/// One entry of an export's client list (R1).
+#[derive(Debug, Clone)]
+pub struct ClientEntry {
+    /// Host, CIDR, wildcard or `@netgroup` patterns this entry applies to.
+    pub patterns: Vec<String>,
+    /// Refuse modifications (`NFS3ERR_ROFS`).
+    pub read_only: bool,
+    /// Identity squashing.
+    pub squash: Squash,
+    /// uid given to squashed callers (and to `AUTH_NONE`).
+    pub anon_uid: u32,
+    /// gid given to squashed callers (and to `AUTH_NONE`).
+    pub anon_gid: u32,
+}
+
+/// Identity squashing of an export client entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Squash {
+    /// Identities pass through unchanged.
+    None,
+    /// uid 0 becomes `anon_uid`, gid 0 becomes `anon_gid`.
+    #[default]
+    Root,
+    /// Everyone becomes `anon_uid` / `anon_gid`.
+    All,
+}
+
+/// Serves NFSv3 and MOUNT v3 on `listener` until `shutdown` becomes true, then stops
+/// accepting, tells connections to close, and waits briefly for them.
+///
+/// Fails at start when an export's client pattern cannot be parsed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: NfsConfig,
+    vfs: Arc<dyn shoal_vfs::Vfs>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    server::serve(listener, config, vfs, shutdown).await
+}

@@ -1,0 +1,202 @@
+//! The listener and the per-connection task.
+//!
+//! Per connection: the reader loop takes bytes from the socket, cuts them into records
+//! (`RecordDecoder`, capped at `max_record`), and starts each call as a task once one of
+//! [`MAX_IN_FLIGHT`] permits is free; while none is, it stops reading, so a client that
+//! pipelines too much is slowed down by TCP, not buffered. Replies go through a bounded
+//! channel to a writer task. A framing error (e.g. a record mark claiming 2 GiB) closes that
+//! connection only.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use shoal_nfs_proto::RecordDecoder;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::dispatch::{self, Shared, DRC_CAPACITY};
+use crate::drc::Drc;
+use crate::export::Exports;
+use crate::NfsConfig;
+
+/// Calls executed at once per connection; more wait (and reading pauses). Stops one client
+/// from occupying the whole blocking pool or buffering unbounded replies.
+pub const MAX_IN_FLIGHT: usize = 16;
+
+/// How long a connection may sit on an incomplete record without sending a byte before it
+/// is closed (stops slow-send attacks from pinning connections and buffers forever).
+const PARTIAL_RECORD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long shutdown waits for connections to finish their calls.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Resolves when `rx` says true; never when the sender is gone without saying so.
+async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// READ/WRITE size offered: 1 MiB, less when the record cap is smaller (4 KiB multiples).
+fn io_max(max_record: usize) -> u32 {
+    let room = max_record.saturating_sub(4096).min(1 << 20) & !4095;
+    u32::try_from(room.max(4096)).unwrap_or(1 << 20)
+}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    config: NfsConfig,
+    vfs: Arc<dyn shoal_vfs::Vfs>,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let exports = Exports::new(&config.exports)?;
+    let shared = Arc::new(Shared {
+        exports,
+        vfs,
+        drc: Drc::new(DRC_CAPACITY),
+        mounts: Mutex::new(Default::default()),
+        io_max: io_max(config.max_record),
+    });
+    let port = listener.local_addr()?.port();
+    if config.register_rpcbind {
+        tokio::spawn(crate::rpcbind::register(port));
+    }
+    tracing::info!(port, exports = shared.exports.all().len(), "NFSv3 and MOUNT v3 serving");
+    let conn_limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut conns = JoinSet::new();
+    let mut conn_id: u64 = 0;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(permit) = conn_limit.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, "connection limit reached; closing the new connection");
+                        drop(stream);
+                        continue;
+                    };
+                    conn_id += 1;
+                    let span = tracing::info_span!("nfs_conn", %peer, conn_id);
+                    let task = connection(shared.clone(), stream, peer, config.max_record, shutdown.clone(), permit);
+                    conns.spawn(task.instrument(span));
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = shutdown_requested(&mut shutdown) => break,
+        }
+    }
+    tracing::info!(connections = conns.len(), "NFS shutting down");
+    drop(listener);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        conns.abort_all();
+    }
+    if config.register_rpcbind {
+        crate::rpcbind::unregister().await;
+    }
+    Ok(())
+}
+
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    max_record: usize,
+    mut shutdown: watch::Receiver<bool>,
+    _conn_permit: OwnedSemaphorePermit,
+) {
+    tracing::debug!("connected");
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Bytes>(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(writer(wr, rx).in_current_span());
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut framer = RecordDecoder::new(max_record);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    'conn: loop {
+        loop {
+            match framer.decode(&mut buf) {
+                Ok(Some(record)) => {
+                    let permit = tokio::select! {
+                        p = in_flight.clone().acquire_owned() => p,
+                        _ = shutdown_requested(&mut shutdown) => break 'conn,
+                    };
+                    let Ok(permit) = permit else { break 'conn };
+                    let (tx, shared) = (tx.clone(), shared.clone());
+                    tokio::spawn(
+                        async move {
+                            if let Some(reply) = dispatch::call(&shared, peer, record).await {
+                                let _ = tx.send(reply).await;
+                            }
+                            drop(permit);
+                        }
+                        .in_current_span(),
+                    );
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "bad record marking; closing the connection");
+                    break 'conn;
+                }
+            }
+        }
+        tokio::select! {
+            n = rd.read_buf(&mut buf) => match n {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "read failed");
+                    break;
+                }
+            },
+            _ = tokio::time::sleep(PARTIAL_RECORD_TIMEOUT), if !buf.is_empty() || framer.is_mid_record() => {
+                tracing::debug!("incomplete record idle too long; closing the connection");
+                break;
+            }
+            _ = shutdown_requested(&mut shutdown) => break,
+        }
+    }
+    drop(tx);
+    drop(rd);
+    // The writer ends once every running call has sent its reply (or failed to).
+    let _ = writer.await;
+    tracing::debug!("disconnected");
+}
+
+async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+    while let Some(reply) = rx.recv().await {
+        if let Err(e) = wr.write_all(&reply).await {
+            tracing::debug!(error = %e, "write failed");
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_max_follows_record_cap() {
+        assert_eq!(io_max(NfsConfig::DEFAULT_MAX_RECORD), 1 << 20);
+        assert_eq!(io_max(64 * 1024), 60 * 1024);
+        assert_eq!(io_max(100), 4096);
+    }
+}
