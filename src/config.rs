@@ -11,6 +11,34 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+/// The embedded default, used when no config file is given: `./shoal-data` as SMB share
+/// `data` and NFS export `/data`, state in `./shoal-state`, loopback only, loopback NFS
+/// clients read-write with root squash.
+pub const EMBEDDED_TEXT: &str = r#"# shoal embedded default
+[server]
+backing_dir = "./shoal-data"
+state_dir = "./shoal-state"
+
+[nfs]
+listen = "127.0.0.1:2049"
+
+[[nfs.exports]]
+path = "/data"
+dir = "."
+[[nfs.exports.clients]]
+hosts = ["127.0.0.0/8", "::1"]
+access = "rw"
+squash = "root"
+
+[smb]
+listen = "127.0.0.1:445"
+
+[[smb.shares]]
+name = "data"
+dir = "."
+comment = "shoal embedded default"
+"#;
+
 /// The whole file.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +55,9 @@ pub struct Config {
     /// SMB2/3.
     #[serde(default)]
     pub smb: SmbSection,
+    /// Protocol auditing (R3); see `docs/audit.md`.
+    #[serde(default)]
+    pub audit: shoal_audit::AuditSection,
 }
 
 /// `[server]`.
@@ -299,30 +330,11 @@ impl Config {
         Ok(cfg)
     }
 
-    /// The embedded default: `./shoal-data` as SMB share `data` and NFS export `/data`,
-    /// listening on loopback, loopback clients read-write with root squash.
+    /// The embedded default ([`EMBEDDED_TEXT`]).
     pub fn embedded() -> Config {
-        let mut cfg = Config::default();
-        cfg.nfs.exports.push(ExportSection {
-            path: "/data".to_string(),
-            dir: dot(),
-            zone: system(),
-            clients: vec![ClientSection {
-                hosts: vec!["127.0.0.0/8".to_string(), "::1".to_string()],
-                access: Access::Rw,
-                squash: SquashMode::Root,
-                anon_uid: nobody(),
-                anon_gid: nobody(),
-            }],
-        });
-        cfg.smb.shares.push(ShareSection {
-            name: "data".to_string(),
-            dir: dot(),
-            read_only: false,
-            comment: "shoal embedded default".to_string(),
-            zone: system(),
-        });
-        cfg
+        // The text is a constant checked by a unit test; failing here is a build defect.
+        #[allow(clippy::expect_used)]
+        Config::parse(EMBEDDED_TEXT, "embedded default").expect("embedded default config parses")
     }
 
     /// All zones, `System` (id 1) included.
@@ -332,6 +344,18 @@ impl Config {
             zones.insert(0, ZoneSection { name: "System".to_string(), id: 1 });
         }
         zones
+    }
+
+    /// Zones as `(id, name)` pairs.
+    pub fn zone_pairs(&self) -> Vec<(u32, String)> {
+        self.zones().into_iter().map(|z| (z.id, z.name)).collect()
+    }
+
+    /// The resolved audit settings.
+    pub fn audit_config(&self) -> anyhow::Result<shoal_audit::AuditConfig> {
+        self.audit
+            .to_config(&self.server.node_name, &self.server.state_dir, &self.zone_pairs())
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Zone id by name.
@@ -370,8 +394,8 @@ impl Config {
                     bail!("nfs.exports[{i}].clients[{j}].hosts: empty list");
                 }
                 for h in &c.hosts {
-                    if h.is_empty() || h.contains(char::is_whitespace) {
-                        bail!("nfs.exports[{i}].clients[{j}].hosts: bad entry `{h}`");
+                    if let Err(e) = shoal_auth::clients::ClientPattern::parse(h) {
+                        bail!("nfs.exports[{i}].clients[{j}].hosts: `{h}`: {e}");
                     }
                 }
             }
@@ -396,6 +420,7 @@ impl Config {
         if self.server.node_name.is_empty() {
             bail!("server.node_name: must not be empty");
         }
+        self.audit_config()?;
         Ok(())
     }
 }
@@ -426,6 +451,16 @@ mod tests {
         let err = Config::parse("[[nfs.exports]]\npath = \"/x\"\nzone = \"Nope\"\n", "t.toml")
             .unwrap_err();
         assert!(format!("{err:#}").contains("nfs.exports[0].zone"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_client_pattern_is_named() {
+        let err = Config::parse(
+            "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"10.0.0.0/99\"]\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("nfs.exports[0].clients[0].hosts"), "{err:#}");
     }
 
     #[test]

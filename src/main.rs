@@ -6,6 +6,7 @@
 //! Tour: [`config`] reads `shoal.toml` (or builds the embedded default), [`serve`] wires the
 //! VFS, protocol services and shutdown, `user_cmd` holds the user subcommands.
 
+mod audit_cmd;
 mod config;
 mod serve;
 mod user_cmd;
@@ -36,6 +37,11 @@ enum Command {
     },
     /// Check a config file and exit: the first error names the key (and line).
     Check,
+    /// Read the audit log: view events, show forwarding progress, move a sink's cursor.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
     /// Manage SMB users.
     User {
         #[command(subcommand)]
@@ -43,7 +49,16 @@ enum Command {
     },
 }
 
-fn load_config(path: Option<&PathBuf>) -> anyhow::Result<(config::Config, String)> {
+/// A loaded config: the parsed form, where it came from, and its text (audited as the
+/// `config` topic).
+struct Loaded {
+    cfg: config::Config,
+    origin: String,
+    path: Option<PathBuf>,
+    text: String,
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Loaded> {
     let path = match path {
         Some(p) => Some(p.clone()),
         None => {
@@ -56,20 +71,26 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<(config::Config, String
             let text = std::fs::read_to_string(&p)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
             let origin = p.display().to_string();
-            Ok((config::Config::parse(&text, &origin)?, origin))
+            let cfg = config::Config::parse(&text, &origin)?;
+            Ok(Loaded { cfg, origin, path: Some(p), text })
         }
-        None => Ok((config::Config::embedded(), "embedded default".to_string())),
+        None => Ok(Loaded {
+            cfg: config::Config::embedded(),
+            origin: "embedded default".to_string(),
+            path: None,
+            text: config::EMBEDDED_TEXT.to_string(),
+        }),
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { ready_file } => {
-            let (cfg, origin) = load_config(cli.config.as_ref())?;
-            serve::run(cfg, &origin, ready_file)
+            let loaded = load_config(cli.config.as_ref())?;
+            serve::run(loaded.cfg, &loaded.origin, loaded.path, loaded.text, ready_file)
         }
         Command::Check => {
-            let (cfg, origin) = load_config(cli.config.as_ref())?;
+            let Loaded { cfg, origin, .. } = load_config(cli.config.as_ref())?;
             println!(
                 "{origin}: ok ({} zone(s), {} NFS export(s), {} SMB share(s))",
                 cfg.zones().len(),
@@ -79,8 +100,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command } => {
-            let (cfg, _) = load_config(cli.config.as_ref())?;
+            let cfg = load_config(cli.config.as_ref())?.cfg;
             user_cmd::run(command, &cfg.server.state_dir)
+        }
+        Command::Audit { command } => {
+            let cfg = load_config(cli.config.as_ref())?.cfg;
+            let log_dir = cfg.audit_config()?.log_dir;
+            audit_cmd::run(command, &log_dir)
         }
     }
 }

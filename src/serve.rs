@@ -13,7 +13,13 @@ use tokio::net::TcpListener;
 use crate::config::{Access, Config, Signing, SquashMode};
 
 /// Runs the server (blocks until shutdown).
-pub fn run(cfg: Config, origin: &str, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(
+    cfg: Config,
+    origin: &str,
+    path: Option<PathBuf>,
+    text: String,
+    ready_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -26,7 +32,53 @@ pub fn run(cfg: Config, origin: &str, ready_file: Option<PathBuf>) -> anyhow::Re
         .thread_name("shoal")
         .build()
         .context("starting the runtime")?;
-    rt.block_on(serve(cfg, origin, ready_file))
+    rt.block_on(serve(cfg, Source { origin: origin.to_string(), path, text }, ready_file))
+}
+
+/// Where the running config came from.
+struct Source {
+    origin: String,
+    path: Option<PathBuf>,
+    text: String,
+}
+
+/// Who changed the config, for `config` audit events: the uid running shoal and the file.
+fn config_author(origin: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    format!("uid {uid} ({origin})")
+}
+
+/// SIGHUP: re-reads the config file and audits what changed. Audit filters apply at once;
+/// listeners, exports and shares keep their start-up settings until a restart (logged).
+fn reload(src: &Source, auditor: &shoal_audit::Auditor) {
+    let Some(path) = &src.path else {
+        tracing::info!("SIGHUP: running on the embedded default, nothing to reload");
+        return;
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "SIGHUP: cannot read the config");
+            return;
+        }
+    };
+    let cfg = match Config::parse(&text, &src.origin) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "SIGHUP: config rejected, keeping the running one");
+            return;
+        }
+    };
+    match auditor.audit_config_text(&config_author(&src.origin), &text) {
+        Ok(n) => tracing::info!(changes = n, "SIGHUP: config re-read"),
+        Err(e) => tracing::error!(error = %e, "SIGHUP: cannot audit the config change"),
+    }
+    match cfg.audit_config() {
+        Ok(a) => auditor.set_zones(a.zones),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: audit settings rejected"),
+    }
+    tracing::info!("SIGHUP: audit filters applied; listener, export and share changes need a restart");
 }
 
 fn prepare_dirs(cfg: &Config) -> anyhow::Result<()> {
@@ -120,12 +172,25 @@ fn write_ready(path: &Path, lines: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(cfg: Config, origin: &str, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let origin = src.origin.as_str();
     prepare_dirs(&cfg)?;
     let key_file = cfg.server.state_dir.join("handle.key");
     let local = LocalFs::open(&cfg.server.backing_dir, &key_file)
         .with_context(|| format!("server.backing_dir: {}", cfg.server.backing_dir.display()))?;
-    let vfs: Arc<dyn Vfs> = Arc::new(local);
+    let audit_cfg = cfg.audit_config()?;
+    let audit_on = audit_cfg.enabled;
+    let audit_dir = audit_cfg.log_dir.clone();
+    let auditor = shoal_audit::Auditor::start(audit_cfg)
+        .with_context(|| format!("audit.log_dir: {}", audit_dir.display()))?;
+    let vfs: Arc<dyn Vfs> = if audit_on {
+        Arc::new(shoal_audit::AuditLayer::new(local, auditor.clone()))
+    } else {
+        Arc::new(local)
+    };
+    if let Err(e) = auditor.audit_config_text(&config_author(origin), &src.text) {
+        tracing::warn!(error = %e, "cannot audit the start-up config");
+    }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let mut ready = Vec::new();
@@ -169,10 +234,19 @@ async fn serve(cfg: Config, origin: &str, ready_file: Option<PathBuf>) -> anyhow
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
-    let failure = tokio::select! {
-        _ = tokio::signal::ctrl_c() => None,
-        _ = sigterm.recv() => None,
-        Some(done) = tasks.join_next() => Some(done),
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing the SIGHUP handler")?;
+    let failure = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break None,
+            _ = sigterm.recv() => break None,
+            _ = sighup.recv() => {
+                let (src, auditor) = (&src, auditor.clone());
+                let src = Source { origin: src.origin.clone(), path: src.path.clone(), text: String::new() };
+                let _ = tokio::task::spawn_blocking(move || reload(&src, &auditor)).await;
+            }
+            Some(done) = tasks.join_next() => break Some(done),
+        }
     };
     let _ = shutdown_tx.send(true);
     if let Some(done) = failure {
@@ -187,5 +261,7 @@ async fn serve(cfg: Config, origin: &str, ready_file: Option<PathBuf>) -> anyhow
     if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
         tracing::warn!("services did not stop within 10 s");
     }
+    let a = auditor.clone();
+    let _ = tokio::task::spawn_blocking(move || a.shutdown()).await;
     Ok(())
 }

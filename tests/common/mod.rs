@@ -326,3 +326,31 @@ pub fn files_equal(a: &Path, b: &Path) -> bool {
         }
     }
 }
+
+/// Builds `tests/tools/nfs_op.c` against libnfs (once per test binary) and returns its path:
+/// mkdir/rmdir/unlink/rename/chmod through the libnfs library, which the Debian command-line
+/// tools do not offer.
+pub fn nfs_op_tool() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/nfs_op.c");
+            let out = std::env::temp_dir().join(format!("shoal-nfs-op-{}", std::process::id()));
+            let st = Command::new("cc")
+                .arg("-O1")
+                .arg("-o")
+                .arg(&out)
+                .arg(&src)
+                .arg("-lnfs")
+                .status()
+                .expect("cc");
+            assert!(st.success(), "building nfs-op needs libnfs-dev (scripts/test installs it)");
+            out
+        })
+        .clone()
+}
+
+/// Runs the nfs-op tool against an export URL.
+pub fn nfs_op(url: &str, args: &[&str]) -> Output {
+    run(Command::new(nfs_op_tool()).arg(url).args(args), Duration::from_secs(60))
+}
