@@ -1,0 +1,11 @@
+//! Key derivation, signing and preauth integrity (MS-SMB2 3.1.4).
+//!
+//! Primitives come from `ring` (HMAC-SHA256, SHA-512, AES-GCM for GMAC) and RustCrypto
+//! `cmac` + `aes` (AES-CMAC): nothing is hand-rolled.
+
+pub mod kdf;
+pub mod preauth;
+pub mod signing;
+
+#[cfg(test)]
+mod tests;

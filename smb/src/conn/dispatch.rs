@@ -1,0 +1,299 @@
+//! From a transport frame to reply frames: SMB1 negotiate upgrade, compound splitting
+//! (MS-SMB2 3.3.5.2.7), the sequence window (3.3.5.2.3), signature checks (3.3.5.2.4), session
+//! and tree lookup (3.3.5.2.9, 3.3.5.2.11), the handler call, and reply signing (3.3.4.1.1).
+
+use shoal_smb_proto::header::{encode_error_body, flags, Header, SMB1_ID};
+use shoal_smb_proto::misc::FileId;
+use shoal_smb_proto::{compound, framing, Command, NtStatus};
+use tracing::Instrument;
+
+use super::signing::Signer;
+use super::state::Conn;
+use crate::error::SmbError;
+use crate::handlers;
+
+/// One request as a handler sees it.
+pub(crate) struct Req<'a> {
+    pub hdr: &'a Header,
+    /// The message, from its header to the next message of the chain.
+    pub msg: &'a [u8],
+    pub session_id: u64,
+    pub tree_id: u32,
+    /// FileId of the previous CREATE of a related chain.
+    pub related_file: Option<FileId>,
+}
+
+impl Req<'_> {
+    /// Resolves a FileId from the wire, substituting the related one for all-ones.
+    pub fn file_id(&self, id: FileId) -> FileId {
+        if id == FileId::RELATED {
+            self.related_file.unwrap_or(id)
+        } else {
+            id
+        }
+    }
+}
+
+/// What a handler answers.
+#[derive(Default)]
+pub(crate) struct Reply {
+    pub status: NtStatus,
+    pub body: Vec<u8>,
+    /// Hash the encoded reply into the connection's preauth value (NEGOTIATE, 3.1.1).
+    pub preauth_conn: bool,
+    /// Hash the encoded reply into this session's preauth value (SESSION_SETUP, 3.1.1).
+    pub preauth_session: Option<u64>,
+    /// Sign with this key (final SESSION_SETUP, LOGOFF) instead of the session's.
+    pub signer: Option<Signer>,
+    /// Do not sign even if the request was signed.
+    pub unsigned: bool,
+    /// SessionId for the reply header (new sessions).
+    pub session_id: Option<u64>,
+    /// TreeId for the reply header (TREE_CONNECT).
+    pub tree_id: Option<u32>,
+    /// FileId for later related requests (CREATE).
+    pub file_id: Option<FileId>,
+    /// Send nothing.
+    pub no_reply: bool,
+    /// An interim response (STATUS_PENDING) in the async header form with this AsyncId.
+    pub async_id: Option<u64>,
+}
+
+impl Reply {
+    pub fn ok(body: Vec<u8>) -> Reply {
+        Reply { body, ..Reply::default() }
+    }
+    pub fn with_status(status: NtStatus, body: Vec<u8>) -> Reply {
+        Reply { status, body, ..Reply::default() }
+    }
+}
+
+
+struct Outgoing {
+    bytes: Vec<u8>,
+    signer: Option<Signer>,
+}
+
+impl Conn {
+    /// Handles one transport frame; returns frames to send, or why the connection must close.
+    pub(crate) async fn handle_frame(&mut self, buf: Vec<u8>) -> Result<Vec<Vec<u8>>, &'static str> {
+        if buf.starts_with(&SMB1_ID) {
+            return self.handle_smb1(&buf).map(|r| vec![r]);
+        }
+        let ranges = compound::split(&buf, self.shared.config.max_compound).map_err(|_| "malformed SMB2 message or chain")?;
+        let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
+        let mut prev: Option<(u64, u32, Option<FileId>, NtStatus)> = None;
+        for range in ranges {
+            let msg = buf.get(range).ok_or("bad range")?;
+            let hdr = Header::decode(msg).map_err(|_| "bad header")?;
+            if hdr.is_response() {
+                return Err("client sent a response");
+            }
+            if hdr.command == Command::CANCEL {
+                // MS-SMB2 3.3.5.16: no reply of its own, consumes no credit.
+                tracing::debug!(mid = hdr.message_id, async_id = hdr.async_id, "cancel");
+                self.cancel(&hdr);
+                continue;
+            }
+            let charge = if self.negotiated().is_some_and(|d| d != shoal_smb_proto::Dialect::SMB2_0_2) {
+                hdr.credit_charge
+            } else {
+                1
+            };
+            if let Err(e) = self.credits.consume(hdr.message_id, charge) {
+                tracing::warn!(error = %e, "sequence window violation");
+                return Err("message id outside the sequence window");
+            }
+            let related = hdr.is_related() && prev.is_some();
+            let (session_id, tree_id, related_file, prev_status) = match (related, prev) {
+                (true, Some((s, t, f, st))) => (s, t, f, Some(st)),
+                _ => (hdr.session_id, hdr.tree_id, None, None),
+            };
+            let span = tracing::debug_span!("req", command = ?hdr.command, mid = hdr.message_id, session = session_id, tree = tree_id);
+            let req = Req { hdr: &hdr, msg, session_id, tree_id, related_file };
+            let reply = match prev_status {
+                // MS-SMB2 3.3.5.2.7.2: a related request after a failed one fails the same way.
+                Some(st) if st.is_error() && st != NtStatus::MORE_PROCESSING_REQUIRED => Reply::with_status(st, Vec::new()),
+                _ => self.process(&req).instrument(span).await?,
+            };
+            let granted = self.credits.grant(hdr.credits);
+            let session_for_reply = reply.session_id.unwrap_or(session_id);
+            let tree_for_reply = reply.tree_id.unwrap_or(tree_id);
+            prev = Some((session_for_reply, tree_for_reply, reply.file_id.or(related_file), reply.status));
+            if reply.no_reply {
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(64 + reply.body.len());
+            let rh = Header {
+                credit_charge: hdr.credit_charge,
+                status: reply.status,
+                command: hdr.command,
+                credits: granted,
+                flags: flags::SERVER_TO_REDIR
+                    | (hdr.flags & flags::RELATED_OPERATIONS)
+                    | if reply.async_id.is_some() { flags::ASYNC_COMMAND } else { 0 },
+                next_command: 0,
+                message_id: hdr.message_id,
+                async_id: reply.async_id.unwrap_or(0),
+                tree_id: tree_for_reply,
+                session_id: session_for_reply,
+                signature: [0; 16],
+            };
+            rh.encode(&mut bytes);
+            // A reply without a body of its own (failures, and warnings such as
+            // STATUS_NO_MORE_FILES) carries the SMB2 ERROR body (MS-SMB2 2.2.2).
+            if !reply.body.is_empty() {
+                bytes.extend_from_slice(&reply.body);
+            } else {
+                encode_error_body(&mut bytes);
+            }
+            if reply.preauth_conn {
+                self.preauth.update(&bytes);
+            }
+            if let Some(sid) = reply.preauth_session {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.preauth.update(&bytes);
+                }
+            }
+            let signer = if reply.unsigned {
+                None
+            } else if reply.signer.is_some() {
+                reply.signer
+            } else {
+                self.sessions.get(&session_for_reply).and_then(|s| {
+                    let e = s.established.as_ref()?;
+                    (hdr.is_signed() || e.signing_required).then_some(e.signer).flatten()
+                })
+            };
+            out.push(Outgoing { bytes, signer });
+        }
+        let mut frames = std::mem::take(&mut self.extra_frames);
+        if out.is_empty() {
+            return Ok(frames);
+        }
+        let mut msgs: Vec<Vec<u8>> = out.iter_mut().map(|o| std::mem::take(&mut o.bytes)).collect();
+        compound::link(&mut msgs);
+        let total: usize = msgs.iter().map(Vec::len).sum();
+        let mut frame = Vec::with_capacity(4 + total);
+        framing::put_frame_header(&mut frame, total);
+        for (m, o) in msgs.iter_mut().zip(&out) {
+            if let Some(s) = o.signer {
+                s.sign_response(m);
+            }
+            frame.extend_from_slice(m);
+        }
+        frames.push(frame);
+        Ok(frames)
+    }
+
+    /// Runs the checks every request passes, then the handler.
+    async fn process(&mut self, req: &Req<'_>) -> Result<Reply, &'static str> {
+        let cmd = req.hdr.command;
+        if cmd == Command::NEGOTIATE {
+            return match handlers::negotiate::handle(self, req) {
+                Ok(r) => Ok(r),
+                Err(SmbError::Disconnect(why)) => Err(why),
+                Err(e) => Ok(Reply::with_status(e.status(), Vec::new())),
+            };
+        }
+        if self.negotiated().is_none() {
+            // MS-SMB2 3.3.5.2: any other request before NEGOTIATE completes closes the connection.
+            return Err("request before NEGOTIATE");
+        }
+        // Signature checks (MS-SMB2 3.3.5.2.4).
+        if let Some(session) = self.sessions.get(&req.session_id) {
+            if let Some(est) = &session.established {
+                if req.hdr.is_signed() {
+                    match est.signer {
+                        Some(s) if s.verify_request(req.msg) => {}
+                        Some(_) => {
+                            tracing::warn!("bad signature; request refused");
+                            return Ok(Reply { status: NtStatus::ACCESS_DENIED, unsigned: true, ..Reply::default() });
+                        }
+                        None => {}
+                    }
+                } else if est.signing_required && est.signer.is_some() && cmd != Command::SESSION_SETUP && cmd != Command::ECHO {
+                    tracing::warn!("unsigned request on a session that requires signing");
+                    return Ok(Reply { status: NtStatus::ACCESS_DENIED, unsigned: true, ..Reply::default() });
+                }
+            }
+        }
+        let result = match cmd {
+            Command::SESSION_SETUP => handlers::session_setup::handle(self, req).await,
+            Command::ECHO => handlers::misc::echo(req),
+            _ => {
+                match self.sessions.get(&req.session_id) {
+                    Some(s) if s.is_valid() => {}
+                    _ => {
+                        // A session removed on this connection: answer signed with its old key
+                        // when the request verifies with it (clients expect signed replies).
+                        let signer = self
+                            .tombstones
+                            .iter()
+                            .find(|(id, _)| *id == req.session_id)
+                            .map(|(_, s)| *s)
+                            .filter(|s| req.hdr.is_signed() && s.verify_request(req.msg));
+                        return Ok(Reply {
+                            status: NtStatus::USER_SESSION_DELETED,
+                            signer,
+                            unsigned: signer.is_none(),
+                            ..Reply::default()
+                        });
+                    }
+                }
+                match cmd {
+                    Command::LOGOFF => handlers::session_setup::logoff(self, req),
+                    Command::TREE_CONNECT => handlers::tree::connect(self, req),
+                    Command::TREE_DISCONNECT => handlers::tree::disconnect(self, req),
+                    Command::CREATE => handlers::create::handle(self, req).await,
+                    Command::CLOSE => handlers::close::handle(self, req).await,
+                    Command::QUERY_DIRECTORY => handlers::query_directory::handle(self, req).await,
+                    Command::QUERY_INFO => handlers::query_info::handle(self, req).await,
+                    Command::READ => handlers::rw::read(self, req).await,
+                    Command::WRITE => handlers::rw::write(self, req).await,
+                    Command::IOCTL => handlers::ioctl::handle(self, req),
+                    Command::FLUSH => handlers::misc::flush(self, req),
+                    Command::CHANGE_NOTIFY => handlers::notify::handle(self, req),
+                    _ => Err(SmbError::Client(NtStatus::NOT_SUPPORTED)),
+                }
+            }
+        };
+        match result {
+            Ok(r) => Ok(r),
+            Err(SmbError::Disconnect(why)) => Err(why),
+            Err(e) => {
+                if e.is_client_error() {
+                    tracing::debug!(error = %e, "request failed");
+                } else {
+                    tracing::error!(error = %e, "request failed");
+                }
+                Ok(Reply::with_status(e.status(), Vec::new()))
+            }
+        }
+    }
+
+    /// An SMB1 NEGOTIATE (MS-SMB2 3.3.5.3.1): answered with an SMB2 NEGOTIATE response.
+    fn handle_smb1(&mut self, buf: &[u8]) -> Result<Vec<u8>, &'static str> {
+        if self.dialect.is_some() {
+            return Err("SMB1 message after negotiation");
+        }
+        let reply = handlers::negotiate::smb1(self, buf).map_err(|_| "unsupported SMB1 request")?;
+        let granted = {
+            self.credits.consume(0, 1).map_err(|_| "sequence")?;
+            self.credits.grant(1)
+        };
+        let mut bytes = Vec::new();
+        Header {
+            command: Command::NEGOTIATE,
+            credits: granted,
+            flags: flags::SERVER_TO_REDIR,
+            ..Header::default()
+        }
+        .encode(&mut bytes);
+        bytes.extend_from_slice(&reply.body);
+        let mut frame = Vec::with_capacity(bytes.len() + 4);
+        framing::put_frame_header(&mut frame, bytes.len());
+        frame.extend_from_slice(&bytes);
+        Ok(frame)
+    }
+}

@@ -1,0 +1,148 @@
+//! One SMB connection: a task that reads transport frames, runs them through [`dispatch`], and
+//! writes the replies. Requests of a connection are processed in order, one at a time; the
+//! credit window bounds how many a client may queue.
+
+pub(crate) mod dispatch;
+pub(crate) mod framing;
+pub(crate) mod pending;
+pub(crate) mod signing;
+pub(crate) mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use shoal_auth::UserDb;
+use shoal_vfs::Vfs;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::config::SmbConfig;
+pub(crate) use state::Conn;
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    pub config: SmbConfig,
+    pub users: Arc<UserDb>,
+    pub vfs: Arc<dyn Vfs>,
+    pub server_guid: [u8; 16],
+    pub rng: ring::rand::SystemRandom,
+    /// Established sessions of every connection: user name and how to tell the owning
+    /// connection to drop the session (a reconnecting client names it as PreviousSessionId).
+    pub registry: std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
+}
+
+impl Shared {
+    pub fn new(config: SmbConfig, users: Arc<UserDb>, vfs: Arc<dyn Vfs>) -> Shared {
+        let server_guid = users.server_guid();
+        Shared { config, users, vfs, server_guid, rng: ring::rand::SystemRandom::new(), registry: Default::default() }
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an established session.
+    pub fn register(&self, session_id: u64, user: &str, tx: tokio::sync::mpsc::Sender<u64>) {
+        self.registry().insert(session_id, (user.to_string(), tx));
+    }
+
+    /// Forgets a session.
+    pub fn unregister(&self, session_id: u64) {
+        self.registry().remove(&session_id);
+    }
+
+    /// MS-SMB2 3.3.5.5.3: a client re-establishing a session after a reconnect names the old
+    /// one as PreviousSessionId; if it belongs to the same user, the old session is torn down
+    /// (on whatever connection holds it).
+    pub fn expire_previous(&self, previous: u64, user: &str) {
+        let mut reg = self.registry();
+        let same_user = reg.get(&previous).is_some_and(|(u, _)| u.eq_ignore_ascii_case(user));
+        if same_user {
+            if let Some((_, tx)) = reg.remove(&previous) {
+                // Full queue: the old connection is busy or stuck; it keeps the session.
+                let _ = tx.try_send(previous);
+            }
+        }
+    }
+
+    /// Random bytes (server challenge, salts).
+    pub fn random<const N: usize>(&self) -> [u8; N] {
+        use ring::rand::SecureRandom;
+        let mut b = [0u8; N];
+        let _ = self.rng.fill(&mut b);
+        b
+    }
+}
+
+/// Current time as a FILETIME.
+pub(crate) fn filetime_now() -> u64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    shoal_smb_proto::query_info::unix_to_filetime(i64::try_from(d.as_secs()).unwrap_or(0), d.subsec_nanos())
+}
+
+/// Runs a connection until the peer closes it, it breaks the protocol, times out, or the
+/// server shuts down.
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let started = Instant::now();
+    let (expire_tx, mut expire_rx) = tokio::sync::mpsc::channel(32);
+    let mut conn = Conn::new(shared.clone(), peer, expire_tx);
+    tracing::debug!("connection accepted");
+    loop {
+        let limit = if conn.ever_authenticated {
+            shared.config.idle_timeout
+        } else {
+            shared.config.unauthenticated_timeout.saturating_sub(started.elapsed())
+        };
+        let frame = tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            Some(previous) = expire_rx.recv() => {
+                tracing::debug!(session = previous, "session replaced by a reconnect");
+                conn.remove_session(previous);
+                continue;
+            }
+            f = tokio::time::timeout(limit, framing::read_frame(&mut rd, shared.config.max_message)) => f,
+        };
+        let buf = match frame {
+            Err(_) => {
+                tracing::debug!(authenticated = conn.ever_authenticated, "connection timed out");
+                break;
+            }
+            Ok(Ok(Some(buf))) => buf,
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "bad transport frame; closing");
+                break;
+            }
+        };
+        match conn.handle_frame(buf).await {
+            Ok(out) => {
+                for frame in out {
+                    if let Err(e) = wr.write_all(&frame).await {
+                        tracing::debug!(error = %e, "write failed");
+                        return;
+                    }
+                }
+            }
+            Err(why) => {
+                tracing::warn!(why, "closing connection after protocol violation");
+                break;
+            }
+        }
+    }
+    for id in conn.sessions.keys() {
+        shared.unregister(*id);
+    }
+    let _ = wr.shutdown().await;
+    tracing::debug!("connection closed");
+}

@@ -1,0 +1,213 @@
+//! Per-connection state: negotiated parameters, sessions, trees, opens.
+//!
+//! A session that has not finished authenticating has no keys and no identity: the types make
+//! the "sign with a key we do not have" mistake unrepresentable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use shoal_auth::ntlm::Challenger;
+use shoal_smb_proto::credits::CreditWindow;
+use shoal_smb_proto::crypto::kdf::SessionKeys;
+use shoal_smb_proto::crypto::preauth::PreauthHash;
+use shoal_smb_proto::crypto::signing::SigningAlgorithm;
+use shoal_smb_proto::misc::FileId;
+use shoal_smb_proto::Dialect;
+use shoal_vfs::{Caller, FileHandle, Protocol, ZoneId};
+
+use super::signing::Signer;
+use super::Shared;
+use crate::config::ShareConfig;
+use crate::rpc::Pipe;
+
+/// Who a valid session speaks for.
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // user and guest are for audit (logon/tree_connect events)
+pub(crate) struct Identity {
+    pub user: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub sid: String,
+    pub guest: bool,
+}
+
+/// An authentication exchange in progress (between CHALLENGE and AUTHENTICATE).
+pub(crate) struct AuthExchange {
+    pub challenger: Challenger,
+    pub spnego: bool,
+    pub mech_types_der: Vec<u8>,
+}
+
+/// Keys and identity of an authenticated session.
+pub(crate) struct Established {
+    pub identity: Identity,
+    /// `None` for guest/anonymous sessions, which cannot sign.
+    pub keys: Option<SessionKeys>,
+    pub signer: Option<Signer>,
+    pub signing_required: bool,
+}
+
+/// One session (MS-SMB2 3.3.1.8).
+#[allow(dead_code)]
+pub(crate) struct Session {
+    pub id: u64,
+    pub auth: Option<AuthExchange>,
+    pub established: Option<Established>,
+    pub preauth: PreauthHash,
+    pub trees: HashMap<u32, Tree>,
+    pub next_tree_id: u32,
+}
+
+impl Session {
+    pub fn is_valid(&self) -> bool {
+        self.established.is_some()
+    }
+}
+
+/// What a tree connect points at.
+#[derive(Clone)]
+pub(crate) enum TreeShare {
+    Disk(Arc<ShareConfig>),
+    Ipc,
+}
+
+/// One tree connect.
+#[allow(dead_code)] // maximal_access: checked by later commands
+pub(crate) struct Tree {
+    pub share: TreeShare,
+    pub maximal_access: u32,
+}
+
+/// A buffered directory enumeration.
+pub(crate) struct Listing {
+    pub entries: Vec<(String, shoal_smb_proto::query_info::FileInfo)>,
+    pub next: usize,
+    pub pattern: String,
+}
+
+/// What an open refers to.
+pub(crate) enum OpenKind {
+    File { handle: FileHandle, is_dir: bool, listing: Option<Listing> },
+    Pipe(Box<Pipe>),
+}
+
+/// One open (MS-SMB2 3.3.1.10).
+pub(crate) struct Open {
+    pub session_id: u64,
+    pub tree_id: u32,
+    pub kind: OpenKind,
+    pub granted: u32,
+    /// Path relative to the share, `\`-separated (for FileAllInformation).
+    pub path: String,
+}
+
+/// Connection-wide state (MS-SMB2 3.3.1.7).
+pub(crate) struct Conn {
+    pub shared: Arc<Shared>,
+    pub peer: SocketAddr,
+    /// `None` before NEGOTIATE; `SMB2_WILDCARD` after an SMB1 multi-protocol negotiate.
+    pub dialect: Option<Dialect>,
+    pub client_guid: [u8; 16],
+    pub client_security_mode: u16,
+    pub client_capabilities: u32,
+    pub client_dialects: Vec<Dialect>,
+    /// The dialect was chosen from an SMB1 NEGOTIATE (no SMB2 NEGOTIATE was seen).
+    pub negotiated_via_smb1: bool,
+    pub server_capabilities: u32,
+    pub server_security_mode: u16,
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    pub preauth: PreauthHash,
+    pub credits: CreditWindow,
+    pub sessions: HashMap<u64, Session>,
+    pub opens: HashMap<FileId, Open>,
+    pub next_file_id: u64,
+    pub ever_authenticated: bool,
+    /// Requests waiting for completion (async).
+    pub pending: Vec<super::pending::Pending>,
+    pub next_async_id: u64,
+    /// Frames to send before the reply being built (final responses of async requests).
+    pub extra_frames: Vec<Vec<u8>>,
+    /// Where other connections send "drop this session" (PreviousSessionId).
+    pub expire_tx: tokio::sync::mpsc::Sender<u64>,
+    /// Signing keys of recently removed sessions (at most [`MAX_TOMBSTONES`]), so that a
+    /// request still signed for one gets a signed STATUS_USER_SESSION_DELETED.
+    pub tombstones: Vec<(u64, Signer)>,
+}
+
+/// How many removed sessions' keys a connection remembers.
+pub(crate) const MAX_TOMBSTONES: usize = 16;
+
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x0000_1000_0000_0001);
+
+impl Conn {
+    pub fn new(shared: Arc<Shared>, peer: SocketAddr, expire_tx: tokio::sync::mpsc::Sender<u64>) -> Conn {
+        let max = shared.config.max_credits;
+        Conn {
+            shared,
+            peer,
+            dialect: None,
+            client_guid: [0; 16],
+            client_security_mode: 0,
+            client_capabilities: 0,
+            client_dialects: Vec::new(),
+            negotiated_via_smb1: false,
+            server_capabilities: 0,
+            server_security_mode: 0,
+            signing_algorithm: None,
+            preauth: PreauthHash::default(),
+            credits: CreditWindow::new(max),
+            sessions: HashMap::new(),
+            opens: HashMap::new(),
+            next_file_id: 1,
+            ever_authenticated: false,
+            pending: Vec::new(),
+            next_async_id: 0,
+            extra_frames: Vec::new(),
+            expire_tx,
+            tombstones: Vec::new(),
+        }
+    }
+
+    /// The negotiated dialect, once a real one is.
+    pub fn negotiated(&self) -> Option<Dialect> {
+        self.dialect.filter(|d| *d != Dialect::SMB2_WILDCARD)
+    }
+
+    pub fn new_session_id() -> u64 {
+        NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn new_file_id(&mut self) -> FileId {
+        let v = self.next_file_id;
+        self.next_file_id += 1;
+        FileId { persistent: v, volatile: v }
+    }
+
+    /// The VFS caller for a request of `session` on a share in `zone`.
+    pub fn caller(&self, identity: &Identity, zone: ZoneId) -> Caller {
+        let protocol = if self.negotiated().is_some_and(Dialect::is_smb3) { Protocol::Smb3 } else { Protocol::Smb2 };
+        Caller {
+            uid: identity.uid,
+            gid: identity.gid,
+            groups: Vec::new(),
+            sid: Some(identity.sid.clone()),
+            client_addr: self.peer,
+            zone,
+            protocol,
+        }
+    }
+
+    /// Drops a session with its trees and opens.
+    pub fn remove_session(&mut self, id: u64) {
+        if let Some(signer) = self.sessions.remove(&id).and_then(|s| s.established).and_then(|e| e.signer) {
+            if self.tombstones.len() >= MAX_TOMBSTONES {
+                self.tombstones.remove(0);
+            }
+            self.tombstones.push((id, signer));
+        }
+        self.shared.unregister(id);
+        self.drop_pending(id, None);
+        self.opens.retain(|_, o| o.session_id != id);
+    }
+}

@@ -1,0 +1,261 @@
+//! Socket-free session tests: a scripted client over `tokio::io::duplex` drives a connection
+//! through NEGOTIATE, NTLMv2 SESSION_SETUP (raw NTLMSSP, computed here), and checks the
+//! signature rules: a tampered signature and a missing one are refused with ACCESS_DENIED, a
+//! good one is accepted and the reply is signed with the derived key.
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use shoal_smb_proto::crypto::kdf::derive_session_keys;
+use shoal_smb_proto::crypto::signing::{sign, verify, Role, SigningAlgorithm};
+use shoal_smb_proto::header::{flags, Header};
+use shoal_smb_proto::{Command, Dialect, NtStatus};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+use super::Shared;
+use crate::config::{ShareConfig, SmbConfig};
+
+type HmacMd5 = Hmac<md5::Md5>;
+
+fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+    let mut m = <HmacMd5 as Mac>::new_from_slice(key).unwrap();
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+struct Client {
+    io: DuplexStream,
+    next_id: u64,
+    session_id: u64,
+    tree_id: u32,
+}
+
+impl Client {
+    fn header(&mut self, command: Command) -> Vec<u8> {
+        let mut v = Vec::new();
+        Header {
+            command,
+            credits: 8,
+            credit_charge: 1,
+            message_id: self.next_id,
+            session_id: self.session_id,
+            tree_id: self.tree_id,
+            ..Header::default()
+        }
+        .encode(&mut v);
+        self.next_id += 1;
+        v
+    }
+
+    async fn send(&mut self, msg: &[u8]) {
+        let mut f = (msg.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(msg);
+        self.io.write_all(&f).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> Vec<u8> {
+        let mut h = [0u8; 4];
+        self.io.read_exact(&mut h).await.unwrap();
+        let mut b = vec![0u8; u32::from_be_bytes(h) as usize];
+        self.io.read_exact(&mut b).await.unwrap();
+        b
+    }
+
+    async fn call(&mut self, msg: &[u8]) -> (Header, Vec<u8>) {
+        self.send(msg).await;
+        let r = self.recv().await;
+        (Header::decode(&r).unwrap(), r)
+    }
+}
+
+fn setup_request(c: &mut Client, token: &[u8]) -> Vec<u8> {
+    let mut m = c.header(Command::SESSION_SETUP);
+    m.extend_from_slice(&25u16.to_le_bytes());
+    m.extend_from_slice(&[0, 1]);
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(&88u16.to_le_bytes());
+    m.extend_from_slice(&(token.len() as u16).to_le_bytes());
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(token);
+    m
+}
+
+fn tree_connect(c: &mut Client, path: &str) -> Vec<u8> {
+    let p = utf16(path);
+    let mut m = c.header(Command::TREE_CONNECT);
+    m.extend_from_slice(&9u16.to_le_bytes());
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&72u16.to_le_bytes());
+    m.extend_from_slice(&(p.len() as u16).to_le_bytes());
+    m.extend_from_slice(&p);
+    m
+}
+
+const NEG_FLAGS: u32 = 0x0000_0001 | 0x0000_0200 | 0x0008_0000 | 0x0080_0000 | 0x2000_0000 | 0x0000_0010;
+
+/// Negotiates 3.0.2 and authenticates `user`/`password`; returns the session key on success
+/// or the failing status.
+async fn logon(c: &mut Client, user: &str, password: &str) -> Result<[u8; 16], NtStatus> {
+    let mut neg = c.header(Command::NEGOTIATE);
+    neg.extend_from_slice(&36u16.to_le_bytes());
+    neg.extend_from_slice(&1u16.to_le_bytes());
+    neg.extend_from_slice(&1u16.to_le_bytes());
+    neg.extend_from_slice(&[0; 2]);
+    neg.extend_from_slice(&0u32.to_le_bytes());
+    neg.extend_from_slice(&[9; 16]);
+    neg.extend_from_slice(&[0; 8]);
+    neg.extend_from_slice(&0x0302u16.to_le_bytes());
+    let (h, r) = c.call(&neg).await;
+    assert_eq!(h.status, NtStatus::SUCCESS);
+    assert_eq!(u16::from_le_bytes([r[68], r[69]]), 0x0302);
+
+    let mut t1 = b"NTLMSSP\0\x01\0\0\0".to_vec();
+    t1.extend_from_slice(&NEG_FLAGS.to_le_bytes());
+    t1.extend_from_slice(&[0; 16]);
+    let m = setup_request(c, &t1);
+    let (h, r) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::MORE_PROCESSING_REQUIRED);
+    c.session_id = h.session_id;
+    let off = u16::from_le_bytes([r[68], r[69]]) as usize;
+    let len = u16::from_le_bytes([r[70], r[71]]) as usize;
+    let chal = &r[off..off + len];
+    let server_challenge = &chal[24..32];
+    let ti_len = u16::from_le_bytes([chal[40], chal[41]]) as usize;
+    let ti_off = u32::from_le_bytes(chal[44..48].try_into().unwrap()) as usize;
+    let target_info = &chal[ti_off..ti_off + ti_len];
+
+    let hash = shoal_auth::db::nt_hash(password);
+    let key = hmac_md5(&hash, &[&utf16(&user.to_uppercase()), &utf16("WG")]);
+    let mut blob = vec![1, 1, 0, 0, 0, 0, 0, 0];
+    blob.extend_from_slice(&[0; 8]);
+    blob.extend_from_slice(&[0x5a; 8]);
+    blob.extend_from_slice(&[0; 4]);
+    blob.extend_from_slice(target_info);
+    blob.extend_from_slice(&[0; 4]);
+    let proof = hmac_md5(&key, &[server_challenge, &blob]);
+    let session_key = hmac_md5(&key, &[&proof]);
+    let mut nt = proof.to_vec();
+    nt.extend_from_slice(&blob);
+    let fields = [vec![0u8; 24], nt, utf16("WG"), utf16(user), utf16("WS"), Vec::new()];
+    let mut t3 = b"NTLMSSP\0\x03\0\0\0".to_vec();
+    let mut off = 64usize;
+    let mut payload = Vec::new();
+    for f in &fields {
+        t3.extend_from_slice(&(f.len() as u16).to_le_bytes());
+        t3.extend_from_slice(&(f.len() as u16).to_le_bytes());
+        t3.extend_from_slice(&(off as u32).to_le_bytes());
+        off += f.len();
+        payload.extend_from_slice(f);
+    }
+    t3.extend_from_slice(&NEG_FLAGS.to_le_bytes());
+    t3.extend_from_slice(&payload);
+    let m = setup_request(c, &t3);
+    let (h, r) = c.call(&m).await;
+    if h.status != NtStatus::SUCCESS {
+        return Err(h.status);
+    }
+    let keys = derive_session_keys(&session_key, Dialect::SMB3_0_2, &[0; 64]);
+    assert!(h.is_signed(), "final SESSION_SETUP response must be signed");
+    assert!(verify(SigningAlgorithm::AesCmac, &keys.signing, &r, Role::Server));
+    Ok(keys.signing)
+}
+
+async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("shoal-smb-conn-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(dir.join("backing")).unwrap();
+    let users = shoal_auth::UserDb::open(&dir.join("users.sqlite")).unwrap();
+    users.add("alice", "s3cret", Some(0), Some(0)).unwrap();
+    let vfs = shoal_vfs::LocalFs::open(&dir.join("backing"), &dir.join("handle.key")).unwrap();
+    let vfs: Arc<dyn shoal_vfs::Vfs> = Arc::new(vfs);
+    let root = vfs.root("").unwrap();
+    let config = SmbConfig {
+        shares: vec![ShareConfig {
+            name: "data".into(),
+            root,
+            read_only: false,
+            comment: String::new(),
+            zone: shoal_vfs::ZoneId::SYSTEM,
+        }],
+        ..SmbConfig::default()
+    };
+    let shared = Arc::new(Shared::new(config, Arc::new(users), vfs));
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let _keep = _tx;
+        super::run(b, "127.0.0.1:1".parse().unwrap(), shared, rx).await;
+    });
+    (Client { io: a, next_id: 0, session_id: 0, tree_id: 0 }, task, dir)
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn signatures_are_verified_and_replies_signed() {
+    let (mut c, _task, dir) = start().await;
+    let key = logon(&mut c, "alice", "s3cret").await.unwrap();
+
+    // Unsigned TREE_CONNECT on a session that requires signing: refused.
+    let m = tree_connect(&mut c, "\\\\srv\\data");
+    let (h, _) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::ACCESS_DENIED);
+
+    // Tampered signature: refused.
+    let mut m = tree_connect(&mut c, "\\\\srv\\data");
+    sign(SigningAlgorithm::AesCmac, &key, &mut m, Role::Client);
+    m[50] ^= 0x40;
+    let (h, _) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::ACCESS_DENIED);
+
+    // Properly signed: accepted, and the reply is signed with the same key.
+    let mut m = tree_connect(&mut c, "\\\\srv\\data");
+    sign(SigningAlgorithm::AesCmac, &key, &mut m, Role::Client);
+    let (h, r) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::SUCCESS);
+    assert!(h.is_signed() && verify(SigningAlgorithm::AesCmac, &key, &r, Role::Server));
+    assert_eq!(h.flags & flags::SERVER_TO_REDIR, flags::SERVER_TO_REDIR);
+
+    // Unknown share, signed request: BAD_NETWORK_NAME, signed reply.
+    let mut m = tree_connect(&mut c, "\\\\srv\\nosuch");
+    sign(SigningAlgorithm::AesCmac, &key, &mut m, Role::Client);
+    let (h, r) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::BAD_NETWORK_NAME);
+    assert!(verify(SigningAlgorithm::AesCmac, &key, &r, Role::Server));
+
+    // LOGOFF, then the session is gone.
+    let mut m = c.header(Command::LOGOFF);
+    m.extend_from_slice(&[4, 0, 0, 0]);
+    sign(SigningAlgorithm::AesCmac, &key, &mut m, Role::Client);
+    let (h, _) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::SUCCESS);
+    let mut m = tree_connect(&mut c, "\\\\srv\\data");
+    sign(SigningAlgorithm::AesCmac, &key, &mut m, Role::Client);
+    let (h, r) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::USER_SESSION_DELETED);
+    assert!(verify(SigningAlgorithm::AesCmac, &key, &r, Role::Server), "deleted-session reply signed with the old key");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_fail_alike() {
+    for (user, pw) in [("alice", "wrong"), ("mallory", "s3cret")] {
+        let (mut c, _task, dir) = start().await;
+        assert_eq!(logon(&mut c, user, pw).await, Err(NtStatus::LOGON_FAILURE));
+        // The failed session is gone.
+        let mut m = c.header(Command::TREE_CONNECT);
+        m.extend_from_slice(&[9, 0, 0, 0, 72, 0, 0, 0]);
+        let (h, _) = c.call(&m).await;
+        assert_eq!(h.status, NtStatus::USER_SESSION_DELETED);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,114 @@
+//! QUERY_INFO (MS-SMB2 3.3.5.20): file and file system information classes.
+
+use shoal_smb_proto::query_info::{
+    encode_file_info, encode_fs_info, encode_output_response, file_class, FileInfo, FsInfo, QueryInfoRequest, INFO_FILE,
+    INFO_FILESYSTEM, INFO_SECURITY,
+};
+use shoal_smb_proto::NtStatus;
+
+use super::{blocking, caller_for, file_info, tree_of};
+use crate::conn::dispatch::{Reply, Req};
+use crate::conn::state::{Conn, OpenKind, TreeShare};
+use crate::error::{fail, SmbError};
+
+/// Classes whose encoding has a variable tail that may be truncated with BUFFER_OVERFLOW.
+fn variable(info_type: u8, class: u8) -> bool {
+    (info_type == INFO_FILE && matches!(class, file_class::ALL | file_class::STREAM)) || info_type == INFO_FILESYSTEM
+}
+
+/// The descriptor of an object: owner and group as SIDs (the session's SID for its own uid,
+/// else the Unix-mapping SIDs S-1-22-1-uid / S-1-22-2-gid, as Samba), and a DACL of the mode
+/// bits for owner, group and Everyone.
+fn security_descriptor(identity: &crate::conn::state::Identity, a: &shoal_vfs::Attr, info: u32) -> Vec<u8> {
+    use shoal_smb_proto::security::{encode_descriptor, mask_from_rwx, sid_from_string, OWNER_RIGHTS};
+    let owner_str = if a.uid == identity.uid { identity.sid.clone() } else { format!("S-1-22-1-{}", a.uid) };
+    let owner = sid_from_string(&owner_str).unwrap_or_else(|| sid_from_string("S-1-22-1-0").unwrap_or_default());
+    let group = sid_from_string(&format!("S-1-22-2-{}", a.gid)).unwrap_or_default();
+    let everyone = sid_from_string("S-1-1-0").unwrap_or_default();
+    let aces = vec![
+        (owner.clone(), mask_from_rwx((a.mode >> 6) & 7) | OWNER_RIGHTS),
+        (group.clone(), mask_from_rwx((a.mode >> 3) & 7)),
+        (everyone, mask_from_rwx(a.mode & 7)),
+    ];
+    encode_descriptor(info, &owner, &group, &aces)
+}
+
+/// QUERY_INFO.
+pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+    let q = QueryInfoRequest::decode(req.msg)?;
+    let id = req.file_id(q.file_id);
+    let (identity, share) = tree_of(conn, req)?;
+    let (handle, granted, path) = match conn.opens.get(&id) {
+        Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &o.kind {
+            OpenKind::File { handle, .. } => (Some(handle.clone()), o.granted, o.path.clone()),
+            OpenKind::Pipe(_) => (None, o.granted, o.path.clone()),
+        },
+        _ => return fail(NtStatus::FILE_CLOSED),
+    };
+    if q.info_type == INFO_FILE && q.class == 21 {
+        // FileAlternateNameInformation: no 8.3 short names are generated.
+        return fail(NtStatus::OBJECT_NAME_NOT_FOUND);
+    }
+    let data = match (q.info_type, handle) {
+        (INFO_FILE, None) => {
+            let info = FileInfo { attributes: 0x80, nlink: 1, ..FileInfo::default() };
+            encode_file_info(q.class, &info, &path, granted)
+        }
+        (INFO_FILE, Some(h)) => {
+            let vfs = conn.shared.vfs.clone();
+            let caller = caller_for(conn, &identity, &share);
+            let attr = blocking(move || Ok(vfs.getattr(&caller, &h)?)).await?;
+            let name = if path.is_empty() { "\\".to_string() } else { path.clone() };
+            encode_file_info(q.class, &file_info(&attr), &name, granted)
+        }
+        (INFO_FILESYSTEM, h) => {
+            let h = match (h, &share) {
+                (Some(h), _) => h,
+                (None, TreeShare::Disk(s)) => s.root.clone(),
+                (None, TreeShare::Ipc) => return fail(NtStatus::INVALID_DEVICE_REQUEST),
+            };
+            let vfs = conn.shared.vfs.clone();
+            let caller = caller_for(conn, &identity, &share);
+            let st = blocking(move || Ok(vfs.fsstat(&caller, &h)?)).await?;
+            let unit = 4096u64;
+            let label = match &share {
+                TreeShare::Disk(s) => s.name.clone(),
+                TreeShare::Ipc => String::new(),
+            };
+            let serial = u32::from_le_bytes([conn.shared.server_guid[0], conn.shared.server_guid[1], conn.shared.server_guid[2], conn.shared.server_guid[3]]);
+            let fs = FsInfo {
+                total_units: st.total_bytes / unit,
+                caller_available_units: st.avail_bytes / unit,
+                actual_available_units: st.free_bytes / unit,
+                bytes_per_unit: unit as u32,
+                serial,
+                label,
+            };
+            encode_fs_info(q.class, &fs)
+        }
+        (INFO_SECURITY, Some(h)) => {
+            let vfs = conn.shared.vfs.clone();
+            let caller = caller_for(conn, &identity, &share);
+            let attr = blocking(move || Ok(vfs.getattr(&caller, &h)?)).await?;
+            Some(security_descriptor(&identity, &attr, q.additional))
+        }
+        (INFO_SECURITY, None) => return fail(NtStatus::NOT_SUPPORTED),
+        _ => return fail(NtStatus::INVALID_PARAMETER),
+    };
+    let Some(mut data) = data else { return fail(NtStatus::INVALID_INFO_CLASS) };
+    let max = usize::try_from(q.output_len).unwrap_or(0);
+    let mut status = NtStatus::SUCCESS;
+    if data.len() > max {
+        if q.info_type == INFO_SECURITY {
+            return fail(NtStatus::BUFFER_TOO_SMALL);
+        }
+        if !variable(q.info_type, q.class) {
+            return fail(NtStatus::INFO_LENGTH_MISMATCH);
+        }
+        data.truncate(max);
+        status = NtStatus::BUFFER_OVERFLOW;
+    }
+    let mut body = Vec::with_capacity(data.len() + 8);
+    encode_output_response(&mut body, &data);
+    Ok(Reply::with_status(status, body))
+}

@@ -1,0 +1,285 @@
+//! SESSION_SETUP (MS-SMB2 3.3.5.5) and LOGOFF (3.3.5.6): SPNEGO around NTLMSSP, NTLMv2
+//! verified against the user database, keys derived per dialect, re-authentication.
+
+use shoal_auth::ntlm::{self, AuthenticateMessage, Challenger, ServerNames, SessionSecurity};
+use shoal_auth::spnego::{self, neg_state, ClientToken};
+use shoal_auth::AuthError;
+use shoal_smb_proto::crypto::kdf::derive_session_keys;
+use shoal_smb_proto::negotiate::SIGNING_REQUIRED;
+use shoal_smb_proto::session::{
+    encode_session_setup_response, encode_empty_response, SessionSetupRequest, SESSION_FLAG_BINDING,
+    SESSION_FLAG_IS_GUEST, SESSION_FLAG_IS_NULL,
+};
+use shoal_smb_proto::{Dialect, NtStatus};
+
+use super::blocking;
+use crate::config::SigningPolicy;
+use crate::conn::dispatch::{Reply, Req};
+use crate::conn::signing::{self, Signer};
+use crate::conn::state::{AuthExchange, Conn, Established, Identity, Session};
+use crate::conn::filetime_now;
+use crate::error::{fail, SmbError};
+
+fn names(conn: &Conn) -> ServerNames {
+    let cfg = &conn.shared.config;
+    ServerNames {
+        computer: cfg.server_name.to_uppercase(),
+        domain: cfg.workgroup.to_uppercase(),
+        dns_computer: cfg.server_name.to_lowercase(),
+        dns_domain: String::new(),
+    }
+}
+
+/// Fails the exchange: a session that never became valid is removed.
+fn failed(conn: &mut Conn, sid: u64, status: NtStatus) -> Result<Reply, SmbError> {
+    let valid = conn.sessions.get(&sid).is_some_and(Session::is_valid);
+    if valid {
+        // A failed re-authentication leaves the session as it was; the reply is signed with
+        // its key like any other reply of the session.
+        if let Some(s) = conn.sessions.get_mut(&sid) {
+            s.auth = None;
+        }
+    } else {
+        conn.remove_session(sid);
+    }
+    Ok(Reply { status, session_id: Some(sid), unsigned: !valid, ..Reply::default() })
+}
+
+/// SESSION_SETUP.
+pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+    let dialect = conn.negotiated().unwrap_or(Dialect::SMB2_0_2);
+    let ss = SessionSetupRequest::decode(req.msg)?;
+    if ss.flags & SESSION_FLAG_BINDING != 0 {
+        // No multichannel: binding another connection to a session is refused.
+        return fail(NtStatus::REQUEST_NOT_ACCEPTED);
+    }
+    let sid = if req.session_id == 0 {
+        if conn.sessions.len() >= conn.shared.config.max_sessions {
+            return fail(NtStatus::INSUFFICIENT_RESOURCES);
+        }
+        let id = Conn::new_session_id();
+        conn.sessions.insert(
+            id,
+            Session { id, auth: None, established: None, preauth: conn.preauth, trees: Default::default(), next_tree_id: 1 },
+        );
+        id
+    } else if conn.sessions.contains_key(&req.session_id) {
+        req.session_id
+    } else {
+        return fail(NtStatus::USER_SESSION_DELETED);
+    };
+    if dialect == Dialect::SMB3_1_1 {
+        if let Some(s) = conn.sessions.get_mut(&sid) {
+            s.preauth.update(req.msg);
+        }
+    }
+    let token = match spnego::decode_client_token(ss.security_buffer) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::debug!(error = %e, "bad security blob");
+            return failed(conn, sid, NtStatus::INVALID_PARAMETER);
+        }
+    };
+    let (ntlm_token, spnego_used, mech_types_der, client_mic) = match token {
+        ClientToken::Init { mech_types, mech_types_der, mech_token } => {
+            if !mech_types.iter().any(|m| m == spnego::OID_NTLMSSP) {
+                tracing::debug!("client offers no NTLMSSP");
+                return failed(conn, sid, NtStatus::LOGON_FAILURE);
+            }
+            match mech_token {
+                Some(t) => (t, true, Some(mech_types_der), None),
+                None => return failed(conn, sid, NtStatus::INVALID_PARAMETER),
+            }
+        }
+        ClientToken::Resp { response_token: Some(t), mech_list_mic } => (t, true, None, mech_list_mic),
+        ClientToken::Resp { response_token: None, .. } => return failed(conn, sid, NtStatus::INVALID_PARAMETER),
+        ClientToken::RawNtlmssp(t) => (t, false, None, None),
+    };
+    match ntlm::message_type(&ntlm_token) {
+        Ok(1) => {
+            let (challenger, challenge) = match Challenger::challenge(&ntlm_token, conn.shared.random(), filetime_now(), &names(conn)) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(error = %e, "bad NTLMSSP NEGOTIATE");
+                    return failed(conn, sid, NtStatus::INVALID_PARAMETER);
+                }
+            };
+            let out = if spnego_used {
+                spnego::encode_resp(neg_state::ACCEPT_INCOMPLETE, true, Some(&challenge), None)
+            } else {
+                challenge
+            };
+            if let Some(s) = conn.sessions.get_mut(&sid) {
+                s.auth = Some(AuthExchange {
+                    challenger,
+                    spnego: spnego_used,
+                    mech_types_der: mech_types_der.unwrap_or_else(spnego::server_mech_types_der),
+                });
+            }
+            let mut body = Vec::new();
+            encode_session_setup_response(&mut body, 0, &out);
+            Ok(Reply {
+                status: NtStatus::MORE_PROCESSING_REQUIRED,
+                body,
+                session_id: Some(sid),
+                preauth_session: (dialect == Dialect::SMB3_1_1).then_some(sid),
+                unsigned: !conn.sessions.get(&sid).is_some_and(Session::is_valid),
+                ..Reply::default()
+            })
+        }
+        Ok(3) => {
+            let r = authenticate(conn, sid, dialect, ss.security_mode, &ntlm_token, client_mic).await?;
+            if r.status == NtStatus::SUCCESS && ss.previous_session_id != 0 && ss.previous_session_id != sid {
+                let user = conn.sessions.get(&sid).and_then(|s| s.established.as_ref()).map(|e| e.identity.user.clone());
+                if let Some(user) = user {
+                    if conn.sessions.contains_key(&ss.previous_session_id) {
+                        conn.remove_session(ss.previous_session_id);
+                    } else {
+                        conn.shared.expire_previous(ss.previous_session_id, &user);
+                    }
+                }
+            }
+            Ok(r)
+        }
+        _ => failed(conn, sid, NtStatus::INVALID_PARAMETER),
+    }
+}
+
+async fn authenticate(
+    conn: &mut Conn,
+    sid: u64,
+    dialect: Dialect,
+    client_security_mode: u8,
+    token: &[u8],
+    client_mic: Option<Vec<u8>>,
+) -> Result<Reply, SmbError> {
+    let Some(exchange) = conn.sessions.get_mut(&sid).and_then(|s| s.auth.take()) else {
+        return failed(conn, sid, NtStatus::INVALID_PARAMETER);
+    };
+    let auth = match AuthenticateMessage::decode(token) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!(error = %e, "bad NTLMSSP AUTHENTICATE");
+            return failed(conn, sid, NtStatus::INVALID_PARAMETER);
+        }
+    };
+    let allow_guest = conn.shared.config.allow_guest;
+    let guest_identity = |user: &str| Identity {
+        user: user.to_string(),
+        uid: 65534,
+        gid: 65534,
+        sid: "S-1-5-7".to_string(),
+        guest: true,
+    };
+    if auth.is_anonymous() {
+        if !allow_guest {
+            tracing::info!("anonymous logon refused");
+            return failed(conn, sid, NtStatus::LOGON_FAILURE);
+        }
+        return establish(conn, sid, dialect, client_security_mode, guest_identity(""), None, SESSION_FLAG_IS_NULL, exchange, None).await;
+    }
+    let users = conn.shared.users.clone();
+    let name = auth.user.clone();
+    let user = blocking(move || users.lookup(&name).map_err(|e| SmbError::Internal(e.to_string()))).await?;
+    let Some(user) = user else {
+        if allow_guest {
+            return establish(conn, sid, dialect, client_security_mode, guest_identity(&auth.user), None, SESSION_FLAG_IS_GUEST, exchange, None).await;
+        }
+        tracing::info!(user = %auth.user, "logon failure: unknown user");
+        return failed(conn, sid, NtStatus::LOGON_FAILURE);
+    };
+    let verified = match exchange.challenger.verify(&auth, &user.nt_hash) {
+        Ok(v) => v,
+        Err(AuthError::Refused(why)) => {
+            tracing::info!(user = %auth.user, why, "logon refused");
+            return failed(conn, sid, NtStatus::LOGON_FAILURE);
+        }
+        Err(e @ AuthError::Malformed { .. }) => {
+            tracing::info!(user = %auth.user, error = %e, "malformed NTLMv2 response");
+            return failed(conn, sid, NtStatus::INVALID_PARAMETER);
+        }
+        Err(e) => {
+            tracing::info!(user = %auth.user, error = %e, "logon failure");
+            return failed(conn, sid, NtStatus::LOGON_FAILURE);
+        }
+    };
+    // SPNEGO mechListMIC (RFC 4178 5, MS-SPNG 3.3.5.1): check the client's, send ours.
+    let mut server_mic = None;
+    if exchange.spnego {
+        if let Some(mic) = &client_mic {
+            let mut c = SessionSecurity::new(&verified.session_key, verified.flags, true);
+            if !c.verify(&exchange.mech_types_der, mic) {
+                tracing::info!(user = %auth.user, "bad SPNEGO mechListMIC");
+                return failed(conn, sid, NtStatus::LOGON_FAILURE);
+            }
+            let mut s = SessionSecurity::new(&verified.session_key, verified.flags, false);
+            server_mic = Some(s.sign(&exchange.mech_types_der).to_vec());
+        } else if verified.had_mic {
+            tracing::info!(user = %auth.user, "NTLM MIC without SPNEGO mechListMIC");
+            return failed(conn, sid, NtStatus::LOGON_FAILURE);
+        }
+    }
+    let identity = Identity { user: user.name.clone(), uid: user.uid, gid: user.gid, sid: user.sid.clone(), guest: false };
+    tracing::info!(user = %user.name, ?dialect, "logon");
+    establish(conn, sid, dialect, client_security_mode, identity, Some(verified.session_key), 0, exchange, server_mic).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn establish(
+    conn: &mut Conn,
+    sid: u64,
+    dialect: Dialect,
+    client_security_mode: u8,
+    identity: Identity,
+    session_key: Option<[u8; 16]>,
+    session_flags: u16,
+    exchange: AuthExchange,
+    server_mic: Option<Vec<u8>>,
+) -> Result<Reply, SmbError> {
+    let signing_policy_required = conn.shared.config.signing == SigningPolicy::Required;
+    let alg = signing::algorithm(dialect, conn.signing_algorithm);
+    let Some(session) = conn.sessions.get_mut(&sid) else { return fail(NtStatus::USER_SESSION_DELETED) };
+    let reauth = session.established.is_some();
+    let (keys, signer) = match (&session.established, session_key) {
+        // MS-SMB2 3.3.5.5.3: re-authentication keeps the session's keys.
+        (Some(e), _) if e.keys.is_some() => (e.keys.clone(), e.signer),
+        (_, Some(k)) => {
+            let keys = derive_session_keys(&k, dialect, &session.preauth.0);
+            let signer = Signer { alg, key: keys.signing };
+            (Some(keys), Some(signer))
+        }
+        _ => (None, None),
+    };
+    let signing_required = signer.is_some()
+        && (signing_policy_required || u16::from(client_security_mode) & SIGNING_REQUIRED != 0);
+    if !identity.guest {
+        conn.shared.register(sid, &identity.user, conn.expire_tx.clone());
+    }
+    let Some(session) = conn.sessions.get_mut(&sid) else { return fail(NtStatus::USER_SESSION_DELETED) };
+    session.established = Some(Established { identity, keys, signer, signing_required });
+    session.auth = None;
+    conn.ever_authenticated = true;
+    let out = if exchange.spnego {
+        spnego::encode_resp(neg_state::ACCEPT_COMPLETED, false, None, server_mic.as_deref())
+    } else {
+        Vec::new()
+    };
+    let mut body = Vec::new();
+    encode_session_setup_response(&mut body, session_flags, &out);
+    tracing::debug!(reauth, signing_required, "session established");
+    // MS-SMB2 3.3.5.5.3: the final response of a non-guest session is signed.
+    Ok(Reply { body, session_id: Some(sid), signer, unsigned: signer.is_none(), ..Reply::default() })
+}
+
+/// LOGOFF: removes the session; the reply is signed with its key if the request was.
+pub(crate) fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+    shoal_smb_proto::session::decode_logoff(req.msg)?;
+    let signer = conn.sessions.get(&req.session_id).and_then(|s| {
+        let e = s.established.as_ref()?;
+        (req.hdr.is_signed() || e.signing_required).then_some(e.signer).flatten()
+    });
+    conn.remove_session(req.session_id);
+    let mut body = Vec::new();
+    encode_empty_response(&mut body);
+    Ok(Reply { body, signer, unsigned: signer.is_none(), ..Reply::default() })
+}

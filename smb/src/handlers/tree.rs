@@ -1,0 +1,78 @@
+//! TREE_CONNECT (MS-SMB2 3.3.5.7) and TREE_DISCONNECT (3.3.5.8).
+
+use std::sync::Arc;
+
+use shoal_smb_proto::session::encode_empty_response;
+use shoal_smb_proto::tree::{
+    decode_tree_disconnect, encode_tree_connect_response, share_name_from_unc, TreeConnectRequest, SHAREFLAG_NO_CACHING,
+    SHARE_TYPE_DISK, SHARE_TYPE_PIPE,
+};
+use shoal_smb_proto::NtStatus;
+
+use crate::conn::dispatch::{Reply, Req};
+use crate::conn::state::{Conn, Tree, TreeShare};
+use crate::error::{fail, SmbError};
+
+/// FILE_ALL_ACCESS.
+const FULL_ACCESS: u32 = 0x001F_01FF;
+/// FILE_GENERIC_READ | FILE_GENERIC_EXECUTE.
+const READ_ACCESS: u32 = 0x0012_00A9;
+
+/// TREE_CONNECT to a configured share or `IPC$`; anything else is STATUS_BAD_NETWORK_NAME.
+pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+    let t = TreeConnectRequest::decode(req.msg)?;
+    // MS-SMB2 3.3.5.7: on 3.1.1 a non-guest session's TREE_CONNECT must be signed (it proves
+    // both sides derived the same keys from the preauth hash), whatever the signing policy.
+    let has_key = conn.sessions.get(&req.session_id).and_then(|s| s.established.as_ref()).is_some_and(|e| e.signer.is_some());
+    if conn.negotiated() == Some(shoal_smb_proto::Dialect::SMB3_1_1) && has_key && !req.hdr.is_signed() {
+        tracing::warn!("unsigned TREE_CONNECT on 3.1.1");
+        return fail(NtStatus::ACCESS_DENIED);
+    }
+    let Some(name) = share_name_from_unc(&t.path) else {
+        tracing::debug!(path = %t.path, "bad UNC path");
+        return fail(NtStatus::BAD_NETWORK_NAME);
+    };
+    let (share, share_type, flags, access) = if name.eq_ignore_ascii_case("IPC$") {
+        (TreeShare::Ipc, SHARE_TYPE_PIPE, SHAREFLAG_NO_CACHING, FULL_ACCESS)
+    } else {
+        match conn.shared.config.shares.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
+            Some(s) => (
+                TreeShare::Disk(Arc::new(s.clone())),
+                SHARE_TYPE_DISK,
+                0,
+                if s.read_only { READ_ACCESS } else { FULL_ACCESS },
+            ),
+            None => {
+                tracing::debug!(share = name, "no such share");
+                return fail(NtStatus::BAD_NETWORK_NAME);
+            }
+        }
+    };
+    let max_trees = conn.shared.config.max_trees;
+    let Some(session) = conn.sessions.get_mut(&req.session_id) else { return fail(NtStatus::USER_SESSION_DELETED) };
+    if session.trees.len() >= max_trees {
+        return fail(NtStatus::INSUFFICIENT_RESOURCES);
+    }
+    let id = session.next_tree_id;
+    session.next_tree_id = session.next_tree_id.wrapping_add(1).max(1);
+    session.trees.insert(id, Tree { share, maximal_access: access });
+    tracing::info!(share = name, tree = id, "tree connect");
+    let mut body = Vec::new();
+    encode_tree_connect_response(&mut body, share_type, flags, 0, access);
+    Ok(Reply { body, tree_id: Some(id), ..Reply::default() })
+}
+
+/// TREE_DISCONNECT: closes the tree's opens.
+pub(crate) fn disconnect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+    decode_tree_disconnect(req.msg)?;
+    let Some(session) = conn.sessions.get_mut(&req.session_id) else { return fail(NtStatus::USER_SESSION_DELETED) };
+    if session.trees.remove(&req.tree_id).is_none() {
+        return fail(NtStatus::NETWORK_NAME_DELETED);
+    }
+    let (sid, tid) = (req.session_id, req.tree_id);
+    conn.opens.retain(|_, o| !(o.session_id == sid && o.tree_id == tid));
+    conn.drop_pending(sid, Some(tid));
+    let mut body = Vec::new();
+    encode_empty_response(&mut body);
+    Ok(Reply::ok(body))
+}
