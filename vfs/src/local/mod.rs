@@ -50,6 +50,8 @@ pub struct LocalFs {
     /// Root tag -> (dev, ino) of each root handed out by [`Vfs::root`].
     roots: RwLock<HashMap<u32, (u64, u64)>>,
     verifier: [u8; 8],
+    /// Directory streams kept open between listing calls.
+    streams: dir::Streams,
 }
 
 impl LocalFs {
@@ -69,6 +71,7 @@ impl LocalFs {
             codec: HandleCodec::new(&secret),
             roots: RwLock::new(HashMap::new()),
             verifier,
+            streams: Default::default(),
         };
         // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
         let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {

@@ -122,12 +122,13 @@ struct RawHandle {
     f_handle: [u8; 128],
 }
 
-/// `name_to_handle_at(dir, name, AT_SYMLINK_NOFOLLOW)`; `name` empty means `dir` itself.
+/// `name_to_handle_at(dir, name, 0)` (a final symlink is not followed: the call follows only
+/// with `AT_SYMLINK_FOLLOW`); `name` empty means `dir` itself.
 pub fn name_to_handle(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<KernelHandle> {
     let c = cstr(name)?;
     let mut raw = RawHandle { handle_bytes: 128, handle_type: 0, f_handle: [0; 128] };
     let mut mount_id: libc::c_int = 0;
-    let flags = if name.is_empty() { libc::AT_EMPTY_PATH } else { libc::AT_SYMLINK_NOFOLLOW };
+    let flags = if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
     // SAFETY: raw has room for 128 handle bytes as declared in handle_bytes.
     let ret = unsafe {
         libc::syscall(

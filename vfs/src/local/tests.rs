@@ -143,9 +143,10 @@ fn create_modes() {
 fn readdir_cookies_resume_without_repeats() {
     let (_tmp, fs, root) = setup();
     let c = user(0);
-    for i in 0..300 {
+    for i in 0..299 {
         fs.create(&c, &root, format!("f{i:03}").as_bytes(), &unchecked()).unwrap();
     }
+    fs.symlink(&c, &root, b"link", b"/etc", &SetAttr::default()).unwrap();
     let mut seen = std::collections::BTreeSet::new();
     let mut cookie = 0;
     loop {
@@ -153,7 +154,10 @@ fn readdir_cookies_resume_without_repeats() {
         for e in &entries {
             assert!(seen.insert(e.name.clone()), "repeated {:?}", e.name);
             if e.name != b"." && e.name != b".." {
-                assert!(e.plus.is_some());
+                let (h, a) = e.plus.as_ref().expect("plus entry");
+                let want = if e.name == b"link" { FileKind::Symlink } else { FileKind::Regular };
+                assert_eq!(a.kind, want, "readdirplus never follows symlinks");
+                assert_eq!(fs.getattr(&c, h).unwrap().fileid, a.fileid);
             }
             cookie = e.cookie;
         }
