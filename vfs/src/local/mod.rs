@@ -18,6 +18,7 @@
 
 mod attr;
 mod dir;
+mod fdcache;
 pub mod handle;
 mod modify;
 pub mod names;
@@ -27,7 +28,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::perm;
 use crate::{
@@ -52,7 +53,12 @@ pub struct LocalFs {
     verifier: [u8; 8],
     /// Directory streams kept open between listing calls.
     streams: dir::Streams,
+    /// Descriptors kept per handle.
+    fds: fdcache::FdCache,
 }
+
+/// A shared descriptor.
+type Fd = Arc<OwnedFd>;
 
 impl LocalFs {
     /// Opens `backing` (which must exist). The handle key is read from `key_file`, or created
@@ -72,6 +78,7 @@ impl LocalFs {
             roots: RwLock::new(HashMap::new()),
             verifier,
             streams: Default::default(),
+            fds: Default::default(),
         };
         // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
         let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {
@@ -107,15 +114,56 @@ impl LocalFs {
         }
     }
 
-    /// Opens as `O_PATH` and stats.
-    fn object(&self, h: &FileHandle) -> VfsResult<(OwnedFd, Attr, u32)> {
+    /// The cached descriptors of a handle, opening (`O_PATH`) and caching them on a miss.
+    fn cached(&self, h: &FileHandle) -> VfsResult<fdcache::Entry> {
+        if let Some(e) = self.fds.get(h.as_bytes()) {
+            return Ok(e);
+        }
         let (fd, tag) = self.open_handle(h, libc::O_PATH)?;
-        let st = sys::fstat(fd.as_fd())?;
-        Ok((fd, attr_from_stat(&st), tag))
+        let e = fdcache::Entry { path: Arc::new(fd), rw: None, tag };
+        self.fds.put(h.as_bytes(), e.clone());
+        Ok(e)
+    }
+
+    /// Stats a cached object; a deleted one (no links left) is stale, as a reopen would say.
+    fn stat_cached(&self, h: &FileHandle, fd: &OwnedFd) -> VfsResult<Attr> {
+        let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
+        if a.nlink == 0 {
+            self.fds.remove(h.as_bytes());
+            return Err(VfsError::Stale);
+        }
+        Ok(a)
+    }
+
+    /// The object (`O_PATH`) and its attributes.
+    fn object(&self, h: &FileHandle) -> VfsResult<(Fd, Attr, u32)> {
+        let e = self.cached(h)?;
+        let a = self.stat_cached(h, &e.path)?;
+        Ok((e.path, a, e.tag))
+    }
+
+    /// A read-write descriptor of a regular file (cached).
+    fn rw_fd(&self, h: &FileHandle) -> VfsResult<Fd> {
+        let mut e = self.cached(h)?;
+        if let Some(rw) = &e.rw {
+            return Ok(rw.clone());
+        }
+        // Read-only backing stores (or immutable files) still serve reads.
+        let fd = match self.open_handle(h, libc::O_RDWR) {
+            Ok((fd, _)) => fd,
+            Err(VfsError::ReadOnly | VfsError::Access | VfsError::NotOwner) => {
+                self.open_handle(h, libc::O_RDONLY)?.0
+            }
+            Err(e) => return Err(e),
+        };
+        let fd = Arc::new(fd);
+        e.rw = Some(fd.clone());
+        self.fds.put(h.as_bytes(), e);
+        Ok(fd)
     }
 
     /// A directory the caller may search, as `O_PATH`.
-    fn searchable_dir(&self, c: &Caller, h: &FileHandle) -> VfsResult<(OwnedFd, Attr, u32)> {
+    fn searchable_dir(&self, c: &Caller, h: &FileHandle) -> VfsResult<(Fd, Attr, u32)> {
         let (fd, a, tag) = self.object(h)?;
         if a.kind != FileKind::Directory {
             return Err(VfsError::NotDir);
@@ -127,7 +175,7 @@ impl LocalFs {
     }
 
     /// A directory the caller may add entries to or remove them from.
-    fn writable_dir(&self, c: &Caller, h: &FileHandle) -> VfsResult<(OwnedFd, Attr, u32)> {
+    fn writable_dir(&self, c: &Caller, h: &FileHandle) -> VfsResult<(Fd, Attr, u32)> {
         let (fd, a, tag) = self.searchable_dir(c, h)?;
         if !perm::may_write(c, &a) {
             return Err(VfsError::Access);
@@ -317,7 +365,7 @@ impl Vfs for LocalFs {
         if !self.may(c, &a, false) {
             return Err(VfsError::Access);
         }
-        let (fd, _) = self.open_handle(h, libc::O_RDONLY)?;
+        let fd = self.rw_fd(h)?;
         let data = sys::pread_full(fd.as_fd(), offset, count.min(MAX_IO) as usize)?;
         let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
         let eof = offset.saturating_add(data.len() as u64) >= a.size;
@@ -344,7 +392,7 @@ impl Vfs for LocalFs {
         if data.len() > MAX_IO as usize {
             return Err(VfsError::Invalid);
         }
-        let (fd, _) = self.open_handle(h, libc::O_WRONLY)?;
+        let fd = self.rw_fd(h)?;
         sys::pwrite_all(fd.as_fd(), offset, data)?;
         match stability {
             WriteStability::Unstable => {}
