@@ -8,7 +8,7 @@
 //! client paging through a large directory continues the same stream instead of reopening
 //! and seeking it for every page (which on ext4 rebuilds the hash-order tree each time).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::sync::Mutex;
 
