@@ -108,6 +108,9 @@ pub struct ZoneSection {
     pub name: String,
     /// Zone id (audit `zoneID`); 1 is `System`.
     pub id: u32,
+    /// Require SMB3 encryption on every share of the zone (R2).
+    #[serde(default)]
+    pub encrypt: bool,
 }
 
 /// `[nfs]`.
@@ -261,6 +264,68 @@ pub struct SmbSection {
     /// Shares (`IPC$` is always there).
     #[serde(default)]
     pub shares: Vec<ShareSection>,
+    /// SMB3 encryption (R2): `disabled`, `enabled` (default: clients may encrypt, shares
+    /// and zones may require it) or `required` (every SMB3 session encrypts).
+    #[serde(default)]
+    pub encryption: Encryption,
+    /// With `encryption = "required"`, still admit SMB 2.0.2/2.1 clients, which cannot
+    /// encrypt, to unencrypted shares.
+    #[serde(default)]
+    pub allow_unencrypted_legacy: bool,
+    /// 3.1.1 ciphers, most preferred first: `AES-128-GCM`, `AES-128-CCM`, `AES-256-GCM`,
+    /// `AES-256-CCM` (default: that order).
+    #[serde(default = "default_ciphers")]
+    pub ciphers: Vec<String>,
+    /// A connection with no authenticated session is closed after this many seconds (stops
+    /// idle unauthenticated sockets from pinning connection slots).
+    #[serde(default = "default_unauth_secs")]
+    pub unauthenticated_timeout_secs: u64,
+    /// A connection that sends nothing for this many seconds is closed.
+    #[serde(default = "default_idle_secs")]
+    pub idle_timeout_secs: u64,
+    /// Most credits a client may hold (bounds the requests it can have queued).
+    #[serde(default = "default_max_credits")]
+    pub max_credits: u16,
+    /// Most messages in one compound chain.
+    #[serde(default = "default_max_compound")]
+    pub max_compound: usize,
+    /// Most sessions per connection (stops session-setup floods).
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    /// Most tree connects per session.
+    #[serde(default = "default_max_trees")]
+    pub max_trees: usize,
+    /// Most open files per connection (stops handle exhaustion).
+    #[serde(default = "default_max_opens")]
+    pub max_opens: usize,
+    /// NetBIOS domain (workgroup) announced in NTLMSSP.
+    #[serde(default = "default_workgroup")]
+    pub workgroup: String,
+}
+
+fn default_unauth_secs() -> u64 {
+    30
+}
+fn default_idle_secs() -> u64 {
+    15 * 60
+}
+fn default_max_credits() -> u16 {
+    512
+}
+fn default_max_compound() -> usize {
+    64
+}
+fn default_max_sessions() -> usize {
+    64
+}
+fn default_max_trees() -> usize {
+    256
+}
+fn default_max_opens() -> usize {
+    16384
+}
+fn default_workgroup() -> String {
+    "WORKGROUP".to_string()
 }
 
 impl Default for SmbSection {
@@ -274,6 +339,17 @@ impl Default for SmbSection {
             max_message: default_max_message(),
             max_connections: default_smb_max_connections(),
             shares: Vec::new(),
+            encryption: Encryption::default(),
+            allow_unencrypted_legacy: false,
+            ciphers: default_ciphers(),
+            unauthenticated_timeout_secs: default_unauth_secs(),
+            idle_timeout_secs: default_idle_secs(),
+            max_credits: default_max_credits(),
+            max_compound: default_max_compound(),
+            max_sessions: default_max_sessions(),
+            max_trees: default_max_trees(),
+            max_opens: default_max_opens(),
+            workgroup: default_workgroup(),
         }
     }
 }
@@ -289,6 +365,25 @@ fn default_max_message() -> usize {
 }
 fn default_smb_max_connections() -> usize {
     16384
+}
+
+fn default_ciphers() -> Vec<String> {
+    ["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"].map(String::from).to_vec()
+}
+
+/// SMB3 encryption policy (R2). Default `enabled`: offering encryption costs nothing to
+/// clients that do not use it, and lets shares and zones require it; OneFS defaults to
+/// `disabled`, which refuses `encrypt = true` on shares and zones.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Encryption {
+    /// No SMB3 encryption.
+    Disabled,
+    /// Encrypting clients are served encrypted; others still connect (default).
+    #[default]
+    Enabled,
+    /// Only encrypting SMB3 clients connect.
+    Required,
 }
 
 /// SMB signing policy.
@@ -320,6 +415,9 @@ pub struct ShareSection {
     /// Access zone.
     #[serde(default = "system")]
     pub zone: String,
+    /// Require SMB3 encryption on this share (R2).
+    #[serde(default)]
+    pub encrypt: bool,
 }
 
 impl Config {
@@ -341,7 +439,7 @@ impl Config {
     pub fn zones(&self) -> Vec<ZoneSection> {
         let mut zones = self.zones.clone();
         if !zones.iter().any(|z| z.id == 1) {
-            zones.insert(0, ZoneSection { name: "System".to_string(), id: 1 });
+            zones.insert(0, ZoneSection { name: "System".to_string(), id: 1, encrypt: false });
         }
         zones
     }
@@ -417,6 +515,47 @@ impl Config {
                 bail!("smb.shares[{i}].zone: no zone named `{}`", s.zone);
             }
         }
+        let mut seen = HashSet::new();
+        for (i, c) in self.smb.ciphers.iter().enumerate() {
+            if !["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"].iter().any(|k| k.eq_ignore_ascii_case(c)) {
+                bail!("smb.ciphers[{i}]: unknown cipher `{c}` (AES-128-GCM, AES-128-CCM, AES-256-GCM, AES-256-CCM)");
+            }
+            if !seen.insert(c.to_ascii_uppercase()) {
+                bail!("smb.ciphers[{i}]: `{c}` listed twice");
+            }
+        }
+        for (key, v) in [
+            ("smb.unauthenticated_timeout_secs", self.smb.unauthenticated_timeout_secs as usize),
+            ("smb.idle_timeout_secs", self.smb.idle_timeout_secs as usize),
+            ("smb.max_credits", usize::from(self.smb.max_credits)),
+            ("smb.max_compound", self.smb.max_compound),
+            ("smb.max_sessions", self.smb.max_sessions),
+            ("smb.max_trees", self.smb.max_trees),
+            ("smb.max_opens", self.smb.max_opens),
+            ("smb.max_connections", self.smb.max_connections),
+            ("nfs.max_connections", self.nfs.max_connections),
+        ] {
+            if v == 0 {
+                bail!("{key}: must be at least 1");
+            }
+        }
+        if self.nfs.max_record < 64 * 1024 {
+            bail!("nfs.max_record: must be at least 65536 bytes");
+        }
+        if self.smb.ciphers.is_empty() && self.smb.encryption != Encryption::Disabled {
+            bail!("smb.ciphers: empty list while smb.encryption is not `disabled`");
+        }
+        if self.smb.encryption == Encryption::Disabled {
+            if let Some(i) = self.smb.shares.iter().position(|s| s.encrypt) {
+                bail!("smb.shares[{i}].encrypt: needs smb.encryption `enabled` or `required`, not `disabled`");
+            }
+            if let Some(i) = self.zones.iter().position(|z| z.encrypt) {
+                bail!("zones[{i}].encrypt: needs smb.encryption `enabled` or `required`, not `disabled`");
+            }
+        }
+        if self.smb.allow_unencrypted_legacy && self.smb.encryption != Encryption::Required {
+            bail!("smb.allow_unencrypted_legacy: only meaningful with smb.encryption = `required`");
+        }
         if self.server.node_name.is_empty() {
             bail!("server.node_name: must not be empty");
         }
@@ -471,6 +610,29 @@ mod tests {
         assert_eq!(c.nfs.exports[0].clients[0].squash, SquashMode::Root);
         assert!(c.nfs.listen.ip().is_loopback());
         assert_eq!(c.zone_id("System"), Some(1));
+    }
+
+    #[test]
+    fn encryption_keys_parse_and_bad_values_are_named() {
+        let c = Config::parse(
+            "[smb]\nencryption = \"required\"\nallow_unencrypted_legacy = true\nciphers = [\"AES-256-GCM\", \"aes-128-ccm\"]\n\
+             [[zones]]\nname = \"Sec\"\nid = 2\nencrypt = true\n\
+             [[smb.shares]]\nname = \"s\"\nencrypt = true\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.smb.encryption, Encryption::Required);
+        assert!(c.smb.shares[0].encrypt && c.zones()[1].encrypt && c.smb.allow_unencrypted_legacy);
+        assert_eq!(Config::parse("", "t").unwrap().smb.encryption, Encryption::Enabled);
+        let err = Config::parse("[smb]\nciphers = [\"AES-512\"]\n", "t").unwrap_err();
+        assert!(format!("{err:#}").contains("smb.ciphers[0]"), "{err:#}");
+        let err = Config::parse("[smb]\nencryption = \"sometimes\"\n", "t").unwrap_err();
+        assert!(format!("{err:#}").contains("encryption"), "{err:#}");
+        let err = Config::parse("[smb]\nencryption = \"disabled\"\n[[smb.shares]]\nname = \"s\"\nencrypt = true\n", "t")
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("smb.shares[0].encrypt"), "{err:#}");
+        let err = Config::parse("[smb]\nallow_unencrypted_legacy = true\n", "t").unwrap_err();
+        assert!(format!("{err:#}").contains("smb.allow_unencrypted_legacy"), "{err:#}");
     }
 
     #[test]

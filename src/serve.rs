@@ -10,7 +10,7 @@ use anyhow::Context;
 use shoal_vfs::{LocalFs, Vfs, ZoneId};
 use tokio::net::TcpListener;
 
-use crate::config::{Access, Config, Signing, SquashMode};
+use crate::config::{Access, Config, Encryption, Signing, SquashMode};
 
 /// Runs the server (blocks until shutdown).
 pub fn run(
@@ -81,6 +81,25 @@ fn reload(src: &Source, auditor: &shoal_audit::Auditor) {
     tracing::info!("SIGHUP: audit filters applied; listener, export and share changes need a restart");
 }
 
+/// Raises the soft open-files limit to the hard limit: each client connection and each open
+/// file is a descriptor, and the usual soft limit (1024) would cap a file server far below
+/// its `max_connections`.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: lim is a valid out-parameter for getrlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let old = lim.rlim_cur;
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: lim is a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+            tracing::debug!(from = old, to = lim.rlim_cur, "raised the open-files limit");
+        }
+    }
+}
+
 fn prepare_dirs(cfg: &Config) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let backing = &cfg.server.backing_dir;
@@ -136,7 +155,11 @@ fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfi
     })
 }
 
-fn smb_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_smb::SmbConfig> {
+fn smb_config(
+    cfg: &Config,
+    vfs: &dyn Vfs,
+    auditor: Option<Arc<shoal_audit::Auditor>>,
+) -> anyhow::Result<shoal_smb::SmbConfig> {
     let mut shares = Vec::new();
     for (i, s) in cfg.smb.shares.iter().enumerate() {
         let root = vfs
@@ -148,6 +171,8 @@ fn smb_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_smb::SmbConfi
             read_only: s.read_only,
             comment: s.comment.clone(),
             zone: ZoneId(cfg.zone_id(&s.zone).unwrap_or(1)),
+            // A zone's `encrypt` makes every share in it encrypted (R2).
+            encrypt: s.encrypt || cfg.zones().iter().any(|z| z.name == s.zone && z.encrypt),
         });
     }
     Ok(shoal_smb::SmbConfig {
@@ -160,6 +185,41 @@ fn smb_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_smb::SmbConfi
         max_message: cfg.smb.max_message,
         max_connections: cfg.smb.max_connections,
         allow_guest: cfg.smb.allow_guest,
+        encryption: match cfg.smb.encryption {
+            Encryption::Disabled => shoal_smb::config::EncryptionPolicy::Disabled,
+            Encryption::Enabled => shoal_smb::config::EncryptionPolicy::Enabled,
+            Encryption::Required => shoal_smb::config::EncryptionPolicy::Required,
+        },
+        allow_unencrypted_legacy: cfg.smb.allow_unencrypted_legacy,
+        unauthenticated_timeout: Duration::from_secs(cfg.smb.unauthenticated_timeout_secs),
+        idle_timeout: Duration::from_secs(cfg.smb.idle_timeout_secs),
+        max_credits: cfg.smb.max_credits,
+        max_compound: cfg.smb.max_compound,
+        max_sessions: cfg.smb.max_sessions,
+        max_trees: cfg.smb.max_trees,
+        max_opens: cfg.smb.max_opens,
+        workgroup: cfg.smb.workgroup.clone(),
+        auditor: auditor.map(shoal_smb::SmbAuditor),
+        // Audit file names are shown from the share's directory inside the backing store.
+        share_paths: cfg
+            .smb
+            .shares
+            .iter()
+            .map(|s| {
+                let rel = s.dir.trim_start_matches("./").trim_matches('/');
+                let prefix = if rel.is_empty() || rel == "." { String::new() } else { format!("/{rel}") };
+                (s.name.to_lowercase(), prefix)
+            })
+            .collect(),
+        ciphers: cfg
+            .smb
+            .ciphers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                shoal_smb::config::Cipher::from_name(c).ok_or_else(|| anyhow::anyhow!("smb.ciphers[{i}]: unknown cipher `{c}`"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
         ..shoal_smb::SmbConfig::default()
     })
 }
@@ -174,6 +234,7 @@ fn write_ready(path: &Path, lines: &[String]) -> anyhow::Result<()> {
 
 async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
     let origin = src.origin.as_str();
+    raise_fd_limit();
     prepare_dirs(&cfg)?;
     let key_file = cfg.server.state_dir.join("handle.key");
     let local = LocalFs::open(&cfg.server.backing_dir, &key_file)
@@ -206,7 +267,7 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
         let l = bind(cfg.smb.listen, "SMB (smb.listen)").await?;
         let users = shoal_auth::UserDb::open(&cfg.server.state_dir.join("users.sqlite"))
             .map_err(|e| anyhow::anyhow!("server.state_dir: user database: {e}"))?;
-        Some((l, smb_config(&cfg, vfs.as_ref())?, Arc::new(users)))
+        Some((l, smb_config(&cfg, vfs.as_ref(), audit_on.then(|| auditor.clone()))?, Arc::new(users)))
     } else {
         None
     };

@@ -89,3 +89,149 @@ fn smbtorture_smb2_session_matches_the_known_failures() {
     assert!(problems.is_empty(), "{}\n\n{text}", problems.join("\n"));
     assert!(s.log().lines().all(|l| !l.contains("panicked")), "{}", s.log());
 }
+
+/// Runs smbtorture suite `suite` one test per process (a test that hangs, waiting for an
+/// oplock break or an interim response shoal does not send, is killed after 30 s and counts
+/// as `timeout`), compares with `tests/expected/smbtorture-<suite>.toml`, and prints the
+/// counts. The file's `[known]` table maps each test expected to fail (failure, error or
+/// timeout) to the reason; `[flaky]` lists tests that may go either way, with the reason. The
+/// run fails on a new failure and on an unexpected pass.
+fn torture_suite(suite: &str) {
+    let s = Server::start(Opts::standard());
+    s.add_user("alice", "Pa55word!");
+    std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let expected_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/expected/smbtorture-{suite}.toml"));
+    let expected: toml::Table = std::fs::read_to_string(&expected_path)
+        .map(|t| t.parse().unwrap_or_else(|e| panic!("{}: {e}", expected_path.display())))
+        .unwrap_or_default();
+    let known: BTreeMap<String, String> = expected
+        .get("known")
+        .and_then(|k| k.as_table())
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default();
+    let flaky: BTreeMap<String, String> = expected
+        .get("flaky")
+        .and_then(|k| k.as_table())
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default();
+    let list = run(Command::new("smbtorture").arg("--list").arg(suite), Duration::from_secs(60));
+    let prefix = format!("{suite}.");
+    let mut tests: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| rest.split('.').next().unwrap_or("").to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tests.dedup();
+    assert!(!tests.is_empty(), "smbtorture --list {suite}: {}", String::from_utf8_lossy(&list.stdout));
+    let mut results: BTreeMap<String, String> = BTreeMap::new();
+    let mut log = String::new();
+    for t in &tests {
+        let out_path = s.dir.0.join("torture.out");
+        let file = std::fs::File::create(&out_path).unwrap();
+        let mut child = Command::new("smbtorture")
+            .arg("//127.0.0.1/data")
+            .args(["-p", &s.smb_port.to_string(), "-U", "alice%Pa55word!"])
+            .arg(format!("{suite}.{t}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut timed_out = false;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                timed_out = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let mut kind = if timed_out { "timeout".to_string() } else { "error".to_string() };
+        if !timed_out {
+            for line in text.lines() {
+                for k in ["success", "failure", "skip", "error"] {
+                    if line.strip_prefix(&format!("{k}: ")).is_some_and(|r| r.split_whitespace().next() == Some(t.as_str())) {
+                        kind = k.to_string();
+                    }
+                }
+            }
+        }
+        if kind != "success" && kind != "skip" {
+            log.push_str(&format!("=== {t}: {kind}\n{}\n", text.lines().filter(|l| !l.starts_with("time:")).take(40).collect::<Vec<_>>().join("\n")));
+        }
+        results.insert(t.clone(), kind);
+    }
+    let count = |k: &str| results.values().filter(|v| *v == k).count();
+    eprintln!(
+        "{suite}: {} success, {} failure, {} error, {} timeout, {} skip (of {})",
+        count("success"),
+        count("failure"),
+        count("error"),
+        count("timeout"),
+        count("skip"),
+        results.len()
+    );
+    let mut problems = Vec::new();
+    for (name, kind) in &results {
+        if flaky.contains_key(name) {
+            continue;
+        }
+        let expected_fail = known.contains_key(name);
+        match kind.as_str() {
+            "failure" | "error" | "timeout" if !expected_fail => problems.push(format!("new {kind}: {name}")),
+            "success" if expected_fail => problems.push(format!("unexpected pass (remove from the list): {name}")),
+            _ => {}
+        }
+    }
+    assert!(problems.is_empty(), "{suite}:\n{}\n\n{log}", problems.join("\n"));
+    assert!(s.log().lines().all(|l| !l.contains("panicked")), "{}", s.log());
+}
+
+#[test]
+fn smbtorture_smb2_connect() {
+    torture_suite("smb2.connect");
+}
+
+#[test]
+fn smbtorture_smb2_read() {
+    torture_suite("smb2.read");
+}
+
+#[test]
+fn smbtorture_smb2_rw() {
+    torture_suite("smb2.rw");
+}
+
+#[test]
+fn smbtorture_smb2_dir() {
+    torture_suite("smb2.dir");
+}
+
+#[test]
+fn smbtorture_smb2_getinfo() {
+    torture_suite("smb2.getinfo");
+}
+
+#[test]
+fn smbtorture_smb2_setinfo() {
+    torture_suite("smb2.setinfo");
+}
+
+#[test]
+fn smbtorture_smb2_compound() {
+    torture_suite("smb2.compound");
+}
+
+#[test]
+fn smbtorture_smb2_credits() {
+    torture_suite("smb2.credits");
+}
+
+#[test]
+fn smbtorture_smb2_create() {
+    torture_suite("smb2.create");
+}

@@ -27,6 +27,9 @@ pub struct ShareConfig {
     pub comment: String,
     /// Access zone of the share.
     pub zone: ZoneId,
+    /// Require SMB3 encryption on this share (SHAREFLAG_ENCRYPT_DATA); the zone's `encrypt`
+    /// flag is folded in here. Clients that cannot encrypt get STATUS_ACCESS_DENIED.
+    pub encrypt: bool,
 }
 
 /// The SMB service configuration. Each limit names the attack it stops.
@@ -63,6 +66,30 @@ pub struct SmbConfig {
     pub max_dir_entries: usize,
     /// NetBIOS domain (workgroup) announced in NTLMSSP.
     pub workgroup: String,
+    /// Where SMB-only events (open, close, logon, logoff, tree connect) go; file events come
+    /// from the VFS's `AuditLayer`.
+    pub auditor: Option<SmbAuditor>,
+    /// Path of each share's directory inside the backing store (`"/"`-joined, `""` for the
+    /// backing root), keyed by lower-case share name: audit `fileName`s of SMB-only events
+    /// match the layer's.
+    pub share_paths: std::collections::HashMap<String, String>,
+    /// SMB3 encryption policy (R2): `Disabled`, `Enabled` or `Required`.
+    pub encryption: EncryptionPolicy,
+    /// With encryption `Required`, still let SMB 2.0.2/2.1 clients (which cannot encrypt)
+    /// in, to unencrypted shares only.
+    pub allow_unencrypted_legacy: bool,
+    /// Ciphers offered to 3.1.1 clients, most preferred first (3.0/3.0.2 use AES-128-CCM).
+    pub ciphers: Vec<Cipher>,
+}
+
+/// The auditor, shared (a newtype so that [`SmbConfig`] stays `Debug`).
+#[derive(Clone)]
+pub struct SmbAuditor(pub std::sync::Arc<shoal_audit::Auditor>);
+
+impl std::fmt::Debug for SmbAuditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmbAuditor")
+    }
 }
 
 impl Default for SmbConfig {
@@ -83,6 +110,11 @@ impl Default for SmbConfig {
             max_opens: 16384,
             max_dir_entries: 200_000,
             workgroup: "WORKGROUP".to_string(),
+            auditor: None,
+            share_paths: std::collections::HashMap::new(),
+            encryption: EncryptionPolicy::Enabled,
+            allow_unencrypted_legacy: false,
+            ciphers: DEFAULT_CIPHERS.to_vec(),
         }
     }
 }
@@ -94,3 +126,23 @@ impl SmbConfig {
         u32::try_from(cap).unwrap_or(65536)
     }
 }
+
+pub use shoal_smb_proto::crypto::encryption::Cipher;
+
+/// SMB3 encryption policy, cluster-wide (R2, as OneFS offers it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EncryptionPolicy {
+    /// No SMB3 encryption: the capability is not advertised; no share may require it.
+    Disabled,
+    /// Encryption is offered: clients that encrypt get encrypted sessions, others still
+    /// connect; shares (or zones) with `encrypt` require it (default).
+    #[default]
+    Enabled,
+    /// Every SMB3 session must encrypt (SESSION_FLAG_ENCRYPT_DATA); SMB3 clients that cannot
+    /// are refused, and SMB 2.x clients too unless `allow_unencrypted_legacy`.
+    Required,
+}
+
+/// Default 3.1.1 cipher preference: GCM before CCM (faster, as Windows and Samba order
+/// them), 128-bit before 256-bit.
+pub const DEFAULT_CIPHERS: [Cipher; 4] = [Cipher::AES_128_GCM, Cipher::AES_128_CCM, Cipher::AES_256_GCM, Cipher::AES_256_CCM];

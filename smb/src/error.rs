@@ -48,6 +48,10 @@ impl SmbError {
 
 /// VFS errors as NTSTATUS.
 pub fn vfs_status(e: &VfsError) -> NtStatus {
+    if shoal_audit::is_refusal(e) {
+        // Guaranteed audit mode could not make the event durable.
+        return NtStatus::ACCESS_DENIED;
+    }
     match e {
         VfsError::Access | VfsError::NotOwner => NtStatus::ACCESS_DENIED,
         VfsError::NotFound => NtStatus::OBJECT_NAME_NOT_FOUND,

@@ -6,9 +6,14 @@
 //! - [`server`]: [`serve`], the listener: bounded connection count, graceful shutdown.
 //! - `conn/`: one connection, split by concern: `framing` (direct TCP, size cap, timeouts),
 //!   `dispatch` (compound chains, credits, session lookup, signature checks, replies),
-//!   `state` (sessions, trees, opens).
+//!   `state` (sessions, trees, opens), `signing`, `encryption` (SMB3 keys, TRANSFORM
+//!   decrypt/seal, and which replies must be encrypted under the session/share policy).
 //! - `handlers/`: one file per command (negotiate, session_setup, tree, create, close,
-//!   query_directory, query_info, rw, ioctl, misc).
+//!   query_directory, query_info, set_info, rw, ioctl, misc).
+//! - `open_table`: per-open state beyond the connection's open record (namespace position
+//!   for rename and delete-on-close, byte position, bytes moved) and per-file state shared by
+//!   its opens (open count, delete pending).
+//! - `audit_events`: logon / logoff / tree_connect audit events.
 //! - `rpc/`: DCE/RPC over named pipes behind `IPC$`: bind, srvsvc (share enumeration),
 //!   wkssvc.
 //! - [`error`]: [`SmbError`] and the one place errors become NTSTATUS.
@@ -17,12 +22,14 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod audit_events;
 mod conn;
 pub mod error;
 mod handlers;
+mod open_table;
 mod rpc;
 pub mod server;
 
-pub use config::{ShareConfig, SigningPolicy, SmbConfig};
+pub use config::{ShareConfig, SigningPolicy, SmbAuditor, SmbConfig};
 pub use error::SmbError;
 pub use server::serve;

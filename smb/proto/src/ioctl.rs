@@ -12,6 +12,80 @@ pub const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_C017;
 pub const FSCTL_VALIDATE_NEGOTIATE_INFO: u32 = 0x0014_0204;
 /// FSCTL_DFS_GET_REFERRALS.
 pub const FSCTL_DFS_GET_REFERRALS: u32 = 0x0006_0194;
+/// FSCTL_SRV_REQUEST_RESUME_KEY: a key naming an open, for server-side copy.
+pub const FSCTL_SRV_REQUEST_RESUME_KEY: u32 = 0x0014_0078;
+/// FSCTL_SRV_COPYCHUNK: server-side copy (target opened for read and write).
+pub const FSCTL_SRV_COPYCHUNK: u32 = 0x0014_40F2;
+/// FSCTL_SRV_COPYCHUNK_WRITE: server-side copy (target opened for write).
+pub const FSCTL_SRV_COPYCHUNK_WRITE: u32 = 0x0014_80F2;
+/// FSCTL_SET_SPARSE.
+pub const FSCTL_SET_SPARSE: u32 = 0x0009_00C4;
+/// FSCTL_GET_REPARSE_POINT.
+pub const FSCTL_GET_REPARSE_POINT: u32 = 0x0009_00A8;
+/// FSCTL_QUERY_NETWORK_INTERFACE_INFO.
+pub const FSCTL_QUERY_NETWORK_INTERFACE_INFO: u32 = 0x0014_01FC;
+
+/// MS-SMB2 3.3.3: server-side copy limits (Windows' defaults).
+pub mod copychunk_limits {
+    /// Server.MaxChunkCount.
+    pub const MAX_CHUNK_COUNT: u32 = 256;
+    /// Server.MaxChunkSize.
+    pub const MAX_CHUNK_SIZE: u32 = 1024 * 1024;
+    /// Server.MaxTotalBytes (per request).
+    pub const MAX_TOTAL: u32 = 16 * 1024 * 1024;
+}
+
+/// One chunk of SRV_COPYCHUNK_COPY (MS-SMB2 2.2.31.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    /// SourceOffset.
+    pub source_offset: u64,
+    /// TargetOffset.
+    pub target_offset: u64,
+    /// Length.
+    pub length: u32,
+}
+
+/// SRV_COPYCHUNK_COPY (MS-SMB2 2.2.31.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyChunkCopy {
+    /// SourceKey.
+    pub source_key: [u8; 24],
+    /// ChunkCount (as sent; `chunks` holds at most MAX_CHUNK_COUNT + 1 of them).
+    pub chunk_count: u32,
+    /// Chunks.
+    pub chunks: Vec<Chunk>,
+}
+
+impl CopyChunkCopy {
+    /// Decodes; a count above the limit decodes only the count (the caller answers with
+    /// the limits).
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let source_key = r.array::<24>()?;
+        let chunk_count = r.u32()?;
+        r.skip(4)?;
+        let mut chunks = Vec::new();
+        if chunk_count <= copychunk_limits::MAX_CHUNK_COUNT {
+            for _ in 0..chunk_count {
+                let source_offset = r.u64()?;
+                let target_offset = r.u64()?;
+                let length = r.u32()?;
+                r.skip(4)?;
+                chunks.push(Chunk { source_offset, target_offset, length });
+            }
+        }
+        Ok(CopyChunkCopy { source_key, chunk_count, chunks })
+    }
+}
+
+/// SRV_COPYCHUNK_RESPONSE (MS-SMB2 2.2.32.1).
+pub fn encode_copychunk_response(out: &mut impl BufMut, chunks_written: u32, chunk_bytes_written: u32, total_bytes_written: u32) {
+    out.put_u32_le(chunks_written);
+    out.put_u32_le(chunk_bytes_written);
+    out.put_u32_le(total_bytes_written);
+}
+
 /// Flags: the request is an FSCTL.
 pub const IOCTL_IS_FSCTL: u32 = 0x0000_0001;
 

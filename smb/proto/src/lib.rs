@@ -16,7 +16,8 @@
 //! - [`create`], [`close`], [`query_directory`], [`query_info`], [`rw`], [`ioctl`], [`misc`]:
 //!   the other commands, one family per file.
 //! - [`crypto`]: SP800-108 key derivation, signing (HMAC-SHA256, AES-CMAC, AES-GMAC),
-//!   preauth integrity (SHA-512).
+//!   encryption (AES-128/256-CCM/GCM), preauth integrity (SHA-512).
+//! - [`transform`]: the SMB2 TRANSFORM_HEADER and sealing/opening encrypted messages.
 //! - [`security`]: security descriptors from POSIX owner/mode (QUERY_INFO security).
 //! - [`credits`]: the sequence-number window and credit grants (MS-SMB2 3.3.1.1, 3.3.5.2.3).
 //! - [`compound`]: splitting a compound chain into its messages (MS-SMB2 3.3.5.2.7).
@@ -43,7 +44,9 @@ pub mod reader;
 pub mod rw;
 pub mod security;
 pub mod session;
+pub mod set_info;
 pub mod status;
+pub mod transform;
 pub mod tree;
 
 #[cfg(test)]

@@ -42,6 +42,12 @@ pub mod file_class {
     pub const NETWORK_OPEN: u8 = 34;
     /// FileAttributeTagInformation.
     pub const ATTRIBUTE_TAG: u8 = 35;
+    /// FileCompressionInformation.
+    pub const COMPRESSION: u8 = 28;
+    /// FileAlternateNameInformation (the 8.3 name).
+    pub const ALTERNATE_NAME: u8 = 21;
+    /// FileNormalizedNameInformation (SMB 3.1.1 only).
+    pub const NORMALIZED_NAME: u8 = 48;
 }
 
 /// File system information classes (MS-FSCC 2.5).
@@ -58,6 +64,8 @@ pub mod fs_class {
     pub const FULL_SIZE: u8 = 7;
     /// FileFsObjectIdInformation.
     pub const OBJECT_ID: u8 = 8;
+    /// FileFsControlInformation (quota settings).
+    pub const CONTROL: u8 = 6;
     /// FileFsSectorSizeInformation.
     pub const SECTOR_SIZE: u8 = 11;
 }
@@ -99,6 +107,12 @@ pub struct FileInfo {
     pub file_id: u64,
     /// Directory.
     pub is_directory: bool,
+    /// A delete is pending (FileStandardInformation.DeletePending).
+    pub delete_pending: bool,
+    /// CurrentByteOffset of the open (FilePositionInformation).
+    pub position: u64,
+    /// FileModeInformation of the open.
+    pub mode: u32,
 }
 
 /// Seconds/nanoseconds since the Unix epoch to FILETIME (100 ns since 1601).
@@ -162,7 +176,7 @@ fn put_standard(out: &mut Vec<u8>, i: &FileInfo) {
     out.put_u64_le(i.allocation_size);
     out.put_u64_le(i.end_of_file);
     out.put_u32_le(i.nlink);
-    out.put_u8(0); // DeletePending
+    out.put_u8(u8::from(i.delete_pending));
     out.put_u8(u8::from(i.is_directory));
     out.put_u16_le(0);
 }
@@ -177,8 +191,8 @@ pub fn encode_file_info(class: u8, i: &FileInfo, name: &str, access: u32) -> Opt
         file_class::INTERNAL => out.put_u64_le(i.file_id),
         file_class::EA => out.put_u32_le(0),
         file_class::ACCESS => out.put_u32_le(access),
-        file_class::POSITION => out.put_u64_le(0),
-        file_class::MODE => out.put_u32_le(0),
+        file_class::POSITION => out.put_u64_le(i.position),
+        file_class::MODE => out.put_u32_le(i.mode),
         file_class::ALIGNMENT => out.put_u32_le(0),
         file_class::ALL => {
             put_basic(&mut out, i);
@@ -186,8 +200,8 @@ pub fn encode_file_info(class: u8, i: &FileInfo, name: &str, access: u32) -> Opt
             out.put_u64_le(i.file_id);
             out.put_u32_le(0); // EA
             out.put_u32_le(access);
-            out.put_u64_le(0); // position
-            out.put_u32_le(0); // mode
+            out.put_u64_le(i.position);
+            out.put_u32_le(i.mode);
             out.put_u32_le(0); // alignment
             out.put_u32_le(u32::try_from(crate::utf16_len(name)).unwrap_or(0));
             crate::put_utf16(&mut out, name);
@@ -201,6 +215,22 @@ pub fn encode_file_info(class: u8, i: &FileInfo, name: &str, access: u32) -> Opt
             out.put_u64_le(i.end_of_file);
             out.put_u32_le(i.attributes);
             out.put_u32_le(0);
+        }
+        file_class::COMPRESSION => {
+            out.put_u64_le(i.end_of_file); // CompressedFileSize
+            out.put_u16_le(0); // COMPRESSION_FORMAT_NONE
+            out.put_bytes(0, 6); // unit/chunk/cluster shifts, reserved
+        }
+        file_class::ALTERNATE_NAME => {
+            let last = name.rsplit('\\').next().unwrap_or("");
+            let short = short_name(last);
+            out.put_u32_le(u32::try_from(crate::utf16_len(&short)).unwrap_or(0));
+            crate::put_utf16(&mut out, &short);
+        }
+        file_class::NORMALIZED_NAME => {
+            let n = name.trim_start_matches('\\');
+            out.put_u32_le(u32::try_from(crate::utf16_len(n)).unwrap_or(0));
+            crate::put_utf16(&mut out, n);
         }
         file_class::ATTRIBUTE_TAG => {
             out.put_u32_le(i.attributes);
@@ -237,6 +267,55 @@ pub struct FsInfo {
     pub serial: u32,
     /// Volume label.
     pub label: String,
+}
+
+/// The 8.3 name of `name` (FileAlternateNameInformation, MS-FSCC 2.4.5): the name itself,
+/// upper-cased, when it already is 8.3; else a mangled `BASE~XX.EXT` whose two characters
+/// come from a hash of the long name (as Samba's `mangling method = hash2`, not stored).
+pub fn short_name(name: &str) -> String {
+    let (base, ext) = match name.rsplit_once('.') {
+        Some((b, e)) if !b.is_empty() => (b, e),
+        _ => (name, ""),
+    };
+    let legal = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'()-@^_`{}~".contains(c));
+    if !base.is_empty() && base.len() <= 8 && ext.len() <= 3 && legal(base) && legal(ext) && name != "." && name != ".." {
+        return name.to_ascii_uppercase();
+    }
+    let clean = |s: &str, n: usize| -> String {
+        s.chars().filter(|c| c.is_ascii_alphanumeric()).take(n).collect::<String>().to_ascii_uppercase()
+    };
+    let mut h: u32 = 0x811C_9DC5;
+    for b in name.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let pick = |v: u32| char::from(*ALPHABET.get((v % 36) as usize).unwrap_or(&b'_'));
+    let mut base = clean(base, 5);
+    if base.is_empty() {
+        base.push('_');
+    }
+    let ext = clean(ext, 3);
+    let mut out = format!("{base}~{}{}", pick(h), pick(h / 36));
+    if !ext.is_empty() {
+        out.push('.');
+        out.push_str(&ext);
+    }
+    out
+}
+
+/// Size of the fixed part of a class: a smaller output buffer is INFO_LENGTH_MISMATCH, a
+/// larger one that cannot hold the variable tail gets a truncated answer and
+/// STATUS_BUFFER_OVERFLOW (MS-SMB2 3.3.5.20.1).
+pub fn fixed_len(info_type: u8, class: u8, full: usize) -> usize {
+    match (info_type, class) {
+        (INFO_FILE, file_class::ALL) => 104,
+        (INFO_FILE, file_class::STREAM) => 32,
+        (INFO_FILE, file_class::ALTERNATE_NAME) => 8,
+        (INFO_FILE, file_class::NORMALIZED_NAME) => 8,
+        (INFO_FILESYSTEM, fs_class::VOLUME) => 24,
+        (INFO_FILESYSTEM, fs_class::ATTRIBUTE) => 16,
+        _ => full,
+    }
 }
 
 /// Encodes a file system information class; `None` when not supported.
@@ -278,6 +357,13 @@ pub fn encode_fs_info(class: u8, f: &FsInfo) -> Option<Vec<u8>> {
             out.put_u32_le(512);
         }
         fs_class::OBJECT_ID => out.put_bytes(0, 64),
+        fs_class::CONTROL => {
+            out.put_bytes(0, 24); // FreeSpace{Start,Threshold,Stop}Filtering
+            out.put_u64_le(u64::MAX); // DefaultQuotaThreshold
+            out.put_u64_le(u64::MAX); // DefaultQuotaLimit
+            out.put_u32_le(0); // FileSystemControlFlags
+            out.put_u32_le(0); // Padding
+        }
         fs_class::SECTOR_SIZE => {
             for _ in 0..4 {
                 out.put_u32_le(512);
@@ -306,5 +392,15 @@ mod tests {
         assert_eq!(encode_fs_info(fs_class::FULL_SIZE, &f).map(|v| v.len()), Some(32));
         assert_eq!(encode_fs_info(fs_class::SIZE, &f).map(|v| v.len()), Some(24));
         assert_eq!(unix_to_filetime(0, 0), 116_444_736_000_000_000);
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("hello.txt"), "HELLO.TXT");
+        assert_eq!(short_name("README"), "README");
+        let m = short_name("torture_getinfo.txt");
+        assert!(m.starts_with("TORTU~") && m.ends_with(".TXT") && m.len() == 12, "{m}");
+        assert_eq!(m, short_name("torture_getinfo.txt"));
+        assert!(short_name(".bashrc").starts_with("BASHR~"));
     }
 }

@@ -56,7 +56,12 @@ pub struct WriteRequest<'a> {
     pub file_id: FileId,
     /// Data.
     pub data: &'a [u8],
+    /// Flags (SMB2_WRITEFLAG_WRITE_THROUGH = 1, WRITE_UNBUFFERED = 2).
+    pub flags: u32,
 }
+
+/// WRITE Flags: the write must reach stable storage before the reply.
+pub const WRITEFLAG_WRITE_THROUGH: u32 = 0x1;
 
 impl<'a> WriteRequest<'a> {
     /// Decodes; `msg` starts at the SMB2 header.
@@ -67,8 +72,10 @@ impl<'a> WriteRequest<'a> {
         let len = usize::try_from(r.u32()?).map_err(|_| DecodeError::OutOfBounds)?;
         let offset = r.u64()?;
         let file_id = FileId::decode(&mut r)?;
+        r.skip(4 + 4 + 2 + 2)?; // Channel, RemainingBytes, WriteChannelInfo offset/length
+        let flags = r.u32()?;
         let data = slice_at(msg, data_off, len)?;
-        Ok(WriteRequest { offset, file_id, data })
+        Ok(WriteRequest { offset, file_id, data, flags })
     }
 }
 

@@ -115,6 +115,28 @@ open_enum! {
         NOT_FOUND = 0xC000_0225,
         /// The session expired and must re-authenticate.
         NETWORK_SESSION_EXPIRED = 0xC000_035C,
+        /// STATUS_NO_EAS_ON_FILE.
+        NO_EAS_ON_FILE = 0xC000_0052,
+        /// STATUS_PRIVILEGE_NOT_HELD.
+        PRIVILEGE_NOT_HELD = 0xC000_0061,
+        /// STATUS_BAD_IMPERSONATION_LEVEL.
+        BAD_IMPERSONATION_LEVEL = 0xC000_00A5,
+        /// STATUS_CANNOT_DELETE.
+        CANNOT_DELETE = 0xC000_0121,
+        /// STATUS_NOT_SAME_DEVICE.
+        NOT_SAME_DEVICE = 0xC000_00D4,
+        /// STATUS_OBJECT_PATH_SYNTAX_BAD.
+        OBJECT_PATH_SYNTAX_BAD = 0xC000_003B,
+        /// STATUS_SHARING_VIOLATION.
+        SHARING_VIOLATION = 0xC000_0043,
+        /// STATUS_NOT_A_REPARSE_POINT (FSCTL_GET_REPARSE_POINT on a plain file).
+        NOT_A_REPARSE_POINT = 0xC000_0275,
+        /// STATUS_INVALID_VIEW_SIZE (copychunk limits exceeded).
+        INVALID_VIEW_SIZE = 0xC000_001F,
+        /// STATUS_OBJECT_TYPE_MISMATCH (copychunk with a bad resume key).
+        OBJECT_TYPE_MISMATCH = 0xC000_0024,
+        /// STATUS_INVALID_DEVICE_STATE.
+        INVALID_DEVICE_STATE = 0xC000_0184,
     }
 }
 

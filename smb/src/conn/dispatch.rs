@@ -21,6 +21,8 @@ pub(crate) struct Req<'a> {
     pub tree_id: u32,
     /// FileId of the previous CREATE of a related chain.
     pub related_file: Option<FileId>,
+    /// The request arrived in a TRANSFORM frame (Request.IsEncrypted).
+    pub encrypted: bool,
 }
 
 impl Req<'_> {
@@ -72,6 +74,8 @@ impl Reply {
 struct Outgoing {
     bytes: Vec<u8>,
     signer: Option<Signer>,
+    /// Encrypt the reply frame with this session's key (MS-SMB2 3.3.4.1.4).
+    encrypt_for: Option<u64>,
 }
 
 impl Conn {
@@ -80,6 +84,13 @@ impl Conn {
         if buf.starts_with(&SMB1_ID) {
             return self.handle_smb1(&buf).map(|r| vec![r]);
         }
+        let (buf, encrypted_session) = if buf.starts_with(&shoal_smb_proto::transform::PROTOCOL_ID) {
+            let (plain, sid) = self.decrypt_frame(buf)?;
+            (plain, Some(sid))
+        } else {
+            (buf, None)
+        };
+        let encrypted = encrypted_session.is_some();
         let ranges = compound::split(&buf, self.shared.config.max_compound).map_err(|_| "malformed SMB2 message or chain")?;
         let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
         let mut prev: Option<(u64, u32, Option<FileId>, NtStatus)> = None;
@@ -88,6 +99,14 @@ impl Conn {
             let hdr = Header::decode(msg).map_err(|_| "bad header")?;
             if hdr.is_response() {
                 return Err("client sent a response");
+            }
+            if let Some(sid) = encrypted_session {
+                // MS-SMB2 3.3.5.2.1.1: the decrypted message belongs to the session whose key
+                // decrypted it.
+                if !hdr.is_related() && hdr.session_id != sid {
+                    tracing::warn!(peer = %self.peer, "encrypted message names another session; closing connection");
+                    return Err("session id differs from the transform header's");
+                }
             }
             if hdr.command == Command::CANCEL {
                 // MS-SMB2 3.3.5.16: no reply of its own, consumes no credit.
@@ -110,7 +129,7 @@ impl Conn {
                 _ => (hdr.session_id, hdr.tree_id, None, None),
             };
             let span = tracing::debug_span!("req", command = ?hdr.command, mid = hdr.message_id, session = session_id, tree = tree_id);
-            let req = Req { hdr: &hdr, msg, session_id, tree_id, related_file };
+            let req = Req { hdr: &hdr, msg, session_id, tree_id, related_file, encrypted };
             let reply = match prev_status {
                 // MS-SMB2 3.3.5.2.7.2: a related request after a failed one fails the same way.
                 Some(st) if st.is_error() && st != NtStatus::MORE_PROCESSING_REQUIRED => Reply::with_status(st, Vec::new()),
@@ -155,7 +174,10 @@ impl Conn {
                     s.preauth.update(&bytes);
                 }
             }
-            let signer = if reply.unsigned {
+            let encrypt_for = self
+                .must_encrypt(session_for_reply, tree_for_reply, hdr.command, encrypted)
+                .then_some(session_for_reply);
+            let signer = if reply.unsigned || encrypt_for.is_some() {
                 None
             } else if reply.signer.is_some() {
                 reply.signer
@@ -165,7 +187,7 @@ impl Conn {
                     (hdr.is_signed() || e.signing_required).then_some(e.signer).flatten()
                 })
             };
-            out.push(Outgoing { bytes, signer });
+            out.push(Outgoing { bytes, signer, encrypt_for });
         }
         let mut frames = std::mem::take(&mut self.extra_frames);
         if out.is_empty() {
@@ -174,13 +196,20 @@ impl Conn {
         let mut msgs: Vec<Vec<u8>> = out.iter_mut().map(|o| std::mem::take(&mut o.bytes)).collect();
         compound::link(&mut msgs);
         let total: usize = msgs.iter().map(Vec::len).sum();
-        let mut frame = Vec::with_capacity(4 + total);
+        // One key seals the whole chain: the first reply that must be encrypted names it.
+        let seal_for = out.iter().find_map(|o| o.encrypt_for);
+        let room = if seal_for.is_some() { super::encryption::TRANSFORM_ROOM } else { 0 };
+        let mut frame = Vec::with_capacity(4 + room + total);
         framing::put_frame_header(&mut frame, total);
+        frame.resize(4 + room, 0);
         for (m, o) in msgs.iter_mut().zip(&out) {
-            if let Some(s) = o.signer {
+            if let Some(s) = o.signer.filter(|_| seal_for.is_none()) {
                 s.sign_response(m);
             }
             frame.extend_from_slice(m);
+        }
+        if let Some(sid) = seal_for {
+            self.seal_frame(sid, &mut frame)?;
         }
         frames.push(frame);
         Ok(frames)
@@ -200,8 +229,11 @@ impl Conn {
             // MS-SMB2 3.3.5.2: any other request before NEGOTIATE completes closes the connection.
             return Err("request before NEGOTIATE");
         }
-        // Signature checks (MS-SMB2 3.3.5.2.4).
-        if let Some(session) = self.sessions.get(&req.session_id) {
+        if let Some(reply) = self.refuse_unencrypted(req) {
+            return Ok(reply);
+        }
+        // Signature checks (MS-SMB2 3.3.5.2.4), skipped for a decrypted request.
+        if let Some(session) = self.sessions.get(&req.session_id).filter(|_| !req.encrypted) {
             if let Some(est) = &session.established {
                 if req.hdr.is_signed() {
                     match est.signer {
@@ -249,10 +281,11 @@ impl Conn {
                     Command::CLOSE => handlers::close::handle(self, req).await,
                     Command::QUERY_DIRECTORY => handlers::query_directory::handle(self, req).await,
                     Command::QUERY_INFO => handlers::query_info::handle(self, req).await,
+                    Command::SET_INFO => handlers::set_info::handle(self, req).await,
                     Command::READ => handlers::rw::read(self, req).await,
                     Command::WRITE => handlers::rw::write(self, req).await,
-                    Command::IOCTL => handlers::ioctl::handle(self, req),
-                    Command::FLUSH => handlers::misc::flush(self, req),
+                    Command::IOCTL => handlers::ioctl::handle(self, req).await,
+                    Command::FLUSH => handlers::misc::flush(self, req).await,
                     Command::CHANGE_NOTIFY => handlers::notify::handle(self, req),
                     _ => Err(SmbError::Client(NtStatus::NOT_SUPPORTED)),
                 }
@@ -270,6 +303,28 @@ impl Conn {
                 Ok(Reply::with_status(e.status(), Vec::new()))
             }
         }
+    }
+
+    /// MS-SMB2 3.3.5.2.9 and 3.3.5.2.11: on a session with Session.EncryptData, or a tree
+    /// whose share has EncryptData, a request that was not encrypted fails with
+    /// STATUS_ACCESS_DENIED, and the connection is closed after the reply (encryption cannot
+    /// be switched off by the client, R2).
+    fn refuse_unencrypted(&mut self, req: &Req<'_>) -> Option<Reply> {
+        let cmd = req.hdr.command;
+        if req.encrypted || cmd == Command::SESSION_SETUP || cmd == Command::NEGOTIATE {
+            return None;
+        }
+        let session = self.sessions.get(&req.session_id)?;
+        let est = session.established.as_ref()?;
+        let session_wide = est.encrypt_data;
+        let tree_wide = !matches!(cmd, Command::TREE_CONNECT | Command::LOGOFF | Command::ECHO)
+            && session.trees.get(&req.tree_id).is_some_and(|t| t.encrypt_data);
+        if !(session_wide || tree_wide) {
+            return None;
+        }
+        tracing::warn!(peer = %self.peer, command = ?cmd, session_wide, "unencrypted request where encryption is required");
+        self.close_after_reply = true;
+        Some(Reply { status: NtStatus::ACCESS_DENIED, unsigned: true, ..Reply::default() })
     }
 
     /// An SMB1 NEGOTIATE (MS-SMB2 3.3.5.3.1): answered with an SMB2 NEGOTIATE response.

@@ -3,6 +3,7 @@
 //! credit window bounds how many a client may queue.
 
 pub(crate) mod dispatch;
+pub(crate) mod encryption;
 pub(crate) mod framing;
 pub(crate) mod pending;
 pub(crate) mod signing;
@@ -127,11 +128,20 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
         };
         match conn.handle_frame(buf).await {
             Ok(out) => {
+                let mut write_failed = false;
                 for frame in out {
                     if let Err(e) = wr.write_all(&frame).await {
                         tracing::debug!(error = %e, "write failed");
-                        return;
+                        write_failed = true;
+                        break;
                     }
+                }
+                if write_failed {
+                    break;
+                }
+                if conn.close_after_reply {
+                    tracing::warn!(%peer, "closing connection: unencrypted request where encryption is required");
+                    break;
                 }
             }
             Err(why) => {
@@ -140,8 +150,30 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
             }
         }
     }
-    for id in conn.sessions.keys() {
+    // Sessions end with the connection: each established one is logged as a logoff (clients
+    // such as smbclient just close the socket), and its opens are closed on the blocking pool
+    // (delete-on-close files are deleted now, not at some later CREATE).
+    for (id, s) in &conn.sessions {
         shared.unregister(*id);
+        if let Some(e) = &s.established {
+            crate::audit_events::session_event(
+                &conn,
+                &e.identity,
+                shoal_vfs::ZoneId::SYSTEM,
+                crate::audit_events::SessionEvent::Logoff,
+                &e.identity.user,
+                shoal_smb_proto::NtStatus::SUCCESS,
+            );
+        }
+    }
+    let ids: Vec<u64> = conn.sessions.keys().copied().collect();
+    if !ids.is_empty() {
+        let vfs = shared.vfs.clone();
+        tokio::task::spawn_blocking(move || {
+            for id in ids {
+                crate::open_table::release_session(&vfs, id);
+            }
+        });
     }
     let _ = wr.shutdown().await;
     tracing::debug!("connection closed");

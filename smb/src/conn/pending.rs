@@ -77,6 +77,7 @@ impl Conn {
         if let Some(i) = pos {
             let p = self.pending.remove(i);
             let f = self.finish(&p, NtStatus::CANCELLED);
+            let f = self.protect_frame(p.session_id, p.tree_id, p.command, f);
             self.extra_frames.push(f);
         }
     }
@@ -89,6 +90,7 @@ impl Conn {
         self.pending = keep;
         for p in done {
             let f = self.finish(&p, NtStatus::NOTIFY_CLEANUP);
+            let f = self.protect_frame(p.session_id, p.tree_id, p.command, f);
             self.extra_frames.push(f);
         }
     }

@@ -46,6 +46,10 @@ pub(crate) struct Established {
     pub keys: Option<SessionKeys>,
     pub signer: Option<Signer>,
     pub signing_required: bool,
+    /// Keys and nonces for SMB3 encryption (`None`: 2.x, guest, or no cipher negotiated).
+    pub crypt: Option<super::encryption::SessionCrypt>,
+    /// Session.EncryptData: every request after SESSION_SETUP must be encrypted.
+    pub encrypt_data: bool,
 }
 
 /// One session (MS-SMB2 3.3.1.8).
@@ -77,6 +81,8 @@ pub(crate) enum TreeShare {
 pub(crate) struct Tree {
     pub share: TreeShare,
     pub maximal_access: u32,
+    /// TreeConnect.Share.EncryptData: requests on this tree must be encrypted.
+    pub encrypt_data: bool,
 }
 
 /// A buffered directory enumeration.
@@ -133,6 +139,12 @@ pub(crate) struct Conn {
     /// Signing keys of recently removed sessions (at most [`MAX_TOMBSTONES`]), so that a
     /// request still signed for one gets a signed STATUS_USER_SESSION_DELETED.
     pub tombstones: Vec<(u64, Signer)>,
+    /// Connection.CipherId: `None` when this connection cannot encrypt (2.x, policy
+    /// `disabled`, a 3.0.x client without the capability, no cipher in common on 3.1.1).
+    pub cipher: Option<shoal_smb_proto::crypto::encryption::Cipher>,
+    /// Close the connection once the pending replies are written (a request that had to be
+    /// encrypted arrived in clear).
+    pub close_after_reply: bool,
 }
 
 /// How many removed sessions' keys a connection remembers.
@@ -166,6 +178,8 @@ impl Conn {
             extra_frames: Vec::new(),
             expire_tx,
             tombstones: Vec::new(),
+            cipher: None,
+            close_after_reply: false,
         }
     }
 

@@ -102,12 +102,17 @@ const NEG_FLAGS: u32 = 0x0000_0001 | 0x0000_0200 | 0x0008_0000 | 0x0080_0000 | 0
 /// Negotiates 3.0.2 and authenticates `user`/`password`; returns the session key on success
 /// or the failing status.
 async fn logon(c: &mut Client, user: &str, password: &str) -> Result<[u8; 16], NtStatus> {
+    logon_with(c, user, password, 0).await.map(|(signing, _)| signing)
+}
+
+/// [`logon`] with the client's NEGOTIATE capabilities; returns the signing and session keys.
+async fn logon_with(c: &mut Client, user: &str, password: &str, caps: u32) -> Result<([u8; 16], [u8; 16]), NtStatus> {
     let mut neg = c.header(Command::NEGOTIATE);
     neg.extend_from_slice(&36u16.to_le_bytes());
     neg.extend_from_slice(&1u16.to_le_bytes());
     neg.extend_from_slice(&1u16.to_le_bytes());
     neg.extend_from_slice(&[0; 2]);
-    neg.extend_from_slice(&0u32.to_le_bytes());
+    neg.extend_from_slice(&caps.to_le_bytes());
     neg.extend_from_slice(&[9; 16]);
     neg.extend_from_slice(&[0; 8]);
     neg.extend_from_slice(&0x0302u16.to_le_bytes());
@@ -163,7 +168,7 @@ async fn logon(c: &mut Client, user: &str, password: &str) -> Result<[u8; 16], N
     let keys = derive_session_keys(&session_key, Dialect::SMB3_0_2, &[0; 64]);
     assert!(h.is_signed(), "final SESSION_SETUP response must be signed");
     assert!(verify(SigningAlgorithm::AesCmac, &keys.signing, &r, Role::Server));
-    Ok(keys.signing)
+    Ok((keys.signing, session_key))
 }
 
 async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
@@ -181,6 +186,7 @@ async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
             read_only: false,
             comment: String::new(),
             zone: shoal_vfs::ZoneId::SYSTEM,
+            encrypt: false,
         }],
         ..SmbConfig::default()
     };
@@ -256,6 +262,94 @@ async fn wrong_password_and_unknown_user_fail_alike() {
         m.extend_from_slice(&[9, 0, 0, 0, 72, 0, 0, 0]);
         let (h, _) = c.call(&m).await;
         assert_eq!(h.status, NtStatus::USER_SESSION_DELETED);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+mod encryption {
+    use super::*;
+    use shoal_smb_proto::crypto::encryption::{derive_cipher_keys, Cipher, CipherKey};
+    use shoal_smb_proto::transform;
+
+    /// Client-side keys: it seals with the server's decryption key and opens with its
+    /// encryption key.
+    fn client_keys(session_key: &[u8; 16]) -> (CipherKey, CipherKey) {
+        let k = derive_cipher_keys(session_key, Dialect::SMB3_0_2, &[0; 64], Cipher::AES_128_CCM).unwrap();
+        (CipherKey::new(Cipher::AES_128_CCM, &k.decryption).unwrap(), CipherKey::new(Cipher::AES_128_CCM, &k.encryption).unwrap())
+    }
+
+    fn seal(key: &CipherKey, nonce: u8, session_id: u64, msg: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; transform::HEADER_LEN];
+        buf.extend_from_slice(msg);
+        let mut n = [0u8; 16];
+        n[0] = nonce;
+        transform::seal(key, n, session_id, &mut buf).unwrap();
+        buf
+    }
+
+    async fn closed(c: &mut Client) -> bool {
+        let mut h = [0u8; 4];
+        matches!(tokio::time::timeout(std::time::Duration::from_secs(5), c.io.read_exact(&mut h)).await, Ok(Err(_)))
+    }
+
+    #[tokio::test]
+    async fn encrypted_requests_get_encrypted_replies_and_replays_close_the_connection() {
+        let (mut c, _task, dir) = start().await;
+        let (_, sk) = logon_with(&mut c, "alice", "s3cret", 0x40).await.unwrap();
+        let (seal_key, open_key) = client_keys(&sk);
+        let sid = c.session_id;
+        // An encrypted, unsigned TREE_CONNECT is accepted; the reply is encrypted.
+        let m = tree_connect(&mut c, "\\\\srv\\data");
+        let frame = seal(&seal_key, 1, sid, &m);
+        c.send(&frame).await;
+        let mut r = c.recv().await;
+        assert_eq!(r[..4], transform::PROTOCOL_ID);
+        let th = transform::open(&open_key, &mut r).unwrap();
+        assert_eq!(th.session_id, sid);
+        let h = Header::decode(&r[transform::HEADER_LEN..]).unwrap();
+        assert_eq!(h.status, NtStatus::SUCCESS);
+        assert!(!h.is_signed(), "an encrypted reply is not signed as well");
+        // The same frame again: a replayed nonce closes the connection.
+        c.send(&frame).await;
+        assert!(closed(&mut c).await);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn unknown_session_bad_tag_or_foreign_session_close_the_connection() {
+        for case in ["unknown session", "bad tag", "inner session differs"] {
+            let (mut c, _task, dir) = start().await;
+            let (_, sk) = logon_with(&mut c, "alice", "s3cret", 0x40).await.unwrap();
+            let (seal_key, _) = client_keys(&sk);
+            let sid = c.session_id;
+            let mut m = tree_connect(&mut c, "\\\\srv\\data");
+            let frame = match case {
+                "unknown session" => seal(&seal_key, 1, sid + 1000, &m),
+                "bad tag" => {
+                    let mut f = seal(&seal_key, 1, sid, &m);
+                    f[10] ^= 1;
+                    f
+                }
+                _ => {
+                    m[40..48].copy_from_slice(&(sid + 1).to_le_bytes());
+                    seal(&seal_key, 1, sid, &m)
+                }
+            };
+            c.send(&frame).await;
+            assert!(closed(&mut c).await, "{case}");
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[tokio::test]
+    async fn no_encryption_capability_means_no_encryption() {
+        let (mut c, _task, dir) = start().await;
+        let (_, sk) = logon_with(&mut c, "alice", "s3cret", 0).await.unwrap();
+        let (seal_key, _) = client_keys(&sk);
+        let m = tree_connect(&mut c, "\\\\srv\\data");
+        let sid = c.session_id;
+        c.send(&seal(&seal_key, 1, sid, &m)).await;
+        assert!(closed(&mut c).await);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -1,4 +1,5 @@
-//! CLOSE (MS-SMB2 3.3.5.10).
+//! CLOSE (MS-SMB2 3.3.5.10): drops the open, deletes a delete-pending file when this was its
+//! last open, logs the close for audit, and answers the attributes with POSTQUERY_ATTRIB.
 
 use shoal_smb_proto::close::{encode_close_response, CloseRequest, CLOSE_FLAG_POSTQUERY_ATTRIB};
 use shoal_smb_proto::NtStatus;
@@ -19,14 +20,35 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     }
     let Some(open) = conn.opens.remove(&id) else { return fail(NtStatus::FILE_CLOSED) };
     conn.cleanup_pending_for(id);
-    let mut info = None;
-    if c.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0 {
-        if let OpenKind::File { handle, .. } = open.kind {
-            let vfs = conn.shared.vfs.clone();
-            let caller = caller_for(conn, &identity, &share);
-            info = blocking(move || Ok(vfs.getattr(&caller, &handle)?)).await.ok().map(|a| file_info(&a));
+    let OpenKind::File { handle, .. } = open.kind else {
+        let mut body = Vec::new();
+        encode_close_response(&mut body, None);
+        return Ok(Reply::ok(body));
+    };
+    let vfs = conn.shared.vfs.clone();
+    let caller = caller_for(conn, &identity, &share);
+    let auditor = super::auditor(conn);
+    let post = c.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0;
+    let forgotten = crate::open_table::forget(req.session_id, id);
+    let info = blocking(move || {
+        // Attributes are taken before a delete on close (Windows answers them too).
+        let info = if post { vfs.getattr(&caller, &handle).ok().map(|a| file_info(&a)) } else { None };
+        if let Some((o, unlink)) = forgotten {
+            if let Some((parent, name)) = unlink {
+                let r = if o.is_dir { vfs.rmdir(&caller, &parent, &name) } else { vfs.remove(&caller, &parent, &name) };
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "delete on close failed");
+                }
+            }
+            if let Some(a) = &auditor {
+                if let Err(e) = a.smb_close(&caller, &o.audit_name, o.is_dir, Some(o.file.1), o.bytes_read, o.bytes_written) {
+                    tracing::warn!(error = %e, "audit: close event not logged");
+                }
+            }
         }
-    }
+        Ok(info)
+    })
+    .await?;
     let mut body = Vec::new();
     encode_close_response(&mut body, info.as_ref());
     Ok(Reply::ok(body))

@@ -2,7 +2,9 @@
 //! component by component with `vfs.lookup` from the share root (never by joining strings),
 //! and opens of the named pipes of `IPC$`.
 
-use shoal_smb_proto::create::{action, disposition, encode_create_response, options, CreateRequest};
+use shoal_smb_proto::create::{
+    action, context, disposition, encode_create_response, encode_create_response_with, options, parse_contexts, CreateRequest,
+};
 use shoal_smb_proto::query_info::{attributes, FileInfo};
 use shoal_smb_proto::NtStatus;
 use shoal_vfs::perm::{ACCESS_DELETE, ACCESS_EXECUTE, ACCESS_EXTEND, ACCESS_LOOKUP, ACCESS_MODIFY, ACCESS_READ};
@@ -76,11 +78,15 @@ fn granted_from(vfs_bits: u32, read_only: bool) -> u32 {
 }
 
 /// Splits an SMB path into components (MS-SMB2 2.2.13: relative, `\`-separated).
-fn components(name: &str) -> Result<Vec<&str>, SmbError> {
+pub(crate) fn components(name: &str) -> Result<Vec<&str>, SmbError> {
     if name.is_empty() {
         return Ok(Vec::new());
     }
-    if name.starts_with('\\') || name.contains('\0') || name.contains('/') {
+    if name.starts_with('\\') {
+        // MS-SMB2 3.3.5.9: a name that starts with a separator is INVALID_PARAMETER.
+        return fail(NtStatus::INVALID_PARAMETER);
+    }
+    if name.contains('\0') || name.contains('/') {
         return fail(NtStatus::OBJECT_NAME_INVALID);
     }
     if name.contains(':') {
@@ -100,6 +106,19 @@ fn components(name: &str) -> Result<Vec<&str>, SmbError> {
     Ok(out)
 }
 
+/// What a successful CREATE resolved to.
+struct Opened {
+    handle: shoal_vfs::FileHandle,
+    attr: shoal_vfs::Attr,
+    parent: Option<shoal_vfs::FileHandle>,
+    name: Vec<u8>,
+    action: u32,
+    /// Maximal access of the caller (MxAc).
+    maximal: u32,
+    /// Access granted to this open.
+    granted: u32,
+}
+
 /// CREATE.
 pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
     let (identity, share) = tree_of(conn, req)?;
@@ -111,114 +130,278 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         TreeShare::Ipc => return open_pipe(conn, req, &c.name),
         TreeShare::Disk(s) => s.clone(),
     };
+    // MS-SMB2 3.3.5.9: parameter checks before anything touches the file system.
+    if c.impersonation_level > 3 {
+        return fail(NtStatus::BAD_IMPERSONATION_LEVEL);
+    }
+    // Access mask bits outside the defined ones (MS-DTYP 2.4.3), and no access at all.
+    if c.desired_access & 0x0CE0_FE00 != 0 || c.desired_access == 0 {
+        return fail(NtStatus::ACCESS_DENIED);
+    }
+    if c.desired_access & access::SYSTEM_SECURITY != 0 {
+        // SACL access needs SeSecurityPrivilege, which no SMB user holds here.
+        return fail(NtStatus::PRIVILEGE_NOT_HELD);
+    }
+    if c.options & 0xFF00_0000 != 0 {
+        return fail(NtStatus::INVALID_PARAMETER);
+    }
+    // FILE_CREATE_TREE_CONNECTION, FILE_OPEN_BY_FILE_ID, FILE_RESERVE_OPFILTER.
+    if c.options & 0x0010_2080 != 0 {
+        return fail(NtStatus::NOT_SUPPORTED);
+    }
+    let contexts = parse_contexts(c.contexts)?;
+    if c.disposition > disposition::OVERWRITE_IF
+        || c.options & (options::DIRECTORY_FILE | options::NON_DIRECTORY_FILE) == (options::DIRECTORY_FILE | options::NON_DIRECTORY_FILE)
+        || c.file_attributes & 0xFFFF_8048 != 0
+    {
+        return fail(NtStatus::INVALID_PARAMETER);
+    }
+    if c.options & options::DIRECTORY_FILE != 0
+        && !matches!(c.disposition, disposition::CREATE | disposition::OPEN | disposition::OPEN_IF)
+    {
+        return fail(NtStatus::INVALID_PARAMETER);
+    }
+    let desired = map_generic(c.desired_access & !access::SYSTEM_SECURITY);
+    if c.options & options::DELETE_ON_CLOSE != 0 && desired & (access::DELETE | access::MAXIMUM_ALLOWED) == 0 {
+        // MS-FSA 2.1.5.1: FILE_DELETE_ON_CLOSE needs DELETE access.
+        return fail(NtStatus::INVALID_PARAMETER);
+    }
     let parts: Vec<String> = components(&c.name)?.into_iter().map(str::to_string).collect();
+    let stale = {
+        let registry = conn.shared.registry.lock().unwrap_or_else(|p| p.into_inner());
+        crate::open_table::stale(
+            &|s| conn.sessions.contains_key(&s),
+            &|s, id| conn.opens.get(&id).is_some_and(|o| o.session_id == s),
+            &|s| registry.contains_key(&s),
+        )
+    };
     let vfs = conn.shared.vfs.clone();
     let caller = caller_for(conn, &identity, &share);
     let root = disk.root.clone();
     let read_only = disk.read_only;
-    let desired = map_generic(c.desired_access & !access::SYSTEM_SECURITY);
-    let (disp, opts) = (c.disposition, c.options);
-    let (handle, attr, create_action, granted) = blocking(move || {
-        let mut dir = root.clone();
-        let mut dir_attr = vfs.getattr(&caller, &dir)?;
-        let (last, walk) = match parts.split_last() {
-            Some((l, w)) => (Some(l.clone()), w.to_vec()),
-            None => (None, Vec::new()),
-        };
-        for p in &walk {
-            match vfs.lookup(&caller, &dir, p.as_bytes()) {
-                Ok((h, a)) if a.kind == FileKind::Directory => {
-                    dir = h;
-                    dir_attr = a;
-                }
-                Ok(_) | Err(VfsError::NotFound) | Err(VfsError::NotDir) => return fail(NtStatus::OBJECT_PATH_NOT_FOUND),
-                Err(e) => return Err(e.into()),
+    let (disp, opts, file_attributes) = (c.disposition, c.options, c.file_attributes);
+    let audit_name = super::audit_name(conn, &share, &c.name);
+    let auditor = super::auditor(conn);
+    let audit_ctx = shoal_audit::RequestContext { desired_access: Some(c.desired_access), create_disposition: Some(disp) };
+    let desired_raw = c.desired_access;
+    let caller2 = caller.clone();
+    let audit_name2 = audit_name.clone();
+    let opened = blocking(move || {
+        if !stale.is_empty() {
+            crate::open_table::release(&vfs, &stale);
+        }
+        let result = shoal_audit::with_request_context(audit_ctx, || {
+            open_or_create(&*vfs, &caller, &root, &parts, read_only, disp, opts, file_attributes, desired)
+        });
+        if let Some(a) = &auditor {
+            // Creations are logged by the VFS layer; opens of existing objects (or failures
+            // to open them) here.
+            let (created, is_dir, inode, status) = match &result {
+                Ok(o) => (o.action == action::CREATED, o.attr.kind == FileKind::Directory, Some(o.attr.fileid), 0),
+                Err(SmbError::Vfs(_)) => (true, false, None, 0), // the layer saw it
+                Err(e) => (false, opts & options::DIRECTORY_FILE != 0, None, e.status().0),
+            };
+            let ev = shoal_audit::SmbOpen {
+                file_name: &audit_name2,
+                created,
+                is_directory: is_dir,
+                desired_access: desired_raw,
+                create_disposition: disp,
+                inode,
+                nt_status: status,
+            };
+            if let Err(e) = a.smb_open(&caller2, &ev) {
+                tracing::warn!(error = %e, "audit: open event not logged");
             }
         }
-        let existing = match &last {
-            None => Some((dir.clone(), dir_attr.clone())),
-            Some(name) => match vfs.lookup(&caller, &dir, name.as_bytes()) {
-                Ok(found) => Some(found),
-                Err(VfsError::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            },
-        };
-        let (handle, attr, act) = match existing {
-            Some((h, a)) => {
-                let is_dir = a.kind == FileKind::Directory;
-                if opts & options::DIRECTORY_FILE != 0 && !is_dir {
-                    return fail(NtStatus::NOT_A_DIRECTORY);
-                }
-                if opts & options::NON_DIRECTORY_FILE != 0 && is_dir {
-                    return fail(NtStatus::FILE_IS_A_DIRECTORY);
-                }
-                match disp {
-                    disposition::CREATE => return fail(NtStatus::OBJECT_NAME_COLLISION),
-                    disposition::OVERWRITE | disposition::OVERWRITE_IF | disposition::SUPERSEDE => {
-                        if is_dir {
-                            return fail(NtStatus::INVALID_PARAMETER);
-                        }
-                        if read_only {
-                            return fail(NtStatus::ACCESS_DENIED);
-                        }
-                        let a = vfs.setattr(&caller, &h, &SetAttr { size: Some(0), ..SetAttr::default() }, None)?;
-                        let act = if disp == disposition::SUPERSEDE { action::SUPERSEDED } else { action::OVERWRITTEN };
-                        (h, a, act)
-                    }
-                    _ => (h, a, action::OPENED),
-                }
-            }
-            None => {
-                let Some(name) = last else { return fail(NtStatus::OBJECT_NAME_NOT_FOUND) };
-                if matches!(disp, disposition::OPEN | disposition::OVERWRITE) {
-                    return fail(NtStatus::OBJECT_NAME_NOT_FOUND);
-                }
-                if read_only {
-                    return fail(NtStatus::MEDIA_WRITE_PROTECTED);
-                }
-                let (h, a) = if opts & options::DIRECTORY_FILE != 0 {
-                    vfs.mkdir(&caller, &dir, name.as_bytes(), &SetAttr { mode: Some(0o755), ..SetAttr::default() })?
-                } else {
-                    let how = CreateHow::Guarded(SetAttr { mode: Some(0o644), ..SetAttr::default() });
-                    vfs.create(&caller, &dir, name.as_bytes(), &how)?
-                };
-                (h, a, action::CREATED)
-            }
-        };
-        let mask = ACCESS_READ | ACCESS_LOOKUP | ACCESS_MODIFY | ACCESS_EXTEND | ACCESS_DELETE | ACCESS_EXECUTE;
-        let (bits, _) = vfs.access(&caller, &handle, mask)?;
-        let mut granted = granted_from(bits, read_only);
-        if act == action::CREATED {
-            granted = granted_from(mask, read_only);
-        }
-        Ok((handle, attr, act, granted))
+        result
     })
     .await?;
-    let effective = if desired & access::MAXIMUM_ALLOWED != 0 {
-        granted
-    } else {
-        let wanted = desired & !access::MAXIMUM_ALLOWED;
-        if wanted & !granted != 0 {
-            tracing::debug!(wanted = format_args!("{wanted:#x}"), granted = format_args!("{granted:#x}"), "access denied");
-            return fail(NtStatus::ACCESS_DENIED);
-        }
-        wanted
-    };
-    let is_dir = attr.kind == FileKind::Directory;
+    let effective = if desired & access::MAXIMUM_ALLOWED != 0 { opened.maximal } else { opened.granted };
+    let is_dir = opened.attr.kind == FileKind::Directory;
     let id = conn.new_file_id();
+    let file_key = (opened.attr.fsid, opened.attr.fileid);
+    let delete_on_close = opts & options::DELETE_ON_CLOSE != 0;
+    crate::open_table::insert(
+        req.session_id,
+        id,
+        crate::open_table::OpenState {
+            handle: opened.handle.clone(),
+            file: file_key,
+            is_dir,
+            position: 0,
+            mode: opts & (0x0000_0002 | 0x0000_0004 | 0x0000_0010 | 0x0000_0020 | 0x0000_1000),
+            bytes_read: 0,
+            bytes_written: 0,
+            audit_name,
+            caller: caller_for(conn, &identity, &share),
+            dir_cookie: 0,
+            dir_eof: false,
+            dir_returned: false,
+        },
+        opened.parent.clone(),
+        opened.name.clone(),
+        delete_on_close,
+    );
     conn.opens.insert(
         id,
         Open {
             session_id: req.session_id,
             tree_id: req.tree_id,
-            kind: OpenKind::File { handle, is_dir, listing: None },
+            kind: OpenKind::File { handle: opened.handle, is_dir, listing: None },
             granted: effective,
             path: c.name.clone(),
         },
     );
+    let mut replies: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    for ctx in &contexts {
+        if ctx.name == context::MXAC {
+            let mut d = Vec::with_capacity(8);
+            d.extend_from_slice(&0u32.to_le_bytes());
+            d.extend_from_slice(&opened.maximal.to_le_bytes());
+            replies.push((context::MXAC, d));
+        } else if ctx.name == context::QFID {
+            let mut d = Vec::with_capacity(32);
+            d.extend_from_slice(&opened.attr.fileid.to_le_bytes());
+            d.extend_from_slice(&opened.attr.fsid.to_le_bytes());
+            d.extend_from_slice(&[0; 16]);
+            replies.push((context::QFID, d));
+        }
+        // Other contexts (leases, durable handles, AAPL, ...) are ignored: MS-SMB2 3.3.5.9
+        // lets a server that does not support one skip it.
+    }
+    let info = file_info(&opened.attr);
     let mut body = Vec::new();
-    encode_create_response(&mut body, create_action, &file_info(&attr), id);
+    encode_create_response_with(&mut body, opened.action, &info, id, &replies);
     Ok(Reply { body, file_id: Some(id), ..Reply::default() })
+}
+
+/// Resolves the path and opens, creates, overwrites or supersedes (blocking).
+#[allow(clippy::too_many_arguments)]
+fn open_or_create(
+    vfs: &dyn shoal_vfs::Vfs,
+    caller: &shoal_vfs::Caller,
+    root: &shoal_vfs::FileHandle,
+    parts: &[String],
+    read_only: bool,
+    disp: u32,
+    opts: u32,
+    file_attributes: u32,
+    desired: u32,
+) -> Result<Opened, SmbError> {
+    let mut dir = root.clone();
+    let mut dir_attr = vfs.getattr(caller, &dir)?;
+    let (last, walk) = match parts.split_last() {
+        Some((l, w)) => (Some(l.clone()), w.to_vec()),
+        None => (None, Vec::new()),
+    };
+    let mut parent = None;
+    for p in &walk {
+        match vfs.lookup(caller, &dir, p.as_bytes()) {
+            Ok((h, a)) if a.kind == FileKind::Directory => {
+                parent = Some(dir);
+                dir = h;
+                dir_attr = a;
+            }
+            Ok(_) | Err(VfsError::NotFound) | Err(VfsError::NotDir) => return fail(NtStatus::OBJECT_PATH_NOT_FOUND),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mask = ACCESS_READ | ACCESS_LOOKUP | ACCESS_MODIFY | ACCESS_EXTEND | ACCESS_DELETE | ACCESS_EXECUTE;
+    let wanted = desired & !access::MAXIMUM_ALLOWED;
+    let existing = match &last {
+        None => Some((dir.clone(), dir_attr.clone())),
+        Some(name) => match vfs.lookup(caller, &dir, name.as_bytes()) {
+            Ok(found) => Some(found),
+            Err(VfsError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let (link_parent, link_name) = match &last {
+        Some(n) => (Some(dir.clone()), n.as_bytes().to_vec()),
+        None => (parent, Vec::new()),
+    };
+    match existing {
+        Some((h, a)) => {
+            let is_dir = a.kind == FileKind::Directory;
+            if opts & options::DIRECTORY_FILE != 0 && !is_dir {
+                return fail(NtStatus::NOT_A_DIRECTORY);
+            }
+            if opts & options::NON_DIRECTORY_FILE != 0 && is_dir {
+                return fail(NtStatus::FILE_IS_A_DIRECTORY);
+            }
+            if disp == disposition::CREATE {
+                return fail(NtStatus::OBJECT_NAME_COLLISION);
+            }
+            if crate::open_table::file((a.fsid, a.fileid)).is_some_and(|f| f.delete_pending) {
+                return fail(NtStatus::DELETE_PENDING);
+            }
+            let (bits, _) = vfs.access(caller, &h, mask)?;
+            let mut maximal = granted_from(bits, read_only);
+            if !read_only && (a.uid == caller.uid || caller.is_root()) {
+                // The owner may always change attributes and the security descriptor (chmod).
+                maximal |= access::WRITE_ATTRIBUTES | access::WRITE_DAC | access::WRITE_OWNER;
+            }
+            if !read_only && last.is_some() {
+                // Deleting is a right on the parent directory in POSIX.
+                if let Ok((pbits, _)) = vfs.access(caller, &dir, ACCESS_MODIFY) {
+                    if pbits & ACCESS_MODIFY != 0 {
+                        maximal |= access::DELETE;
+                    }
+                }
+            }
+            if wanted & !maximal != 0 {
+                tracing::debug!(wanted = format_args!("{wanted:#x}"), maximal = format_args!("{maximal:#x}"), "access denied");
+                return fail(NtStatus::ACCESS_DENIED);
+            }
+            if opts & options::DELETE_ON_CLOSE != 0 && !is_dir && a.mode & 0o222 == 0 {
+                // A read-only file cannot be deleted (MS-FSA 2.1.5.1.2.1).
+                return fail(NtStatus::CANNOT_DELETE);
+            }
+            let (attr, act) = match disp {
+                disposition::OVERWRITE | disposition::OVERWRITE_IF | disposition::SUPERSEDE => {
+                    if is_dir {
+                        return fail(NtStatus::INVALID_PARAMETER);
+                    }
+                    if read_only {
+                        return fail(NtStatus::ACCESS_DENIED);
+                    }
+                    if maximal & access::WRITE_DATA == 0 {
+                        return fail(NtStatus::ACCESS_DENIED);
+                    }
+                    let mut set = SetAttr { size: Some(0), ..SetAttr::default() };
+                    if file_attributes & attributes::READONLY != 0 {
+                        set.mode = Some(a.mode & !0o222);
+                    }
+                    let a = vfs.setattr(caller, &h, &set, None)?;
+                    (a, if disp == disposition::SUPERSEDE { action::SUPERSEDED } else { action::OVERWRITTEN })
+                }
+                _ => (a, action::OPENED),
+            };
+            Ok(Opened { handle: h, attr, parent: link_parent, name: link_name, action: act, maximal, granted: wanted })
+        }
+        None => {
+            let Some(name) = last else { return fail(NtStatus::OBJECT_NAME_NOT_FOUND) };
+            if matches!(disp, disposition::OPEN | disposition::OVERWRITE) {
+                return fail(NtStatus::OBJECT_NAME_NOT_FOUND);
+            }
+            if read_only {
+                return fail(NtStatus::MEDIA_WRITE_PROTECTED);
+            }
+            let ro = file_attributes & attributes::READONLY != 0;
+            let (h, a) = if opts & options::DIRECTORY_FILE != 0 {
+                vfs.mkdir(caller, &dir, name.as_bytes(), &SetAttr { mode: Some(0o755), ..SetAttr::default() })?
+            } else {
+                let mode = if ro { 0o444 } else { 0o644 };
+                let how = CreateHow::Guarded(SetAttr { mode: Some(mode), ..SetAttr::default() });
+                vfs.create(caller, &dir, name.as_bytes(), &how)?
+            };
+            // The creator holds every right on what it created (MS-FSA: the new object's
+            // security descriptor is inherited; here the owner's mode bits).
+            let maximal = granted_from(mask, false) | access::DELETE;
+            Ok(Opened { handle: h, attr: a, parent: link_parent, name: link_name, action: action::CREATED, maximal, granted: wanted })
+        }
+    }
 }
 
 /// What the RPC interfaces report about this server.

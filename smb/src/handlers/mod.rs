@@ -10,6 +10,7 @@ pub(crate) mod notify;
 pub(crate) mod query_directory;
 pub(crate) mod query_info;
 pub(crate) mod rw;
+pub(crate) mod set_info;
 pub(crate) mod session_setup;
 pub(crate) mod tree;
 
@@ -41,6 +42,7 @@ pub(crate) fn file_info(a: &Attr) -> FileInfo {
         nlink: a.nlink,
         file_id: a.fileid,
         is_directory: is_dir,
+        ..FileInfo::default()
     }
 }
 
@@ -69,4 +71,24 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SmbError> + Send + 'static,
 ) -> Result<T, SmbError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| SmbError::Internal(format!("blocking task: {e}")))?
+}
+
+/// The audit `fileName` of `path` (share-relative, `\\`-separated) on `share`.
+pub(crate) fn audit_name(conn: &Conn, share: &TreeShare, path: &str) -> String {
+    let base = match share {
+        TreeShare::Disk(s) => conn.shared.config.share_paths.get(&s.name.to_lowercase()).cloned().unwrap_or_default(),
+        TreeShare::Ipc => String::new(),
+    };
+    let base = base.trim_end_matches('/');
+    let rel = path.trim_matches('\\').replace('\\', "/");
+    if rel.is_empty() {
+        if base.is_empty() { "/".to_string() } else { base.to_string() }
+    } else {
+        format!("{base}/{rel}")
+    }
+}
+
+/// The auditor, if any.
+pub(crate) fn auditor(conn: &Conn) -> Option<std::sync::Arc<shoal_audit::Auditor>> {
+    conn.shared.config.auditor.as_ref().map(|a| a.0.clone())
 }

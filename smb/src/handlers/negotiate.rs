@@ -8,7 +8,7 @@ use shoal_smb_proto::negotiate::{
 };
 use shoal_smb_proto::{Dialect, NtStatus};
 
-use crate::config::SigningPolicy;
+use crate::config::{Cipher, EncryptionPolicy, SigningPolicy};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::{filetime_now, Conn};
 use crate::error::{fail, SmbError};
@@ -60,6 +60,8 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     };
     let mut contexts = Vec::new();
     let mut signing_alg = None;
+    let encryption_on = conn.shared.config.encryption != EncryptionPolicy::Disabled;
+    let mut cipher = None;
     if dialect == Dialect::SMB3_1_1 {
         // MS-SMB2 3.3.5.4: exactly one preauth context naming SHA-512.
         let preauth: Vec<&NegotiateContext> =
@@ -84,7 +86,16 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
                     });
                 }
             }
-            // Encryption: none offered yet, so no SMB2_ENCRYPTION_CAPABILITIES in the reply.
+            // MS-SMB2 3.3.5.4: the server picks a cipher from the client's list (ours in the
+            // configured preference order) and answers with CipherCount 1; none in common is
+            // answered with cipher 0 (Connection.CipherId = 0: no encryption).
+            if let NegotiateContext::Encryption { ciphers } = c {
+                if encryption_on {
+                    let pick = conn.shared.config.ciphers.iter().copied().find(|p| ciphers.contains(&p.0));
+                    cipher = pick;
+                    contexts.push(ResponseContext::Encryption(pick.unwrap_or(Cipher::NONE).0));
+                }
+            }
             // Unknown contexts are ignored.
         }
         conn.preauth = PreauthHash::default();
@@ -99,7 +110,17 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     conn.signing_algorithm = signing_alg;
     conn.server_security_mode = security_mode(conn);
     conn.server_capabilities = if dialect == Dialect::SMB2_0_2 { 0 } else { capabilities::LARGE_MTU };
-    tracing::debug!(?dialect, ?signing_alg, "negotiated");
+    // 3.0 and 3.0.2 encrypt with AES-128-CCM when both sides have SMB2_GLOBAL_CAP_ENCRYPTION
+    // (MS-SMB2 3.3.5.4); 3.1.1 negotiates through the context above and leaves the bit clear.
+    if encryption_on
+        && (dialect == Dialect::SMB3_0 || dialect == Dialect::SMB3_0_2)
+        && n.capabilities & capabilities::ENCRYPTION != 0
+    {
+        conn.server_capabilities |= capabilities::ENCRYPTION;
+        cipher = Some(Cipher::AES_128_CCM);
+    }
+    conn.cipher = cipher;
+    tracing::debug!(?dialect, ?signing_alg, ?cipher, "negotiated");
     let body = response_body(conn, dialect, contexts);
     Ok(Reply { body, preauth_conn: dialect == Dialect::SMB3_1_1, ..Reply::default() })
 }

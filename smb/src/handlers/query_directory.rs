@@ -1,6 +1,6 @@
-//! QUERY_DIRECTORY (MS-SMB2 3.3.5.18): the directory is read once per enumeration through
-//! `vfs.readdir` (bounded by `max_dir_entries`), then served from the buffer in pieces that fit
-//! the client's OutputBufferLength.
+//! QUERY_DIRECTORY (MS-SMB2 3.3.5.18): the directory is read in batches through
+//! `vfs.readdir` and its cookies, so a 100,000-entry directory never sits in memory: an open
+//! buffers at most one batch ([`BATCH`] entries) and remembers the cookie after it.
 
 use shoal_smb_proto::query_directory::{encode_dir_entry, flags, is_supported_class, pattern_matches, QueryDirectoryRequest};
 use shoal_smb_proto::query_info::encode_output_response;
@@ -10,6 +10,10 @@ use super::{blocking, caller_for, file_info, tree_of};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, Listing, OpenKind};
 use crate::error::{fail, SmbError};
+use crate::open_table;
+
+/// Entries read from the VFS at a time.
+const BATCH: usize = 512;
 
 /// QUERY_DIRECTORY.
 pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
@@ -19,29 +23,44 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     if !is_supported_class(q.class) {
         return fail(NtStatus::INVALID_INFO_CLASS);
     }
-    let max_entries = conn.shared.config.max_dir_entries;
     let max_out = usize::try_from(q.output_len).unwrap_or(0).min(conn.shared.config.max_io() as usize);
-    let (handle, needs_fill) = match conn.opens.get(&id) {
-        Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &o.kind {
-            OpenKind::File { handle, is_dir: true, listing } => {
-                let restart = q.flags & (flags::RESTART_SCANS | flags::REOPEN) != 0;
-                (handle.clone(), listing.is_none() || restart)
-            }
+    let restart = q.flags & (flags::RESTART_SCANS | flags::REOPEN) != 0;
+    let (handle, mut listing) = match conn.opens.get_mut(&id) {
+        Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &mut o.kind {
+            OpenKind::File { handle, is_dir: true, listing } => (handle.clone(), listing.take()),
             _ => return fail(NtStatus::INVALID_PARAMETER),
         },
         _ => return fail(NtStatus::FILE_CLOSED),
     };
-    let first_call = needs_fill;
-    if needs_fill {
-        let vfs = conn.shared.vfs.clone();
-        let caller = caller_for(conn, &identity, &share);
-        let entries = blocking(move || {
-            let mut out = Vec::new();
-            let mut cookie = 0u64;
-            loop {
-                let (batch, eof) = vfs.readdir(&caller, &handle, cookie, 512, true)?;
+    let Some(mut st) = open_table::get(req.session_id, id) else { return fail(NtStatus::FILE_CLOSED) };
+    if listing.is_none() || restart {
+        let pattern = if q.pattern.is_empty() { "*".to_string() } else { q.pattern.clone() };
+        listing = Some(Listing { entries: Vec::new(), next: 0, pattern });
+        st.dir_cookie = 0;
+        st.dir_eof = false;
+        st.dir_returned = false;
+    }
+    let Some(mut listing) = listing else { return fail(NtStatus::INTERNAL_ERROR) };
+    let vfs = conn.shared.vfs.clone();
+    let caller = caller_for(conn, &identity, &share);
+    let single = q.flags & flags::RETURN_SINGLE_ENTRY != 0;
+    let mut out = Vec::new();
+    let mut prev = None;
+    let mut count = 0usize;
+    let mut too_small = false;
+    let mut failure = None;
+    loop {
+        let Some((name, info)) = listing.entries.get(listing.next) else {
+            if st.dir_eof {
+                break;
+            }
+            let (vfs, caller, handle, cookie) = (vfs.clone(), caller.clone(), handle.clone(), st.dir_cookie);
+            let fetched = blocking(move || {
+                let (batch, eof) = vfs.readdir(&caller, &handle, cookie, BATCH, true)?;
+                let mut next_cookie = cookie;
+                let mut entries = Vec::with_capacity(batch.len());
                 for e in &batch {
-                    cookie = e.cookie;
+                    next_cookie = e.cookie;
                     let name = String::from_utf8_lossy(&e.name).into_owned();
                     let attr = match &e.plus {
                         Some((_, a)) => a.clone(),
@@ -50,32 +69,25 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                             Err(_) => continue,
                         },
                     };
-                    out.push((name, file_info(&attr)));
+                    entries.push((name, file_info(&attr)));
                 }
-                if eof || batch.is_empty() || out.len() >= max_entries {
+                Ok((entries, next_cookie, eof || batch.is_empty()))
+            })
+            .await;
+            match fetched {
+                Ok((entries, cookie, eof)) => {
+                    listing.entries = entries;
+                    listing.next = 0;
+                    st.dir_cookie = cookie;
+                    st.dir_eof = eof;
+                }
+                Err(e) => {
+                    failure = Some(e);
                     break;
                 }
             }
-            // `..` of the share root is the root itself: report it with the root's attributes.
-            Ok(out)
-        })
-        .await?;
-        if let Some(o) = conn.opens.get_mut(&id) {
-            if let OpenKind::File { listing, .. } = &mut o.kind {
-                *listing = Some(Listing { entries, next: 0, pattern: q.pattern.clone() });
-            }
-        }
-    }
-    let Some(o) = conn.opens.get_mut(&id) else { return fail(NtStatus::FILE_CLOSED) };
-    let OpenKind::File { listing: Some(listing), .. } = &mut o.kind else { return fail(NtStatus::INVALID_PARAMETER) };
-    if first_call && !q.pattern.is_empty() {
-        listing.pattern = q.pattern.clone();
-    }
-    let single = q.flags & flags::RETURN_SINGLE_ENTRY != 0;
-    let mut out = Vec::new();
-    let mut prev = None;
-    let mut count = 0usize;
-    while let Some((name, info)) = listing.entries.get(listing.next) {
+            continue;
+        };
         if !pattern_matches(&listing.pattern, name) {
             listing.next += 1;
             continue;
@@ -89,9 +101,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                     f.copy_from_slice(&[0; 4]);
                 }
             }
-            if count == 0 {
-                return fail(NtStatus::BUFFER_TOO_SMALL);
-            }
+            too_small = count == 0;
             break;
         }
         prev = Some(at);
@@ -101,8 +111,30 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             break;
         }
     }
+    let first = !st.dir_returned;
+    if count > 0 {
+        st.dir_returned = true;
+    }
+    open_table::update(req.session_id, id, |o| {
+        o.dir_cookie = st.dir_cookie;
+        o.dir_eof = st.dir_eof;
+        o.dir_returned = st.dir_returned;
+    });
+    if let Some(o) = conn.opens.get_mut(&id) {
+        if let OpenKind::File { listing: l, .. } = &mut o.kind {
+            *l = Some(listing);
+        }
+    }
+    if let Some(e) = failure {
+        if count == 0 {
+            return Err(e);
+        }
+    }
+    if too_small {
+        return fail(NtStatus::BUFFER_TOO_SMALL);
+    }
     if count == 0 {
-        return fail(if first_call { NtStatus::NO_SUCH_FILE } else { NtStatus::NO_MORE_FILES });
+        return fail(if first { NtStatus::NO_SUCH_FILE } else { NtStatus::NO_MORE_FILES });
     }
     let mut body = Vec::with_capacity(out.len() + 8);
     encode_output_response(&mut body, &out);

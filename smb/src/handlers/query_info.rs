@@ -13,7 +13,8 @@ use crate::error::{fail, SmbError};
 
 /// Classes whose encoding has a variable tail that may be truncated with BUFFER_OVERFLOW.
 fn variable(info_type: u8, class: u8) -> bool {
-    (info_type == INFO_FILE && matches!(class, file_class::ALL | file_class::STREAM)) || info_type == INFO_FILESYSTEM
+    (info_type == INFO_FILE && matches!(class, file_class::ALL | file_class::STREAM | file_class::NORMALIZED_NAME | file_class::ALTERNATE_NAME))
+        || info_type == INFO_FILESYSTEM
 }
 
 /// The descriptor of an object: owner and group as SIDs (the session's SID for its own uid,
@@ -45,9 +46,20 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         },
         _ => return fail(NtStatus::FILE_CLOSED),
     };
-    if q.info_type == INFO_FILE && q.class == 21 {
-        // FileAlternateNameInformation: no 8.3 short names are generated.
-        return fail(NtStatus::OBJECT_NAME_NOT_FOUND);
+    // MS-FSA 2.1.5.12: classes that read attributes need FILE_READ_ATTRIBUTES, the EA list
+    // FILE_READ_EA, the security descriptor READ_CONTROL.
+    let needed = match (q.info_type, q.class) {
+        (INFO_FILE, file_class::BASIC | file_class::ALL | file_class::NETWORK_OPEN | file_class::ATTRIBUTE_TAG) => 0x80,
+        (INFO_FILE, 15) => 0x8, // FileFullEaInformation: FILE_READ_EA
+        (INFO_SECURITY, _) => 0x0002_0000,
+        _ => 0,
+    };
+    if handle.is_some() && granted & needed != needed {
+        return fail(NtStatus::ACCESS_DENIED);
+    }
+    if q.info_type == INFO_FILE && q.class == 15 {
+        // No extended attributes are stored (Windows' answer for a file without EAs).
+        return fail(NtStatus::NO_EAS_ON_FILE);
     }
     let data = match (q.info_type, handle) {
         (INFO_FILE, None) => {
@@ -58,8 +70,14 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
             let attr = blocking(move || Ok(vfs.getattr(&caller, &h)?)).await?;
-            let name = if path.is_empty() { "\\".to_string() } else { path.clone() };
-            encode_file_info(q.class, &file_info(&attr), &name, granted)
+            let name = if path.is_empty() { "\\".to_string() } else { format!("\\{path}") };
+            let mut info = file_info(&attr);
+            if let Some(o) = crate::open_table::get(req.session_id, id) {
+                info.position = o.position;
+                info.mode = o.mode;
+                info.delete_pending = crate::open_table::file(o.file).is_some_and(|f| f.delete_pending);
+            }
+            encode_file_info(q.class, &info, &name, granted)
         }
         (INFO_FILESYSTEM, h) => {
             let h = match (h, &share) {
@@ -102,7 +120,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         if q.info_type == INFO_SECURITY {
             return fail(NtStatus::BUFFER_TOO_SMALL);
         }
-        if !variable(q.info_type, q.class) {
+        if !variable(q.info_type, q.class) || max < shoal_smb_proto::query_info::fixed_len(q.info_type, q.class, data.len()) {
             return fail(NtStatus::INFO_LENGTH_MISMATCH);
         }
         data.truncate(max);

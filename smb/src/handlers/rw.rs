@@ -9,8 +9,12 @@ use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
 
-/// FILE_READ_DATA.
-const READ_DATA: u32 = 0x1;
+/// FILE_READ_DATA | FILE_EXECUTE (reading for execution is reading: MS-SMB2 3.3.5.12).
+const READ_DATA: u32 = 0x1 | 0x20;
+/// Largest file offset + length a WRITE may reach (NTFS MAXFILESIZE, as Windows and Samba).
+const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
+/// Largest offset (a signed 64-bit file position on the wire).
+const MAX_OFFSET: u64 = i64::MAX as u64;
 /// FILE_WRITE_DATA | FILE_APPEND_DATA.
 const WRITE_DATA: u32 = 0x6;
 
@@ -53,6 +57,15 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
             if open.granted & READ_DATA == 0 {
                 return fail(NtStatus::ACCESS_DENIED);
             }
+            if r.offset > MAX_OFFSET || (r.length > 0 && r.offset.saturating_add(u64::from(r.length)) > MAX_OFFSET) {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
+            if r.length == 0 && r.minimum_count == 0 {
+                // A zero-length read succeeds with no data, even at end of file.
+                let mut body = Vec::with_capacity(17);
+                encode_read_response(&mut body, &[], 0);
+                return Ok(Reply::ok(body));
+            }
             let handle = handle.clone();
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
@@ -60,6 +73,11 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
             if data.is_empty() || (data.len() as u64) < u64::from(r.minimum_count) {
                 return fail(NtStatus::END_OF_FILE);
             }
+            let n = data.len() as u64;
+            crate::open_table::update(req.session_id, id, |o| {
+                o.bytes_read = o.bytes_read.saturating_add(n);
+                o.position = r.offset.saturating_add(n);
+            });
             (data, NtStatus::SUCCESS)
         }
     };
@@ -89,8 +107,33 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
             let data = w.data.to_vec();
+            let offset = w.offset;
+            let len = w.data.len() as u64;
+            if offset > MAX_OFFSET || (len > 0 && offset >= MAX_FILE_SIZE) {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
+            if len > 0 && offset.saturating_add(len) >= MAX_FILE_SIZE {
+                // Reaching NTFS's largest size: Windows answers DISK_FULL.
+                return fail(NtStatus::DISK_FULL);
+            }
+            if len == 0 {
+                let mut body = Vec::new();
+                encode_write_response(&mut body, 0);
+                return Ok(Reply::ok(body));
+            }
+            // MS-SMB2 3.3.5.13: durable before the reply only with WRITE_THROUGH; FLUSH
+            // makes the rest durable.
+            let stability = if w.flags & shoal_smb_proto::rw::WRITEFLAG_WRITE_THROUGH != 0 {
+                WriteStability::FileSync
+            } else {
+                WriteStability::Unstable
+            };
             let (n, _, _) =
-                blocking(move || Ok(vfs.write(&caller, &handle, w.offset, &data, WriteStability::FileSync)?)).await?;
+                blocking(move || Ok(vfs.write(&caller, &handle, offset, &data, stability)?)).await?;
+            crate::open_table::update(req.session_id, id, |o| {
+                o.bytes_written = o.bytes_written.saturating_add(u64::from(n));
+                o.position = offset.saturating_add(u64::from(n));
+            });
             n
         }
     };

@@ -13,12 +13,16 @@ use shoal_smb_proto::session::{
 use shoal_smb_proto::{Dialect, NtStatus};
 
 use super::blocking;
-use crate::config::SigningPolicy;
+use crate::config::{EncryptionPolicy, SigningPolicy};
+use crate::conn::encryption::SessionCrypt;
+use shoal_smb_proto::crypto::encryption::derive_cipher_keys;
+use shoal_smb_proto::session::SESSION_FLAG_ENCRYPT_DATA;
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::signing::{self, Signer};
 use crate::conn::state::{AuthExchange, Conn, Established, Identity, Session};
 use crate::conn::filetime_now;
 use crate::error::{fail, SmbError};
+use shoal_vfs::ZoneId;
 
 fn names(conn: &Conn) -> ServerNames {
     let cfg = &conn.shared.config;
@@ -49,6 +53,19 @@ fn failed(conn: &mut Conn, sid: u64, status: NtStatus) -> Result<Reply, SmbError
 pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
     let dialect = conn.negotiated().unwrap_or(Dialect::SMB2_0_2);
     let ss = SessionSetupRequest::decode(req.msg)?;
+    if conn.shared.config.encryption == EncryptionPolicy::Required {
+        // MS-SMB2 3.3.5.5 steps 1-2 (EncryptData and RejectUnencryptedAccess): a 2.x client
+        // cannot encrypt (unless `allow_unencrypted_legacy` lets it in for unencrypted
+        // shares), nor can a 3.x client without a cipher.
+        if !dialect.is_smb3() && !conn.shared.config.allow_unencrypted_legacy {
+            tracing::info!(?dialect, "session refused: encryption required and the dialect cannot encrypt");
+            return fail(NtStatus::ACCESS_DENIED);
+        }
+        if dialect.is_smb3() && !conn.can_encrypt() {
+            tracing::info!(?dialect, "session refused: encryption required and the client offers no cipher");
+            return fail(NtStatus::ACCESS_DENIED);
+        }
+    }
     if ss.flags & SESSION_FLAG_BINDING != 0 {
         // No multichannel: binding another connection to a session is refused.
         return fail(NtStatus::REQUEST_NOT_ACCEPTED);
@@ -186,12 +203,14 @@ async fn authenticate(
             return establish(conn, sid, dialect, client_security_mode, guest_identity(&auth.user), None, SESSION_FLAG_IS_GUEST, exchange, None).await;
         }
         tracing::info!(user = %auth.user, "logon failure: unknown user");
+        audit_logon_failure(conn, &auth.user);
         return failed(conn, sid, NtStatus::LOGON_FAILURE);
     };
     let verified = match exchange.challenger.verify(&auth, &user.nt_hash) {
         Ok(v) => v,
         Err(AuthError::Refused(why)) => {
             tracing::info!(user = %auth.user, why, "logon refused");
+            audit_logon_failure(conn, &auth.user);
             return failed(conn, sid, NtStatus::LOGON_FAILURE);
         }
         Err(e @ AuthError::Malformed { .. }) => {
@@ -200,6 +219,7 @@ async fn authenticate(
         }
         Err(e) => {
             tracing::info!(user = %auth.user, error = %e, "logon failure");
+            audit_logon_failure(conn, &auth.user);
             return failed(conn, sid, NtStatus::LOGON_FAILURE);
         }
     };
@@ -210,6 +230,7 @@ async fn authenticate(
             let mut c = SessionSecurity::new(&verified.session_key, verified.flags, true);
             if !c.verify(&exchange.mech_types_der, mic) {
                 tracing::info!(user = %auth.user, "bad SPNEGO mechListMIC");
+                audit_logon_failure(conn, &auth.user);
                 return failed(conn, sid, NtStatus::LOGON_FAILURE);
             }
             let mut s = SessionSecurity::new(&verified.session_key, verified.flags, false);
@@ -237,26 +258,51 @@ async fn establish(
     server_mic: Option<Vec<u8>>,
 ) -> Result<Reply, SmbError> {
     let signing_policy_required = conn.shared.config.signing == SigningPolicy::Required;
+    let encryption_required = conn.shared.config.encryption == EncryptionPolicy::Required && dialect.is_smb3();
     let alg = signing::algorithm(dialect, conn.signing_algorithm);
+    let cipher = conn.cipher;
     let Some(session) = conn.sessions.get_mut(&sid) else { return fail(NtStatus::USER_SESSION_DELETED) };
     let reauth = session.established.is_some();
-    let (keys, signer) = match (&session.established, session_key) {
+    if encryption_required && session_key.is_none() && !reauth {
+        // Guest and anonymous sessions have no keys, so they cannot encrypt.
+        tracing::info!("keyless session refused: encryption required");
+        return failed(conn, sid, NtStatus::ACCESS_DENIED);
+    }
+    let old = session.established.take();
+    let (keys, signer, crypt, encrypt_data) = match (old, session_key) {
         // MS-SMB2 3.3.5.5.3: re-authentication keeps the session's keys.
-        (Some(e), _) if e.keys.is_some() => (e.keys.clone(), e.signer),
+        (Some(e), _) if e.keys.is_some() => (e.keys, e.signer, e.crypt, e.encrypt_data),
         (_, Some(k)) => {
             let keys = derive_session_keys(&k, dialect, &session.preauth.0);
             let signer = Signer { alg, key: keys.signing };
-            (Some(keys), Some(signer))
+            // Session.EncryptionKey/DecryptionKey (MS-SMB2 3.3.5.5.3), when a cipher was
+            // negotiated on this connection.
+            let crypt = cipher.and_then(|c| {
+                derive_cipher_keys(&k, dialect, &session.preauth.0, c).and_then(|ck| SessionCrypt::new(c, &ck))
+            });
+            let encrypt_data = encryption_required && crypt.is_some();
+            (Some(keys), Some(signer), crypt, encrypt_data)
         }
-        _ => (None, None),
+        _ => (None, None, None, false),
     };
+    let session_flags = if encrypt_data { session_flags | SESSION_FLAG_ENCRYPT_DATA } else { session_flags };
     let signing_required = signer.is_some()
         && (signing_policy_required || u16::from(client_security_mode) & SIGNING_REQUIRED != 0);
     if !identity.guest {
         conn.shared.register(sid, &identity.user, conn.expire_tx.clone());
     }
+    if !reauth {
+        crate::audit_events::session_event(
+            conn,
+            &identity,
+            ZoneId::SYSTEM,
+            crate::audit_events::SessionEvent::Logon,
+            &identity.user.clone(),
+            NtStatus::SUCCESS,
+        );
+    }
     let Some(session) = conn.sessions.get_mut(&sid) else { return fail(NtStatus::USER_SESSION_DELETED) };
-    session.established = Some(Established { identity, keys, signer, signing_required });
+    session.established = Some(Established { identity, keys, signer, signing_required, crypt, encrypt_data });
     session.auth = None;
     conn.ever_authenticated = true;
     let out = if exchange.spnego {
@@ -266,7 +312,7 @@ async fn establish(
     };
     let mut body = Vec::new();
     encode_session_setup_response(&mut body, session_flags, &out);
-    tracing::debug!(reauth, signing_required, "session established");
+    tracing::debug!(reauth, signing_required, encrypt_data, "session established");
     // MS-SMB2 3.3.5.5.3: the final response of a non-guest session is signed.
     Ok(Reply { body, session_id: Some(sid), signer, unsigned: signer.is_none(), ..Reply::default() })
 }
@@ -278,8 +324,33 @@ pub(crate) fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
         let e = s.established.as_ref()?;
         (req.hdr.is_signed() || e.signing_required).then_some(e.signer).flatten()
     });
+    let identity = conn.sessions.get(&req.session_id).and_then(|s| s.established.as_ref()).map(|e| e.identity.clone());
+    if let Some(identity) = identity {
+        crate::audit_events::session_event(
+            conn,
+            &identity,
+            ZoneId::SYSTEM,
+            crate::audit_events::SessionEvent::Logoff,
+            &identity.user,
+            NtStatus::SUCCESS,
+        );
+    }
     conn.remove_session(req.session_id);
     let mut body = Vec::new();
     encode_empty_response(&mut body);
     Ok(Reply { body, signer, unsigned: signer.is_none(), ..Reply::default() })
+}
+
+/// A failed logon as an audit event (`logon` with STATUS_LOGON_FAILURE): the user named is the
+/// one the client claimed, with the anonymous uid.
+fn audit_logon_failure(conn: &Conn, user: &str) {
+    let claimed = Identity { user: user.to_string(), uid: 65534, gid: 65534, sid: String::new(), guest: false };
+    crate::audit_events::session_event(
+        conn,
+        &claimed,
+        ZoneId::SYSTEM,
+        crate::audit_events::SessionEvent::Logon,
+        user,
+        NtStatus::LOGON_FAILURE,
+    );
 }

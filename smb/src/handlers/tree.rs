@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use shoal_vfs::ZoneId;
+
 use shoal_smb_proto::session::encode_empty_response;
 use shoal_smb_proto::tree::{
     decode_tree_disconnect, encode_tree_connect_response, share_name_from_unc, TreeConnectRequest, SHAREFLAG_NO_CACHING,
@@ -12,6 +14,9 @@ use shoal_smb_proto::NtStatus;
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, Tree, TreeShare};
 use crate::error::{fail, SmbError};
+
+/// SMB2_SHAREFLAG_ENCRYPT_DATA (MS-SMB2 2.2.10).
+const SHAREFLAG_ENCRYPT_DATA: u32 = 0x0000_8000;
 
 /// FILE_ALL_ACCESS.
 const FULL_ACCESS: u32 = 0x001F_01FF;
@@ -24,7 +29,7 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
     // MS-SMB2 3.3.5.7: on 3.1.1 a non-guest session's TREE_CONNECT must be signed (it proves
     // both sides derived the same keys from the preauth hash), whatever the signing policy.
     let has_key = conn.sessions.get(&req.session_id).and_then(|s| s.established.as_ref()).is_some_and(|e| e.signer.is_some());
-    if conn.negotiated() == Some(shoal_smb_proto::Dialect::SMB3_1_1) && has_key && !req.hdr.is_signed() {
+    if conn.negotiated() == Some(shoal_smb_proto::Dialect::SMB3_1_1) && has_key && !req.hdr.is_signed() && !req.encrypted {
         tracing::warn!("unsigned TREE_CONNECT on 3.1.1");
         return fail(NtStatus::ACCESS_DENIED);
     }
@@ -48,6 +53,24 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
             }
         }
     };
+    // Share-level encryption (R2, MS-SMB2 3.3.5.7): a client that cannot encrypt (2.x, no
+    // cipher, a keyless guest session) is refused with STATUS_ACCESS_DENIED; others get
+    // SMB2_SHAREFLAG_ENCRYPT_DATA and must encrypt every request on the tree.
+    let share_encrypts = matches!(&share, TreeShare::Disk(s) if s.encrypt);
+    let share_for_audit = match &share {
+        TreeShare::Disk(s) => Some(s.zone),
+        _ => None,
+    };
+    let session_can_encrypt = conn
+        .sessions
+        .get(&req.session_id)
+        .and_then(|s| s.established.as_ref())
+        .is_some_and(|e| e.crypt.is_some());
+    if share_encrypts && !(conn.can_encrypt() && session_can_encrypt) {
+        tracing::info!(share = name, dialect = ?conn.negotiated(), "tree connect refused: share requires encryption");
+        return fail(NtStatus::ACCESS_DENIED);
+    }
+    let flags = if share_encrypts { flags | SHAREFLAG_ENCRYPT_DATA } else { flags };
     let max_trees = conn.shared.config.max_trees;
     let Some(session) = conn.sessions.get_mut(&req.session_id) else { return fail(NtStatus::USER_SESSION_DELETED) };
     if session.trees.len() >= max_trees {
@@ -55,8 +78,22 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
     }
     let id = session.next_tree_id;
     session.next_tree_id = session.next_tree_id.wrapping_add(1).max(1);
-    session.trees.insert(id, Tree { share, maximal_access: access });
+    session.trees.insert(id, Tree { share, maximal_access: access, encrypt_data: share_encrypts });
     tracing::info!(share = name, tree = id, "tree connect");
+    let zone = match &share_for_audit {
+        Some(z) => *z,
+        None => ZoneId::SYSTEM,
+    };
+    if let Some(identity) = conn.sessions.get(&req.session_id).and_then(|s| s.established.as_ref()).map(|e| e.identity.clone()) {
+        crate::audit_events::session_event(
+            conn,
+            &identity,
+            zone,
+            crate::audit_events::SessionEvent::TreeConnect,
+            name,
+            NtStatus::SUCCESS,
+        );
+    }
     let mut body = Vec::new();
     encode_tree_connect_response(&mut body, share_type, flags, 0, access);
     Ok(Reply { body, tree_id: Some(id), ..Reply::default() })

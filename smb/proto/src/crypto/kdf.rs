@@ -8,19 +8,27 @@ use crate::header::Dialect;
 /// KDF(Ki, Label, Context) with L = 128: the first 16 bytes of
 /// HMAC-SHA256(Ki, i=1 || Label || 0x00 || Context || L).
 pub fn kdf128(key: &[u8], label: &[u8], context: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    kdf(key, label, context, &mut out);
+    out
+}
+
+/// KDF(Ki, Label, Context) with L = 8 * `out.len()` bits, for L of 128 or 256: one
+/// HMAC-SHA256 block (i = 1) is enough for both. `Label` includes its terminating zero as
+/// MS-SMB2 3.1.4.2 spells the labels; the separator byte 0x00 follows it.
+pub fn kdf(key: &[u8], label: &[u8], context: &[u8], out: &mut [u8]) {
+    let bits = u32::try_from(out.len().saturating_mul(8)).unwrap_or(0);
     let k = hmac::Key::new(hmac::HMAC_SHA256, key);
     let mut ctx = hmac::Context::with_key(&k);
     ctx.update(&1u32.to_be_bytes());
     ctx.update(label);
     ctx.update(&[0]);
     ctx.update(context);
-    ctx.update(&128u32.to_be_bytes());
+    ctx.update(&bits.to_be_bytes());
     let tag = ctx.sign();
-    let mut out = [0u8; 16];
     for (o, t) in out.iter_mut().zip(tag.as_ref()) {
         *o = *t;
     }
-    out
 }
 
 /// The keys of one session (MS-SMB2 3.3.1.8 Session.SigningKey, ApplicationKey, ...).

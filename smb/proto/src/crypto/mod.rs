@@ -1,8 +1,9 @@
-//! Key derivation, signing and preauth integrity (MS-SMB2 3.1.4).
+//! Key derivation, signing, encryption and preauth integrity (MS-SMB2 3.1.4).
 //!
 //! Primitives come from `ring` (HMAC-SHA256, SHA-512, AES-GCM for GMAC) and RustCrypto
-//! `cmac` + `aes` (AES-CMAC): nothing is hand-rolled.
+//! `cmac` + `aes` (AES-CMAC), `ccm` + `aes` (AES-CCM): nothing is hand-rolled.
 
+pub mod encryption;
 pub mod kdf;
 pub mod preauth;
 pub mod signing;

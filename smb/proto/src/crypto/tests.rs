@@ -106,3 +106,143 @@ fn each_algorithm_signs_and_verifies_and_roles_differ_for_gmac() {
     assert_ne!(s, c);
     assert!(compute(SigningAlgorithm::AesGmac, &key, &msg[..63], Role::Client).is_none());
 }
+
+// Encryption examples from "Encryption in SMB 3.0: A protocol perspective" (AES-128-CCM) and
+// "SMB 3.1.1 Encryption in Windows 10" (AES-128-GCM), Microsoft Open Specifications blog.
+// The client's encryption key is the server's decryption key and vice versa.
+mod encryption_vectors {
+    use super::{h16, h64, hex};
+    use crate::crypto::encryption::{derive_cipher_keys, Cipher, CipherKey};
+    use crate::header::Dialect;
+    use crate::transform::{open, seal, HEADER_LEN};
+
+    fn nonce16(s: &str) -> [u8; 16] {
+        let mut n = [0u8; 16];
+        let b = hex(s);
+        n[..b.len()].copy_from_slice(&b);
+        n
+    }
+
+    /// Seals `plain` with `key` and `nonce` and checks the frame; opens `frame` back.
+    fn check(cipher: Cipher, key: &[u8], nonce: [u8; 16], session_id: u64, plain: &[u8], frame: &[u8]) {
+        let k = CipherKey::new(cipher, key).unwrap();
+        let mut buf = vec![0u8; HEADER_LEN];
+        buf.extend_from_slice(plain);
+        seal(&k, nonce, session_id, &mut buf).unwrap();
+        assert_eq!(buf, frame);
+        let mut back = frame.to_vec();
+        let h = open(&k, &mut back).unwrap();
+        assert_eq!(h.session_id, session_id);
+        assert_eq!(&back[HEADER_LEN..], plain);
+    }
+
+    #[test]
+    fn smb30_aes128ccm_write_request_and_response() {
+        let sk = h16("B4546771B515F766A86735532DD6C4F0");
+        let keys = derive_cipher_keys(&sk, Dialect::SMB3_0, &[0; 64], Cipher::AES_128_CCM).unwrap();
+        assert_eq!(keys.decryption, hex("261B72350558F2E9DCF613070383EDBF"));
+        assert_eq!(keys.encryption, hex("8FE2B57EC34D2DB5B1A9727F526BBDB5"));
+        let sid = 0x8E40014000011;
+        // Client to server: a WRITE of "Smb3 encryption testing".
+        let request = hex(concat!(
+            "FE534D4240000100000000000900400008000000000000000400000000000000",
+            "FFFE0000010000001100001400E4080000000000000000000000000000000000",
+            "3100700017000000000000000000000015010000390000020100000039020000",
+            "00000000000000007000000000000000536D623320656E6372797074696F6E20",
+            "74657374696E67"
+        ));
+        let request_frame = hex(concat!(
+            "FD534D4281A286535415445DAE393921E44FA42E66E69A111892584FB5ED524A",
+            "744DA3EE87000000000001001100001400E4080025C8FEE16605A437832D1CD5",
+            "2DA9F4645333482A175FE5384563F45FCDAFAEF38BC62BA4D5C62897996625A4",
+            "4C29BE5658DE2E6117585779E7B59FFD971278D08580D7FA899E410E910EABF5",
+            "AA1DB43050B33B49182637759AC15D84BFCDF5B6B238993C0F4CF4D6012023F6",
+            "C627297075D84B7803912D0A9639634453595EF3E33FFE4E7AC2AB"
+        ));
+        // The blog's nonce is 16 random bytes; CCM uses the first 11 and the frame carries
+        // all 16, so seal with the full field.
+        check(Cipher::AES_128_CCM, &keys.decryption, nonce16("66E69A111892584FB5ED524A744DA3EE"), sid, &request, &request_frame);
+        // Server to client: the WRITE response.
+        let response = hex(concat!(
+            "FE534D4240000100000000000900210009000000000000000400000000000000",
+            "FFFE0000010000001100001400E4080000000000000000000000000000000000",
+            "11000000170000000000000000000000"
+        ));
+        let response_frame = hex(concat!(
+            "FD534D42A6015530A18F6D9AFFE22AFAE8E66484860000000000000011000014",
+            "00E4080050000000000001001100001400E40800DBF46435C5F14169293CE079",
+            "E344479BF670227E49873F458672C3098DAC467DD5809F369D67409166515787",
+            "1483E01F7BECD02064EAC3E235F913668BBC2F097980D4B378F1993EFF6E60D1",
+            "77309E5B"
+        ));
+        let nonce: [u8; 16] = response_frame[20..36].try_into().unwrap();
+        check(Cipher::AES_128_CCM, &keys.encryption, nonce, sid, &response, &response_frame);
+    }
+
+    #[test]
+    fn smb311_aes128gcm_write_request_and_response() {
+        let sk = h16("419FDDF34C1E001909D362AE7FB6AF79");
+        let preauth = h64(concat!(
+            "B23F3CBFD69487D9832B79B1594A367CDD950909B774C3A4C412B4FCEA9EDDDBA7DB256BA2EA30E9",
+            "77F11F9B113247578E0E915C6D2A513B8F2FCA5707DC8770"
+        ));
+        let keys = derive_cipher_keys(&sk, Dialect::SMB3_1_1, &preauth, Cipher::AES_128_GCM).unwrap();
+        assert_eq!(keys.decryption, hex("A2F5E80E5D59103034F32E52F698E5EC"));
+        assert_eq!(keys.encryption, hex("748C50868C90F302962A5C35F5F9A8BF"));
+        let sid = 0x100000000025;
+        let request = hex(concat!(
+            "FE534D4240000100000000000900010008000000000000000500000000000000FFFE000001000000",
+            "25000000001000000000000000000000000000000000000031007000170000000000000000000000",
+            "0600000004000000010000000400000000000000000000007000000000000000536D623320656E63",
+            "72797074696F6E2074657374696E67"
+        ));
+        let request_frame = hex(concat!(
+            "FD534D42BD73D97D2BC9001BCAFAC0FDFF5FEEBCC7D6822D269CAF48904C664C0000000087000000",
+            "0000010025000000001000006ECDD2A7AFC7B47763057A041B8FD4DAFFE990B70C9E09D36C084E02",
+            "D14EF247F8BDE38ACF6256F8B1D3B56F77FBDEB312FEA5E92CBCC1ED8FB2EBBFAA75E49A4A394BB4",
+            "4576545567C24D4C014D47C9FBDFDAFD2C4F9B72F8D256452620A299F48E29E53D6B61D1C13A19E9",
+            "1AF013F00D17E3ABC2FC3D36C8C1B6B93973253852DBD442E46EE8"
+        ));
+        check(Cipher::AES_128_GCM, &keys.decryption, nonce16("C7D6822D269CAF48904C664C"), sid, &request, &request_frame);
+        let response = hex(concat!(
+            "FE534D4240000100000000000900010001000000000000000500000000000000FFFE000001000000",
+            "25000000001000000000000000000000000000000000000011000000170000000000000000000000"
+        ));
+        let response_frame = hex(concat!(
+            "FD534D42ACBE1CB7ED343ADF1725EF144D90D4B0E06831DD2E8EB7B4000000000000000050000000",
+            "00000100250000000010000026BBBF949983A6C1C796559D0F2C510CB651D1F7B6AC8DED32A2A0B8",
+            "F2D793A815C6F6B848D69767A215841A42D400AE6DDB5F0B44173A014973321FDD7950DA6179159B",
+            "82E03C9E18A050FF0EA1C967"
+        ));
+        let nonce: [u8; 16] = response_frame[20..36].try_into().unwrap();
+        check(Cipher::AES_128_GCM, &keys.encryption, nonce, sid, &response, &response_frame);
+    }
+
+    #[test]
+    fn aes256_keys_use_l256_and_differ_from_aes128() {
+        let sk = h16("419FDDF34C1E001909D362AE7FB6AF79");
+        let k128 = derive_cipher_keys(&sk, Dialect::SMB3_1_1, &[3; 64], Cipher::AES_128_GCM).unwrap();
+        let k256 = derive_cipher_keys(&sk, Dialect::SMB3_1_1, &[3; 64], Cipher::AES_256_GCM).unwrap();
+        assert_eq!(k256.encryption.len(), 32);
+        assert_ne!(k256.encryption[..16], k128.encryption[..]);
+        assert!(derive_cipher_keys(&sk, Dialect::SMB2_1, &[0; 64], Cipher::AES_128_CCM).is_none());
+        for c in Cipher::ALL {
+            let k = derive_cipher_keys(&sk, Dialect::SMB3_1_1, &[3; 64], c).unwrap();
+            assert!(CipherKey::new(c, &k.encryption).is_ok(), "{c:?}");
+            assert_eq!(Cipher::from_name(c.name().unwrap()), Some(c));
+        }
+    }
+
+    #[test]
+    fn nonces_never_repeat_and_replays_are_seen() {
+        let mut seq = crate::crypto::encryption::NonceSequence::new();
+        let a = seq.next_nonce().unwrap();
+        let b = seq.next_nonce().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a[8..], [0; 8]);
+        let mut w = crate::crypto::encryption::ReplayWindow::default();
+        assert!(w.accept(a));
+        assert!(w.accept(b));
+        assert!(!w.accept(a));
+    }
+}

@@ -1,0 +1,147 @@
+//! SMB3 encryption on a connection: per-session keys and nonces, decrypting requests
+//! (MS-SMB2 3.3.5.2.1.1), deciding which responses are encrypted (3.3.4.1.4) and sealing them
+//! (3.1.4.3). The policy checks on requests (3.3.5.2.9, 3.3.5.2.11) live in `dispatch`.
+
+use shoal_smb_proto::crypto::encryption::{CipherKey, CipherKeys, NonceSequence, ReplayWindow};
+use shoal_smb_proto::transform;
+use shoal_smb_proto::Command;
+
+use super::state::Conn;
+use crate::config::Cipher;
+
+/// The encryption state of one session: keys for both directions, the nonce counter for
+/// what the server sends, and the nonces recently received.
+pub(crate) struct SessionCrypt {
+    encryption: CipherKey,
+    decryption: CipherKey,
+    nonces: NonceSequence,
+    seen: ReplayWindow,
+    /// The client has sent at least one encrypted request (logged once; async final
+    /// responses, whose request is no longer at hand, are then encrypted).
+    pub client_encrypts: bool,
+}
+
+impl SessionCrypt {
+    pub fn new(cipher: Cipher, keys: &CipherKeys) -> Option<SessionCrypt> {
+        Some(SessionCrypt {
+            encryption: CipherKey::new(cipher, &keys.encryption).ok()?,
+            decryption: CipherKey::new(cipher, &keys.decryption).ok()?,
+            nonces: NonceSequence::new(),
+            seen: ReplayWindow::default(),
+            client_encrypts: false,
+        })
+    }
+}
+
+/// Room to leave before a message that may be sealed.
+pub(crate) const TRANSFORM_ROOM: usize = transform::HEADER_LEN;
+
+impl Conn {
+    /// Can this connection encrypt at all (a cipher was negotiated).
+    pub(crate) fn can_encrypt(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// Decrypts a transform frame in place. Every failure (malformed header, unknown session,
+    /// bad tag, replayed nonce) closes the connection with a warning naming the peer: the
+    /// caller turns `Err` into a disconnect (MS-SMB2 3.3.5.2.1.1).
+    pub(crate) fn decrypt_frame(&mut self, mut buf: Vec<u8>) -> Result<(Vec<u8>, u64), &'static str> {
+        let peer = self.peer;
+        let fail = |why: &'static str, detail: String| {
+            tracing::warn!(%peer, why, detail, "decryption failed; closing connection");
+            why
+        };
+        if !self.negotiated().is_some_and(shoal_smb_proto::Dialect::is_smb3) || !self.can_encrypt() {
+            return Err(fail("encrypted message on a connection without encryption", String::new()));
+        }
+        let h = transform::peek(&buf).map_err(|e| fail("malformed transform header", e.to_string()))?;
+        let Some(crypt) = self
+            .sessions
+            .get_mut(&h.session_id)
+            .and_then(|s| s.established.as_mut())
+            .and_then(|e| e.crypt.as_mut())
+        else {
+            return Err(fail("encrypted message for an unknown session", format!("{:#x}", h.session_id)));
+        };
+        transform::open(&crypt.decryption, &mut buf).map_err(|e| fail("bad encrypted message", e.to_string()))?;
+        // Only an authenticated nonce is remembered, so forged frames cannot fill the window.
+        if !crypt.seen.accept(h.nonce) {
+            return Err(fail("replayed nonce", format!("session {:#x}", h.session_id)));
+        }
+        if !crypt.client_encrypts {
+            tracing::info!(session = h.session_id, cipher = ?crypt.decryption.cipher(), "client encrypts");
+            crypt.client_encrypts = true;
+        }
+        buf.drain(..transform::HEADER_LEN);
+        Ok((buf, h.session_id))
+    }
+
+    /// MS-SMB2 3.3.4.1.4: whether a response of `command` on `session_id`/`tree_id` is sent
+    /// encrypted, given whether its request was.
+    pub(crate) fn must_encrypt(&self, session_id: u64, tree_id: u32, command: Command, request_encrypted: bool) -> bool {
+        let Some(session) = self.sessions.get(&session_id) else { return false };
+        let Some(est) = &session.established else { return false };
+        if est.crypt.is_none() {
+            return false;
+        }
+        if request_encrypted {
+            return true;
+        }
+        if command == Command::NEGOTIATE || command == Command::SESSION_SETUP {
+            return false;
+        }
+        if est.encrypt_data {
+            return true;
+        }
+        command != Command::TREE_CONNECT && session.trees.get(&tree_id).is_some_and(|t| t.encrypt_data)
+    }
+
+    /// Seals `frame` in place: it holds the 4-byte transport header, [`TRANSFORM_ROOM`] bytes
+    /// of room, then the plaintext message(s). Rewrites the transport length. `Err` when the
+    /// session has no keys or its nonces are exhausted (the connection must close rather
+    /// than send in clear or reuse a nonce).
+    pub(crate) fn seal_frame(&mut self, session_id: u64, frame: &mut [u8]) -> Result<(), &'static str> {
+        let crypt = self
+            .sessions
+            .get_mut(&session_id)
+            .and_then(|s| s.established.as_mut())
+            .and_then(|e| e.crypt.as_mut())
+            .ok_or("no encryption key for the reply")?;
+        let nonce = crypt.nonces.next_nonce().ok_or("nonce space exhausted")?;
+        let body = frame.get_mut(4..).ok_or("short frame")?;
+        let len = body.len();
+        transform::seal(&crypt.encryption, nonce, session_id, body).map_err(|_| "cannot encrypt the reply")?;
+        let mut hdr = Vec::with_capacity(4);
+        shoal_smb_proto::framing::put_frame_header(&mut hdr, len);
+        if let Some(h) = frame.get_mut(..4) {
+            h.copy_from_slice(&hdr);
+        }
+        Ok(())
+    }
+
+    /// Encrypts a complete plaintext transport frame (an async final response) when the
+    /// session's policy says so, or when the client has been encrypting (whether the original
+    /// request was is not recorded); returns it unchanged otherwise.
+    pub(crate) fn protect_frame(&mut self, session_id: u64, tree_id: u32, command: Command, frame: Vec<u8>) -> Vec<u8> {
+        let client_encrypts = self
+            .sessions
+            .get(&session_id)
+            .and_then(|s| s.established.as_ref())
+            .and_then(|e| e.crypt.as_ref())
+            .is_some_and(|c| c.client_encrypts);
+        if !self.must_encrypt(session_id, tree_id, command, client_encrypts) {
+            return frame;
+        }
+        let mut sealed = Vec::with_capacity(frame.len() + TRANSFORM_ROOM);
+        sealed.extend_from_slice(frame.get(..4).unwrap_or(&[0; 4]));
+        sealed.resize(4 + TRANSFORM_ROOM, 0);
+        sealed.extend_from_slice(frame.get(4..).unwrap_or(&[]));
+        match self.seal_frame(session_id, &mut sealed) {
+            Ok(()) => sealed,
+            Err(why) => {
+                tracing::warn!(why, "async response not encrypted; dropping it");
+                Vec::new()
+            }
+        }
+    }
+}

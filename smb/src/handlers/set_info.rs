@@ -1,0 +1,245 @@
+//! SET_INFO (MS-SMB2 3.3.5.21): file information classes Basic (timestamps, attributes),
+//! Rename, Disposition / DispositionEx (delete on close), EndOfFile, Allocation, Position and
+//! Mode.
+//!
+//! READONLY is stored the way Samba's `map readonly = yes` does: as the absence of every
+//! write bit in the mode; HIDDEN, SYSTEM and ARCHIVE are accepted and not stored (no xattr
+//! call in the VFS yet).
+
+use shoal_smb_proto::query_info::{attributes, INFO_FILE, INFO_SECURITY};
+use shoal_smb_proto::set_info::{
+    decode_u32, decode_u64, decode_u8, disposition_ex, encode_set_info_response, set_class, BasicInfo, RenameInfo,
+    SetInfoRequest,
+};
+use shoal_smb_proto::NtStatus;
+use shoal_vfs::{FileKind, SetAttr, SetTime, Timespec, VfsError};
+
+use super::{blocking, caller_for, tree_of};
+use crate::conn::dispatch::{Reply, Req};
+use crate::conn::state::{Conn, OpenKind, TreeShare};
+use crate::error::{fail, SmbError};
+use crate::open_table;
+
+const WRITE_DATA: u32 = 0x0000_0002;
+const WRITE_ATTRIBUTES: u32 = 0x0000_0100;
+const DELETE: u32 = 0x0001_0000;
+
+/// A FILETIME from the wire as a time to set: 0 and -1 leave it (MS-FSCC 2.4.7), -2 too.
+fn set_time(ft: i64) -> SetTime {
+    if ft <= 0 {
+        return SetTime::Keep;
+    }
+    let secs = ft / 10_000_000 - 11_644_473_600;
+    let nanos = u32::try_from(ft % 10_000_000).unwrap_or(0) * 100;
+    SetTime::Client(Timespec { secs, nanos })
+}
+
+/// SET_INFO.
+pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+    let s = SetInfoRequest::decode(req.msg)?;
+    let id = req.file_id(s.file_id);
+    let (identity, share) = tree_of(conn, req)?;
+    tracing::debug!(info_type = s.info_type, class = s.class, len = s.buffer.len(), "set_info");
+    let (handle, granted) = match conn.opens.get(&id) {
+        Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &o.kind {
+            OpenKind::File { handle, .. } => (handle.clone(), o.granted),
+            OpenKind::Pipe(_) => return fail(NtStatus::NOT_SUPPORTED),
+        },
+        _ => return fail(NtStatus::FILE_CLOSED),
+    };
+    let TreeShare::Disk(disk) = &share else { return fail(NtStatus::NOT_SUPPORTED) };
+    let disk = disk.clone();
+    let Some(state) = open_table::get(req.session_id, id) else { return fail(NtStatus::FILE_CLOSED) };
+    let need = |mask: u32| if granted & mask == 0 { fail(NtStatus::ACCESS_DENIED) } else { Ok(()) };
+    if s.info_type == INFO_SECURITY {
+        return fail(NtStatus::NOT_SUPPORTED);
+    }
+    if s.info_type != INFO_FILE {
+        return fail(NtStatus::INVALID_INFO_CLASS);
+    }
+    let vfs = conn.shared.vfs.clone();
+    let caller = caller_for(conn, &identity, &share);
+    match s.class {
+        set_class::BASIC => {
+            need(WRITE_ATTRIBUTES)?;
+            if s.buffer.len() < 36 {
+                return fail(NtStatus::INFO_LENGTH_MISMATCH);
+            }
+            let b = BasicInfo::decode(s.buffer)?;
+            if b.attributes & 0xFFFF_8048 != 0 {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
+            if b.attributes & attributes::DIRECTORY != 0 && !state.is_dir {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
+            blocking(move || {
+                let a = vfs.getattr(&caller, &handle)?;
+                let mut set = SetAttr { atime: set_time(b.last_access_time), mtime: set_time(b.last_write_time), ..SetAttr::default() };
+                if b.attributes != 0 && a.kind != FileKind::Directory {
+                    let want_ro = b.attributes & attributes::READONLY != 0;
+                    let is_ro = a.mode & 0o222 == 0;
+                    if want_ro && !is_ro {
+                        set.mode = Some(a.mode & !0o222);
+                    } else if !want_ro && is_ro {
+                        set.mode = Some(a.mode | 0o200);
+                    }
+                }
+                if set != SetAttr::default() {
+                    vfs.setattr(&caller, &handle, &set, None)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        set_class::RENAME => {
+            need(DELETE)?;
+            let r = RenameInfo::decode(s.buffer)?;
+            let target = r.name.trim_start_matches('\\').to_string();
+            let parts: Vec<String> = super::create::components(&target)?.into_iter().map(str::to_string).collect();
+            let Some((to_name, to_walk)) = parts.split_last() else { return fail(NtStatus::INVALID_PARAMETER) };
+            let (to_name, to_walk) = (to_name.clone(), to_walk.to_vec());
+            let Some(f) = open_table::file(state.file) else { return fail(NtStatus::FILE_CLOSED) };
+            let Some(from_dir) = f.parent.clone() else { return fail(NtStatus::ACCESS_DENIED) };
+            if f.name.is_empty() {
+                return fail(NtStatus::ACCESS_DENIED);
+            }
+            if f.delete_pending {
+                return fail(NtStatus::DELETE_PENDING);
+            }
+            let from_name = f.name.clone();
+            let root = disk.root.clone();
+            let read_only = disk.read_only;
+            let replace = r.replace_if_exists;
+            let to_dir = blocking(move || {
+                if read_only {
+                    return fail(NtStatus::MEDIA_WRITE_PROTECTED);
+                }
+                let mut dir = root;
+                for p in &to_walk {
+                    match vfs.lookup(&caller, &dir, p.as_bytes()) {
+                        Ok((h, a)) if a.kind == FileKind::Directory => dir = h,
+                        Ok(_) | Err(VfsError::NotFound) | Err(VfsError::NotDir) => {
+                            return fail(NtStatus::OBJECT_PATH_NOT_FOUND)
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                let same = dir == from_dir && to_name.as_bytes() == from_name.as_slice();
+                if !same {
+                    match vfs.lookup(&caller, &dir, to_name.as_bytes()) {
+                        Ok((_, a)) => {
+                            let case_only = dir == from_dir
+                                && to_name.eq_ignore_ascii_case(&String::from_utf8_lossy(&from_name));
+                            if !case_only {
+                                if !replace {
+                                    return fail(NtStatus::OBJECT_NAME_COLLISION);
+                                }
+                                if a.kind == FileKind::Directory {
+                                    return fail(NtStatus::ACCESS_DENIED);
+                                }
+                                if open_table::file((a.fsid, a.fileid)).is_some_and(|f| f.opens > 0) {
+                                    return fail(NtStatus::ACCESS_DENIED);
+                                }
+                            }
+                        }
+                        Err(VfsError::NotFound) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    vfs.rename(&caller, &from_dir, &from_name, &dir, to_name.as_bytes())?;
+                }
+                Ok(dir)
+            })
+            .await?;
+            let new_name = parts.last().cloned().unwrap_or_default().into_bytes();
+            open_table::update_file(state.file, |f| {
+                f.parent = Some(to_dir);
+                f.name = new_name;
+            });
+            let new_audit = super::audit_name(conn, &share, &target);
+            open_table::update(req.session_id, id, |o| o.audit_name = new_audit);
+            // Every open of this file on this connection now has the new path.
+            for o in conn.opens.values_mut() {
+                if let OpenKind::File { handle: h, .. } = &o.kind {
+                    if *h == state.handle {
+                        o.path = target.clone();
+                    }
+                }
+            }
+        }
+        set_class::DISPOSITION | set_class::DISPOSITION_EX => {
+            need(DELETE)?;
+            let delete = if s.class == set_class::DISPOSITION {
+                decode_u8(s.buffer)? != 0
+            } else {
+                decode_u32(s.buffer)? & disposition_ex::DELETE != 0
+            };
+            let ignore_ro = s.class == set_class::DISPOSITION_EX
+                && decode_u32(s.buffer)? & disposition_ex::IGNORE_READONLY != 0;
+            if delete {
+                let Some(f) = open_table::file(state.file) else { return fail(NtStatus::FILE_CLOSED) };
+                if f.parent.is_none() || f.name.is_empty() {
+                    return fail(NtStatus::CANNOT_DELETE);
+                }
+                let is_dir = state.is_dir;
+                let h = handle.clone();
+                blocking(move || {
+                    let a = vfs.getattr(&caller, &h)?;
+                    if !is_dir && a.mode & 0o222 == 0 && !ignore_ro {
+                        return fail(NtStatus::CANNOT_DELETE);
+                    }
+                    if is_dir {
+                        // MS-FSA 2.1.5.14.3: a non-empty directory cannot be marked.
+                        let (entries, _) = vfs.readdir(&caller, &h, 0, 3, false)?;
+                        if entries.iter().any(|e| e.name != b"." && e.name != b"..") {
+                            return fail(NtStatus::DIRECTORY_NOT_EMPTY);
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
+            open_table::update_file(state.file, |f| f.delete_pending = delete);
+        }
+        set_class::END_OF_FILE | set_class::ALLOCATION => {
+            need(WRITE_DATA)?;
+            let v = decode_u64(s.buffer)?;
+            if state.is_dir {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
+            let eof = s.class == set_class::END_OF_FILE;
+            blocking(move || {
+                if eof {
+                    vfs.setattr(&caller, &handle, &SetAttr { size: Some(v), ..SetAttr::default() }, None)?;
+                } else {
+                    // AllocationSize below the end of file truncates; above it is a hint.
+                    let a = vfs.getattr(&caller, &handle)?;
+                    if v < a.size {
+                        vfs.setattr(&caller, &handle, &SetAttr { size: Some(v), ..SetAttr::default() }, None)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        set_class::POSITION => {
+            let v = decode_u64(s.buffer)?;
+            if v > i64::MAX as u64 {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
+            open_table::update(req.session_id, id, |o| o.position = v);
+        }
+        set_class::MODE => {
+            let m = decode_u32(s.buffer)?;
+            // MS-FSCC 2.4.26: only these bits may be set.
+            if m & !(0x2 | 0x4 | 0x10 | 0x20 | 0x1000) != 0 {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
+            open_table::update(req.session_id, id, |o| o.mode = m);
+        }
+        set_class::VALID_DATA_LENGTH | set_class::LINK => return fail(NtStatus::NOT_SUPPORTED),
+        _ => return fail(NtStatus::INVALID_INFO_CLASS),
+    }
+    let mut body = Vec::new();
+    encode_set_info_response(&mut body);
+    Ok(Reply::ok(body))
+}
