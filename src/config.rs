@@ -283,7 +283,8 @@ pub struct SmbSection {
     /// A connection that sends nothing for this many seconds is closed.
     #[serde(default = "default_idle_secs")]
     pub idle_timeout_secs: u64,
-    /// Most credits a client may hold (bounds the requests it can have queued).
+    /// Most credits a client may hold (bounds the requests it can have queued; default 8192
+    /// as Samba).
     #[serde(default = "default_max_credits")]
     pub max_credits: u16,
     /// Most messages in one compound chain.
@@ -310,7 +311,9 @@ fn default_idle_secs() -> u64 {
     15 * 60
 }
 fn default_max_credits() -> u16 {
-    512
+    // Samba's `smb2 max credits`: enough for a deep queue; requests are served in order, so a
+    // credit costs no server memory beyond the socket buffer.
+    8192
 }
 fn default_max_compound() -> usize {
     64

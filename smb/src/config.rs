@@ -103,7 +103,7 @@ impl Default for SmbConfig {
             allow_guest: false,
             unauthenticated_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(15 * 60),
-            max_credits: 512,
+            max_credits: 8192,
             max_compound: 64,
             max_sessions: 64,
             max_trees: 256,
