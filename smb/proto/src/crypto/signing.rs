@@ -79,16 +79,21 @@ pub fn compute(alg: SigningAlgorithm, key: &[u8; 16], msg: &[u8], role: Role) ->
             }
             nonce[8..].copy_from_slice(&bits.to_le_bytes());
             let k = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, key).ok()?);
-            let mut aad = Vec::with_capacity(msg.len());
-            aad.extend_from_slice(before);
-            aad.extend_from_slice(&zero);
-            aad.extend_from_slice(after);
+            // GMAC takes the message as one AAD slice: use it as is when its signature field
+            // is already zero (`sign` zeroes it first), copy it only otherwise (verify).
+            let copy;
+            let aad: &[u8] = if rest.get(..16) == Some(&zero[..]) {
+                msg
+            } else {
+                let mut v = Vec::with_capacity(msg.len());
+                v.extend_from_slice(before);
+                v.extend_from_slice(&zero);
+                v.extend_from_slice(after);
+                copy = v;
+                &copy
+            };
             let tag = k
-                .seal_in_place_separate_tag(
-                    aead::Nonce::assume_unique_for_key(nonce),
-                    aead::Aad::from(&aad[..]),
-                    &mut [],
-                )
+                .seal_in_place_separate_tag(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(aad), &mut [])
                 .ok()?;
             out.copy_from_slice(tag.as_ref());
         }
@@ -103,6 +108,9 @@ pub fn sign(alg: SigningAlgorithm, key: &[u8; 16], msg: &mut [u8], role: Role) {
         a.copy_from_slice(f);
         let v = u32::from_le_bytes(a) | flags::SIGNED;
         f.copy_from_slice(&v.to_le_bytes());
+    }
+    if let Some(s) = msg.get_mut(SIGNATURE_OFFSET..SIGNATURE_OFFSET + 16) {
+        s.fill(0);
     }
     if let Some(sig) = compute(alg, key, msg, role) {
         if let Some(s) = msg.get_mut(SIGNATURE_OFFSET..SIGNATURE_OFFSET + 16) {
