@@ -32,7 +32,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use shoal_vfs::{
-    Attr, Caller, CreateHow, DirEntry, FileHandle, FileKind, FsStat, SetAttr, Timespec, Vfs,
+    Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr, Timespec, Vfs,
     VfsError, VfsResult, WriteStability,
 };
 
@@ -540,6 +540,38 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
 
     fn commit(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Attr> {
         self.inner.commit(caller, handle)
+    }
+
+    fn readdir_with_xattr(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        cookie: u64,
+        max: usize,
+        name: &str,
+    ) -> VfsResult<(Vec<DirEntryXattr>, bool)> {
+        let res = self.inner.readdir_with_xattr(caller, dir, cookie, max, name)?;
+        if self.on() {
+            for (ent, _) in &res.0 {
+                if let Some((h, a)) = &ent.plus {
+                    if ent.name != b"." && ent.name != b".." {
+                        self.remember(dir, &ent.name, h, a);
+                    }
+                }
+            }
+        }
+        Ok(res)
+    }
+
+    fn get_xattr(&self, caller: &Caller, handle: &FileHandle, name: &str) -> VfsResult<Option<Vec<u8>>> {
+        self.inner.get_xattr(caller, handle, name)
+    }
+
+    /// Passed through unaudited: today the only writer is SMB storing DOS attributes and the
+    /// creation time (`user.DOSATTRIB`), which the audit event schema has no event for (the
+    /// READONLY bit still changes the mode through `setattr`, which is audited).
+    fn set_xattr(&self, caller: &Caller, handle: &FileHandle, name: &str, value: Option<&[u8]>) -> VfsResult<()> {
+        self.inner.set_xattr(caller, handle, name, value)
     }
 
     fn write_verifier(&self) -> [u8; 8] {

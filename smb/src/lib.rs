@@ -9,7 +9,8 @@
 //!   `state` (sessions, trees, opens), `signing`, `encryption` (SMB3 keys, TRANSFORM
 //!   decrypt/seal, and which replies must be encrypted under the session/share policy).
 //! - `handlers/`: one file per command (negotiate, session_setup, tree, create, close,
-//!   query_directory, query_info, set_info, rw, ioctl, misc).
+//!   query_directory, query_info, set_info, rw, ioctl, misc), and `dos`: DOS attributes and
+//!   CreationTime kept in the `user.DOSATTRIB` extended attribute.
 //! - `open_table`: per-open state beyond the connection's open record (namespace position
 //!   for rename and delete-on-close, byte position, bytes moved) and per-file state shared by
 //!   its opens (open count, delete pending).

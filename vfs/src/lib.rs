@@ -27,8 +27,9 @@ pub use caller::{Caller, Protocol, ZoneId};
 pub use error::{VfsError, VfsResult};
 pub use local::LocalFs;
 pub use types::{
-    Attr, CreateHow, DirEntry, FileHandle, FileKind, FsStat, SetAttr, SetTime, Timespec,
-    WriteStability, MAX_HANDLE_LEN, MAX_NAME_LEN,
+    Attr, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr, SetTime, Timespec,
+    WriteStability, MAX_HANDLE_LEN, MAX_NAME_LEN, MAX_XATTR_NAME_LEN, MAX_XATTR_VALUE_LEN,
+    XATTR_NAMESPACE,
 };
 
 /// A filesystem as the protocols see it: handle based, every call on behalf of a [`Caller`].
@@ -171,6 +172,56 @@ pub trait Vfs: Send + Sync + 'static {
 
     /// Makes earlier unstable writes to `handle` durable.
     fn commit(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Attr>;
+
+    /// Value of extended attribute `name` of an object, `None` when it has none. Only the
+    /// [`XATTR_NAMESPACE`] (`user.`) namespace is reachable; other names are refused with
+    /// [`VfsError::Invalid`], symlinks and special files with [`VfsError::NotSupported`].
+    /// Like [`Vfs::getattr`] this is metadata: no read permission is checked here (protocol
+    /// layers check their own rights, e.g. SMB FILE_READ_ATTRIBUTES / FILE_READ_EA).
+    fn get_xattr(&self, caller: &Caller, handle: &FileHandle, name: &str)
+        -> VfsResult<Option<Vec<u8>>>;
+
+    /// Sets (`Some`) or removes (`None`; removing an absent one succeeds) extended attribute
+    /// `name`, in the `user.` namespace only, value at most [`MAX_XATTR_VALUE_LEN`] bytes
+    /// (else [`VfsError::TooBig`]).
+    /// The caller must own the object or have write permission on it (the rule `utimes` to
+    /// "now" follows).
+    fn set_xattr(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        name: &str,
+        value: Option<&[u8]>,
+    ) -> VfsResult<()>;
+
+    /// [`Vfs::readdir`] with `plus`, each entry with the value of extended attribute `name`
+    /// (`None` when absent, unreadable or not a regular file or directory): what
+    /// [`Vfs::get_xattr`] on each entry's handle would say, without a call per entry. The
+    /// default does just that; [`LocalFs`] reads the attribute by name relative to the open
+    /// directory, one syscall per entry, in the pass that stats it.
+    fn readdir_with_xattr(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        cookie: u64,
+        max: usize,
+        name: &str,
+    ) -> VfsResult<(Vec<DirEntryXattr>, bool)> {
+        let (entries, eof) = self.readdir(caller, dir, cookie, max, true)?;
+        let with = entries
+            .into_iter()
+            .map(|e| {
+                let v = match &e.plus {
+                    Some((h, a)) if matches!(a.kind, FileKind::Regular | FileKind::Directory) => {
+                        self.get_xattr(caller, h, name).ok().flatten()
+                    }
+                    _ => None,
+                };
+                (e, v)
+            })
+            .collect();
+        Ok((with, eof))
+    }
 
     /// Changes whenever the server restarts, so clients know to resend unstable writes.
     fn write_verifier(&self) -> [u8; 8];

@@ -180,3 +180,17 @@ pub struct FsStat {
     /// File slots available to the caller.
     pub avail_files: u64,
 }
+
+/// The only extended-attribute namespace [`crate::Vfs::get_xattr`] / [`crate::Vfs::set_xattr`]
+/// reach (`trusted.`, `security.` and `system.` stay the server's and the kernel's).
+pub const XATTR_NAMESPACE: &str = "user.";
+
+/// Longest extended-attribute name, prefix included (Linux `XATTR_NAME_MAX`).
+pub const MAX_XATTR_NAME_LEN: usize = 255;
+
+/// Largest extended-attribute value (Linux `XATTR_SIZE_MAX`, 64 KiB).
+pub const MAX_XATTR_VALUE_LEN: usize = 64 * 1024;
+
+/// A listing entry with the value of the extended attribute asked for
+/// ([`crate::Vfs::readdir_with_xattr`]), `None` when absent.
+pub type DirEntryXattr = (DirEntry, Option<Vec<u8>>);

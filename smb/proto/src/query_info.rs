@@ -76,12 +76,20 @@ pub mod attributes {
     pub const READONLY: u32 = 0x01;
     /// Hidden.
     pub const HIDDEN: u32 = 0x02;
+    /// System.
+    pub const SYSTEM: u32 = 0x04;
     /// Directory.
     pub const DIRECTORY: u32 = 0x10;
     /// Archive.
     pub const ARCHIVE: u32 = 0x20;
     /// Normal (no other bit).
     pub const NORMAL: u32 = 0x80;
+    /// Temporary (files only: MS-FSA 2.1.5.1 and 2.1.5.14.2 refuse it on directories).
+    pub const TEMPORARY: u32 = 0x100;
+    /// Offline.
+    pub const OFFLINE: u32 = 0x1000;
+    /// Not content indexed.
+    pub const NOT_CONTENT_INDEXED: u32 = 0x2000;
 }
 
 /// What the information classes say about one file, already in Windows units.

@@ -4,7 +4,7 @@
 use shoal_smb_proto::close::{encode_close_response, CloseRequest, CLOSE_FLAG_POSTQUERY_ATTRIB};
 use shoal_smb_proto::NtStatus;
 
-use super::{blocking, caller_for, file_info, tree_of};
+use super::{blocking, caller_for, tree_of};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
@@ -32,7 +32,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let forgotten = crate::open_table::forget(req.session_id, id);
     let info = blocking(move || {
         // Attributes are taken before a delete on close (Windows answers them too).
-        let info = if post { vfs.getattr(&caller, &handle).ok().map(|a| file_info(&a)) } else { None };
+        let info = if post { vfs.getattr(&caller, &handle).ok().map(|a| super::dos::info_of(&*vfs, &caller, &handle, &a)) } else { None };
         if let Some((o, unlink)) = forgotten {
             if let Some((parent, name)) = unlink {
                 let r = if o.is_dir { vfs.rmdir(&caller, &parent, &name) } else { vfs.remove(&caller, &parent, &name) };

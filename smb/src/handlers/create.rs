@@ -10,6 +10,7 @@ use shoal_smb_proto::NtStatus;
 use shoal_vfs::perm::{ACCESS_DELETE, ACCESS_EXECUTE, ACCESS_EXTEND, ACCESS_LOOKUP, ACCESS_MODIFY, ACCESS_READ};
 use shoal_vfs::{CreateHow, FileKind, SetAttr, VfsError};
 
+use super::dos::{self, DosInfo};
 use super::{blocking, caller_for, file_info, tree_of};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, Open, OpenKind, TreeShare};
@@ -117,6 +118,8 @@ struct Opened {
     maximal: u32,
     /// Access granted to this open.
     granted: u32,
+    /// Stored DOS attributes and creation time ([`dos`]), when there are any.
+    dos: Option<DosInfo>,
 }
 
 /// CREATE.
@@ -159,6 +162,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     if c.options & options::DIRECTORY_FILE != 0
         && !matches!(c.disposition, disposition::CREATE | disposition::OPEN | disposition::OPEN_IF)
     {
+        return fail(NtStatus::INVALID_PARAMETER);
+    }
+    // MS-FSA 2.1.5.1: "If CreateOptions.FILE_DIRECTORY_FILE is TRUE and
+    // DesiredFileAttributes.FILE_ATTRIBUTE_TEMPORARY is TRUE, the operation MUST be failed with
+    // STATUS_INVALID_PARAMETER."
+    if c.options & options::DIRECTORY_FILE != 0 && c.file_attributes & attributes::TEMPORARY != 0 {
         return fail(NtStatus::INVALID_PARAMETER);
     }
     let desired = map_generic(c.desired_access & !access::SYSTEM_SECURITY);
@@ -270,7 +279,8 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         // Other contexts (leases, durable handles, AAPL, ...) are ignored: MS-SMB2 3.3.5.9
         // lets a server that does not support one skip it.
     }
-    let info = file_info(&opened.attr);
+    let mut info = file_info(&opened.attr);
+    dos::apply(&mut info, opened.dos);
     let mut body = Vec::new();
     encode_create_response_with(&mut body, opened.action, &info, id, &replies);
     Ok(Reply { body, file_id: Some(id), ..Reply::default() })
@@ -358,7 +368,12 @@ fn open_or_create(
                 // A read-only file cannot be deleted (MS-FSA 2.1.5.1.2.1).
                 return fail(NtStatus::CANNOT_DELETE);
             }
-            let (attr, act) = match disp {
+            let stored = if matches!(a.kind, FileKind::Regular | FileKind::Directory) {
+                dos::load(vfs, caller, &h)
+            } else {
+                None
+            };
+            let (attr, act, stored) = match disp {
                 disposition::OVERWRITE | disposition::OVERWRITE_IF | disposition::SUPERSEDE => {
                     if is_dir {
                         return fail(NtStatus::INVALID_PARAMETER);
@@ -369,16 +384,29 @@ fn open_or_create(
                     if maximal & access::WRITE_DATA == 0 {
                         return fail(NtStatus::ACCESS_DENIED);
                     }
+                    // MS-FSA 2.1.5.1.2.1: overwriting a HIDDEN (SYSTEM) file without asking for
+                    // HIDDEN (SYSTEM) again "MUST be failed with STATUS_ACCESS_DENIED".
+                    let had = stored.map_or(0, |d| d.attributes);
+                    if disp != disposition::SUPERSEDE
+                        && had & (attributes::HIDDEN | attributes::SYSTEM) & !file_attributes != 0
+                    {
+                        return fail(NtStatus::ACCESS_DENIED);
+                    }
                     let mut set = SetAttr { size: Some(0), ..SetAttr::default() };
                     if file_attributes & attributes::READONLY != 0 {
                         set.mode = Some(a.mode & !0o222);
                     }
-                    let a = vfs.setattr(caller, &h, &set, None)?;
-                    (a, if disp == disposition::SUPERSEDE { action::SUPERSEDED } else { action::OVERWRITTEN })
+                    // The attributes are replaced (ARCHIVE added); the creation time stays.
+                    let creation_time = stored.unwrap_or_else(|| DosInfo::fallback(&a)).creation_time;
+                    vfs.setattr(caller, &h, &set, None)?;
+                    let d = DosInfo { attributes: (file_attributes & dos::STORED) | attributes::ARCHIVE, creation_time };
+                    dos::store_best_effort(vfs, caller, &h, &d);
+                    let a = vfs.getattr(caller, &h)?;
+                    (a, if disp == disposition::SUPERSEDE { action::SUPERSEDED } else { action::OVERWRITTEN }, Some(d))
                 }
-                _ => (a, action::OPENED),
+                _ => (a, action::OPENED, stored),
             };
-            Ok(Opened { handle: h, attr, parent: link_parent, name: link_name, action: act, maximal, granted: wanted })
+            Ok(Opened { handle: h, attr, parent: link_parent, name: link_name, action: act, maximal, granted: wanted, dos: stored })
         }
         None => {
             let Some(name) = last else { return fail(NtStatus::OBJECT_NAME_NOT_FOUND) };
@@ -389,17 +417,35 @@ fn open_or_create(
                 return fail(NtStatus::MEDIA_WRITE_PROTECTED);
             }
             let ro = file_attributes & attributes::READONLY != 0;
-            let (h, a) = if opts & options::DIRECTORY_FILE != 0 {
+            let new_dir = opts & options::DIRECTORY_FILE != 0;
+            let (h, a) = if new_dir {
                 vfs.mkdir(caller, &dir, name.as_bytes(), &SetAttr { mode: Some(0o755), ..SetAttr::default() })?
             } else {
                 let mode = if ro { 0o444 } else { 0o644 };
                 let how = CreateHow::Guarded(SetAttr { mode: Some(mode), ..SetAttr::default() });
                 vfs.create(caller, &dir, name.as_bytes(), &how)?
             };
+            // The requested attributes (a new file gets ARCHIVE, as on NTFS) and the creation
+            // time, which POSIX does not keep; storing them changes the ctime: stat again.
+            let d = DosInfo {
+                attributes: (file_attributes & dos::STORED) | if new_dir { 0 } else { attributes::ARCHIVE },
+                creation_time: file_info(&a).creation_time,
+            };
+            dos::store_best_effort(vfs, caller, &h, &d);
+            let a = vfs.getattr(caller, &h)?;
             // The creator holds every right on what it created (MS-FSA: the new object's
             // security descriptor is inherited; here the owner's mode bits).
             let maximal = granted_from(mask, false) | access::DELETE;
-            Ok(Opened { handle: h, attr: a, parent: link_parent, name: link_name, action: action::CREATED, maximal, granted: wanted })
+            Ok(Opened {
+                handle: h,
+                attr: a,
+                parent: link_parent,
+                name: link_name,
+                action: action::CREATED,
+                maximal,
+                granted: wanted,
+                dos: Some(d),
+            })
         }
     }
 }

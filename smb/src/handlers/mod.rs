@@ -3,6 +3,7 @@
 
 pub(crate) mod close;
 pub(crate) mod create;
+pub(crate) mod dos;
 pub(crate) mod ioctl;
 pub(crate) mod misc;
 pub(crate) mod negotiate;
@@ -22,7 +23,8 @@ use crate::conn::dispatch::Req;
 use crate::conn::state::{Conn, Identity, TreeShare};
 use crate::error::{fail, SmbError};
 
-/// Windows view of VFS attributes.
+/// Windows view of VFS attributes alone (mode bits and timestamps); [`dos::info_of`] merges
+/// the stored DOS attributes and creation time.
 pub(crate) fn file_info(a: &Attr) -> FileInfo {
     let is_dir = a.kind == FileKind::Directory;
     let mut attrs = if is_dir { attributes::DIRECTORY } else { attributes::ARCHIVE };

@@ -56,20 +56,26 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             }
             let (vfs, caller, handle, cookie) = (vfs.clone(), caller.clone(), handle.clone(), st.dir_cookie);
             let fetched = blocking(move || {
-                let (batch, eof) = vfs.readdir(&caller, &handle, cookie, BATCH, true)?;
+                // The stored DOS attributes come with the listing (one getxattr per entry, by
+                // name in the pass that stats it: no open, no lookup).
+                let (batch, eof) = vfs.readdir_with_xattr(&caller, &handle, cookie, BATCH, super::dos::XATTR)?;
                 let mut next_cookie = cookie;
                 let mut entries = Vec::with_capacity(batch.len());
-                for e in &batch {
+                for (e, value) in &batch {
                     next_cookie = e.cookie;
                     let name = String::from_utf8_lossy(&e.name).into_owned();
-                    let attr = match &e.plus {
-                        Some((_, a)) => a.clone(),
+                    let info = match &e.plus {
+                        Some((_, a)) => {
+                            let mut info = file_info(a);
+                            super::dos::apply(&mut info, value.as_deref().and_then(super::dos::DosInfo::decode));
+                            info
+                        }
                         None => match vfs.lookup(&caller, &handle, &e.name) {
-                            Ok((_, a)) => a,
+                            Ok((h, a)) => super::dos::info_of(&*vfs, &caller, &h, &a),
                             Err(_) => continue,
                         },
                     };
-                    entries.push((name, file_info(&attr)));
+                    entries.push((name, info));
                 }
                 Ok((entries, next_cookie, eof || batch.is_empty()))
             })

@@ -6,7 +6,7 @@ use shoal_smb_proto::query_info::{
 };
 use shoal_smb_proto::NtStatus;
 
-use super::{blocking, caller_for, file_info, tree_of};
+use super::{blocking, caller_for, tree_of};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind, TreeShare};
 use crate::error::{fail, SmbError};
@@ -69,9 +69,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         (INFO_FILE, Some(h)) => {
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
-            let attr = blocking(move || Ok(vfs.getattr(&caller, &h)?)).await?;
+            let mut info = blocking(move || {
+                let attr = vfs.getattr(&caller, &h)?;
+                Ok(super::dos::info_of(&*vfs, &caller, &h, &attr))
+            })
+            .await?;
             let name = if path.is_empty() { "\\".to_string() } else { format!("\\{path}") };
-            let mut info = file_info(&attr);
             if let Some(o) = crate::open_table::get(req.session_id, id) {
                 info.position = o.position;
                 info.mode = o.mode;

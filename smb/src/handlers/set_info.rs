@@ -2,9 +2,10 @@
 //! Rename, Disposition / DispositionEx (delete on close), EndOfFile, Allocation, Position and
 //! Mode.
 //!
-//! READONLY is stored the way Samba's `map readonly = yes` does: as the absence of every
-//! write bit in the mode; HIDDEN, SYSTEM and ARCHIVE are accepted and not stored (no xattr
-//! call in the VFS yet).
+//! READONLY of a file is stored the way Samba's `map readonly = yes` does: as the absence of
+//! every write bit in the mode; all the attributes (READONLY too, HIDDEN, SYSTEM, ARCHIVE, ...)
+//! and the CreationTime go to the `user.DOSATTRIB` extended attribute ([`super::dos`]).
+//! ChangeTime cannot be set (POSIX ctime) and is ignored.
 
 use shoal_smb_proto::query_info::{attributes, INFO_FILE, INFO_SECURITY};
 use shoal_smb_proto::set_info::{
@@ -14,6 +15,7 @@ use shoal_smb_proto::set_info::{
 use shoal_smb_proto::NtStatus;
 use shoal_vfs::{FileKind, SetAttr, SetTime, Timespec, VfsError};
 
+use super::dos::{self, DosInfo};
 use super::{blocking, caller_for, tree_of};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind, TreeShare};
@@ -72,6 +74,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             if b.attributes & attributes::DIRECTORY != 0 && !state.is_dir {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
+            // MS-FSA 2.1.5.14.2: "If InputBuffer.FileAttributes.FILE_ATTRIBUTE_TEMPORARY is TRUE
+            // and Open.File.FileType is DirectoryFile, the operation MUST be failed with
+            // STATUS_INVALID_PARAMETER."
+            if b.attributes & attributes::TEMPORARY != 0 && state.is_dir {
+                return fail(NtStatus::INVALID_PARAMETER);
+            }
             blocking(move || {
                 let a = vfs.getattr(&caller, &handle)?;
                 let mut set = SetAttr { atime: set_time(b.last_access_time), mtime: set_time(b.last_write_time), ..SetAttr::default() };
@@ -86,6 +94,21 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 }
                 if set != SetAttr::default() {
                     vfs.setattr(&caller, &handle, &set, None)?;
+                }
+                // 0 leaves the attributes (MS-FSCC 2.4.7), as 0 and -1 leave the time.
+                if b.attributes != 0 || b.creation_time > 0 {
+                    let stored = dos::load(&*vfs, &caller, &handle);
+                    let old = stored.unwrap_or_else(|| DosInfo::fallback(&a));
+                    let mut new = old;
+                    if b.attributes != 0 {
+                        new.attributes = b.attributes & dos::STORED;
+                    }
+                    if b.creation_time > 0 {
+                        new.creation_time = b.creation_time as u64;
+                    }
+                    if stored != Some(new) {
+                        dos::store(&*vfs, &caller, &handle, &new)?;
+                    }
                 }
                 Ok(())
             })

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use super::attr::attr_from_stat;
 use super::{sys, LocalFs};
 use crate::perm;
-use crate::{Attr, Caller, DirEntry, FileHandle, FileKind, VfsError, VfsResult};
+use crate::{Attr, Caller, DirEntry, DirEntryXattr, FileHandle, FileKind, VfsError, VfsResult};
 
 /// Most entries one call returns, whatever the caller asks.
 pub const MAX_ENTRIES: usize = 4096;
@@ -82,7 +82,8 @@ impl LocalFs {
         cookie: u64,
         max: usize,
         plus: bool,
-    ) -> VfsResult<(Vec<DirEntry>, bool)> {
+        xattr: Option<&str>,
+    ) -> VfsResult<(Vec<DirEntryXattr>, bool)> {
         let (pfd, da, tag) = self.object(dir)?;
         if da.kind != FileKind::Directory {
             return Err(VfsError::NotDir);
@@ -126,16 +127,20 @@ impl LocalFs {
             open.returned.push(sys::RawDirent { name: raw.name.clone(), ino: raw.ino, next: raw.next });
             let mut fileid = raw.ino;
             let mut plus_info = None;
+            let mut value = None;
             if raw.name == b".." && self.is_root(tag, &da) {
                 fileid = da.fileid;
             }
             if can_stat {
                 if let Ok((h, a)) = self.entry_plus(&pfd, &da, tag, &raw.name) {
                     fileid = a.fileid;
+                    if let Some(n) = xattr {
+                        value = self.entry_xattr(&pfd, &da, tag, &raw.name, &a, n);
+                    }
                     plus_info = Some((h, a));
                 }
             }
-            out.push(DirEntry { name: raw.name, fileid, cookie: raw.next, plus: plus_info });
+            out.push((DirEntry { name: raw.name, fileid, cookie: raw.next, plus: plus_info }, value));
         }
         if !eof || open.returned.len() > 1 {
             // Also kept at the end: the caller may not fit the whole tail in its reply.
@@ -144,6 +149,30 @@ impl LocalFs {
             }
         }
         Ok((out, eof))
+    }
+
+    /// Extended attribute `xname` of one entry (already stat'ed as `a`), by name relative to
+    /// the directory: one `lgetxattr`, no open. Errors read as absent.
+    fn entry_xattr(
+        &self,
+        dir_fd: &std::os::fd::OwnedFd,
+        dir_attr: &Attr,
+        tag: u32,
+        name: &[u8],
+        a: &Attr,
+        xname: &str,
+    ) -> Option<Vec<u8>> {
+        if !matches!(a.kind, FileKind::Regular | FileKind::Directory) {
+            return None;
+        }
+        let r = if name == b"." || name == b".." {
+            self.lookup_in(dir_fd, dir_attr, tag, name)
+                .ok()
+                .and_then(|(fd, _)| sys::getxattr_fd(fd.as_fd(), xname.as_bytes()).ok())
+        } else {
+            sys::getxattr_at(dir_fd.as_fd(), name, xname.as_bytes()).ok()
+        };
+        r.flatten()
     }
 
     /// Handle and attributes of one entry: `fstatat` + `name_to_handle_at` on the name, two

@@ -14,7 +14,8 @@
 //! [`crate::perm`], for the [`Caller`].
 //!
 //! Files: `sys.rs` syscall wrappers, `handle.rs` handle format, `names.rs` name checks,
-//! `attr.rs` stat conversion, `modify.rs` the namespace-changing calls, `dir.rs` listing.
+//! `attr.rs` stat conversion, `modify.rs` the namespace-changing calls, `dir.rs` listing,
+//! `xattr.rs` extended attributes (`user.` namespace).
 
 mod attr;
 mod dir;
@@ -23,6 +24,7 @@ pub mod handle;
 mod modify;
 pub mod names;
 pub mod sys;
+mod xattr;
 
 use std::collections::HashMap;
 use std::io;
@@ -32,7 +34,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::perm;
 use crate::{
-    Attr, Caller, CreateHow, DirEntry, FileHandle, FileKind, FsStat, Protocol, SetAttr, Timespec,
+    Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, Protocol, SetAttr, Timespec,
     Vfs, VfsError, VfsResult, WriteStability,
 };
 use attr::attr_from_stat;
@@ -477,7 +479,20 @@ impl Vfs for LocalFs {
         max: usize,
         plus: bool,
     ) -> VfsResult<(Vec<DirEntry>, bool)> {
-        self.readdir_impl(c, dir, cookie, max, plus)
+        let (entries, eof) = self.readdir_impl(c, dir, cookie, max, plus, None)?;
+        Ok((entries.into_iter().map(|(e, _)| e).collect(), eof))
+    }
+
+    fn readdir_with_xattr(
+        &self,
+        c: &Caller,
+        dir: &FileHandle,
+        cookie: u64,
+        max: usize,
+        name: &str,
+    ) -> VfsResult<(Vec<DirEntryXattr>, bool)> {
+        xattr::check_name(name)?;
+        self.readdir_impl(c, dir, cookie, max, true, Some(name))
     }
 
     fn fsstat(&self, _c: &Caller, h: &FileHandle) -> VfsResult<FsStat> {
@@ -504,6 +519,20 @@ impl Vfs for LocalFs {
         let (fd, _) = self.open_handle(h, flags)?;
         sys::sync(fd.as_fd(), false)?;
         Ok(attr_from_stat(&sys::fstat(fd.as_fd())?))
+    }
+
+    fn get_xattr(&self, c: &Caller, h: &FileHandle, name: &str) -> VfsResult<Option<Vec<u8>>> {
+        self.get_xattr_impl(c, h, name)
+    }
+
+    fn set_xattr(
+        &self,
+        c: &Caller,
+        h: &FileHandle,
+        name: &str,
+        value: Option<&[u8]>,
+    ) -> VfsResult<()> {
+        self.set_xattr_impl(c, h, name, value)
     }
 
     fn write_verifier(&self) -> [u8; 8] {

@@ -474,3 +474,154 @@ pub fn utimens_fd(fd: BorrowedFd<'_>, atime: TimeArg, mtime: TimeArg) -> io::Res
     // SAFETY: valid args.
     cvt(unsafe { libc::utimensat(libc::AT_FDCWD, p.as_ptr(), ts.as_ptr(), 0) }).map(|_| ())
 }
+
+/// `getxattr` of the object an `O_PATH` fd refers to (through its `/proc/self/fd` link:
+/// `fgetxattr` refuses `O_PATH` descriptors). `Ok(None)` when the attribute is absent.
+pub fn getxattr_fd(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    getxattr_path(&proc_path(fd)?, name, true)
+}
+
+/// `lgetxattr` of entry `entry` of directory `dir` (a single name component, not followed if
+/// it is a symlink), through `/proc/self/fd/<dir>/<entry>`: one syscall and no open, for
+/// listings. `Ok(None)` when the attribute is absent.
+pub fn getxattr_at(dir: BorrowedFd<'_>, entry: &[u8], name: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    if entry.contains(&b'/') {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    if let Some(r) = getxattrat(dir, entry, name) {
+        return r;
+    }
+    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    p.extend_from_slice(entry);
+    getxattr_path(&cstr(&p)?, name, false)
+}
+
+/// `getxattrat(2)` (Linux 6.13; the number is the same in every architecture's table since
+/// the tables were unified) with `AT_SYMLINK_NOFOLLOW`: a walk of one component instead of
+/// the five of a `/proc/self/fd/N/name` path. `None` when the kernel lacks it (then the
+/// `/proc` path is used, and not tried again).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn getxattrat(dir: BorrowedFd<'_>, entry: &[u8], name: &[u8]) -> Option<io::Result<Option<Vec<u8>>>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static MISSING: AtomicBool = AtomicBool::new(false);
+    const SYS_GETXATTRAT: libc::c_long = 464;
+    /// `struct xattr_args` of the kernel uapi.
+    #[repr(C)]
+    struct XattrArgs {
+        value: u64,
+        size: u32,
+        flags: u32,
+    }
+    if MISSING.load(Ordering::Relaxed) {
+        return None;
+    }
+    let (p, n) = match (cstr(entry), cstr(name)) {
+        (Ok(p), Ok(n)) => (p, n),
+        (Err(e), _) | (_, Err(e)) => return Some(Err(e)),
+    };
+    let get = |buf: *mut u8, len: usize| -> isize {
+        let mut args = XattrArgs { value: buf as u64, size: len as u32, flags: 0 };
+        // SAFETY: valid fd and C strings; args points to a live struct of the size passed;
+        // buf is writable for len bytes (or NULL with 0).
+        unsafe {
+            libc::syscall(
+                SYS_GETXATTRAT,
+                dir.as_raw_fd(),
+                p.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW as libc::c_uint,
+                n.as_ptr(),
+                &mut args as *mut XattrArgs,
+                std::mem::size_of::<XattrArgs>(),
+            ) as isize
+        }
+    };
+    let mut buf = vec![0u8; 256];
+    loop {
+        let r = get(buf.as_mut_ptr(), buf.len());
+        if r >= 0 {
+            buf.truncate(r as usize);
+            return Some(Ok(Some(buf)));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENOSYS) => {
+                MISSING.store(true, Ordering::Relaxed);
+                return None;
+            }
+            Some(libc::ENODATA) => return Some(Ok(None)),
+            Some(libc::ERANGE) => {
+                let size = get(std::ptr::null_mut(), 0);
+                if size < 0 {
+                    let e = io::Error::last_os_error();
+                    return Some(if e.raw_os_error() == Some(libc::ENODATA) { Ok(None) } else { Err(e) });
+                }
+                buf = vec![0u8; (size as usize).max(buf.len().saturating_mul(2))];
+            }
+            _ => return Some(Err(e)),
+        }
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn getxattrat(_dir: BorrowedFd<'_>, _entry: &[u8], _name: &[u8]) -> Option<io::Result<Option<Vec<u8>>>> {
+    None
+}
+
+/// `getxattr` of a path (`lgetxattr` when not `follow`); `Ok(None)` when absent.
+pub(crate) fn getxattr_path(p: &CString, name: &[u8], follow: bool) -> io::Result<Option<Vec<u8>>> {
+    let n = cstr(name)?;
+    let get = |buf: *mut libc::c_void, len: usize| {
+        // SAFETY: valid C strings; buf is writable for len bytes (or NULL with len 0).
+        unsafe {
+            if follow {
+                libc::getxattr(p.as_ptr(), n.as_ptr(), buf, len)
+            } else {
+                libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf, len)
+            }
+        }
+    };
+    // Most values (DOS attributes) are small: try a small buffer first, then ask the size.
+    let mut buf = vec![0u8; 256];
+    loop {
+        let r = get(buf.as_mut_ptr().cast(), buf.len());
+        if r >= 0 {
+            buf.truncate(r as usize);
+            return Ok(Some(buf));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENODATA) => return Ok(None),
+            Some(libc::ERANGE) => {
+                let size = get(std::ptr::null_mut(), 0);
+                if size < 0 {
+                    let e = io::Error::last_os_error();
+                    return if e.raw_os_error() == Some(libc::ENODATA) { Ok(None) } else { Err(e) };
+                }
+                // The value may grow between the calls: loop (ERANGE again) until it fits.
+                buf = vec![0u8; (size as usize).max(buf.len().saturating_mul(2))];
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// `setxattr` of the object an `O_PATH` fd refers to (create or replace).
+pub fn setxattr_fd(fd: BorrowedFd<'_>, name: &[u8], value: &[u8]) -> io::Result<()> {
+    let p = proc_path(fd)?;
+    let n = cstr(name)?;
+    // SAFETY: valid C strings; value is readable for value.len() bytes.
+    cvt(unsafe { libc::setxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+        .map(|_| ())
+}
+
+/// `removexattr` of the object an `O_PATH` fd refers to; an absent attribute is not an error.
+pub fn removexattr_fd(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    let p = proc_path(fd)?;
+    let n = cstr(name)?;
+    // SAFETY: valid C strings.
+    match cvt(unsafe { libc::removexattr(p.as_ptr(), n.as_ptr()) }) {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

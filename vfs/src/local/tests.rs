@@ -185,3 +185,91 @@ fn rename_link_remove() {
     let (s, _) = fs.symlink(&c, &root, b"s", b"/etc/passwd", &SetAttr::default()).unwrap();
     assert_eq!(fs.readlink(&c, &s).unwrap(), b"/etc/passwd");
 }
+
+#[test]
+fn xattrs_round_trip_in_the_user_namespace_only() {
+    let (tmp, fs, root) = setup();
+    let alice = user(1000);
+    let (h, _) = fs.create(&alice, &root, b"x.txt", &unchecked()).unwrap();
+    assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap(), None);
+    fs.set_xattr(&alice, &h, "user.test", Some(b"v1")).unwrap();
+    assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap().as_deref(), Some(&b"v1"[..]));
+    // Larger than the first buffer getxattr tries, and the 64 KiB limit.
+    let big = vec![7u8; 4000];
+    fs.set_xattr(&alice, &h, "user.test", Some(&big)).unwrap();
+    assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap(), Some(big));
+    let too_big = vec![0u8; crate::MAX_XATTR_VALUE_LEN + 1];
+    assert!(matches!(fs.set_xattr(&alice, &h, "user.test", Some(&too_big)), Err(VfsError::TooBig)));
+    // Removing twice succeeds.
+    fs.set_xattr(&alice, &h, "user.test", None).unwrap();
+    fs.set_xattr(&alice, &h, "user.test", None).unwrap();
+    assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap(), None);
+    for bad in ["trusted.x", "security.selinux", "system.posix_acl_access", "user.", "x", "user.a\0b"] {
+        assert!(matches!(fs.get_xattr(&alice, &h, bad), Err(VfsError::Invalid)), "{bad}");
+        assert!(matches!(fs.set_xattr(&alice, &h, bad, Some(b"v")), Err(VfsError::Invalid)), "{bad}");
+    }
+    // Directories carry them too; symlinks do not.
+    let (d, _) = fs.mkdir(&alice, &root, b"d", &SetAttr { mode: Some(0o755), ..Default::default() }).unwrap();
+    fs.set_xattr(&alice, &d, "user.test", Some(b"dir")).unwrap();
+    assert_eq!(fs.get_xattr(&alice, &d, "user.test").unwrap().as_deref(), Some(&b"dir"[..]));
+    let (l, _) = fs.symlink(&alice, &root, b"l", b"x.txt", &SetAttr::default()).unwrap();
+    assert!(matches!(fs.get_xattr(&alice, &l, "user.test"), Err(VfsError::NotSupported)));
+    assert!(matches!(fs.set_xattr(&alice, &l, "user.test", Some(b"v")), Err(VfsError::NotSupported)));
+    // Stored on the file itself, visible outside the server.
+    let on_disk = tmp.0.join("backing/export/d");
+    let out = std::process::Command::new("getfattr").args(["-n", "user.test", "--only-values"]).arg(&on_disk).output();
+    if let Ok(out) = out {
+        if out.status.success() {
+            assert_eq!(out.stdout, b"dir");
+        }
+    }
+}
+
+#[test]
+fn setting_xattrs_needs_ownership_or_write_permission() {
+    let (_tmp, fs, root) = setup();
+    let alice = user(1000);
+    let bob = user(1001);
+    let (h, _) = fs.create(&alice, &root, b"a.txt", &unchecked()).unwrap(); // 0640
+    assert!(matches!(fs.set_xattr(&bob, &h, "user.test", Some(b"v")), Err(VfsError::Access)));
+    assert!(matches!(fs.set_xattr(&bob, &h, "user.test", None), Err(VfsError::Access)));
+    fs.set_xattr(&alice, &h, "user.test", Some(b"v")).unwrap();
+    // Reading is metadata: bob may read it as he may stat the file.
+    assert_eq!(fs.get_xattr(&bob, &h, "user.test").unwrap().as_deref(), Some(&b"v"[..]));
+    // Write permission without ownership is enough.
+    fs.setattr(&alice, &h, &SetAttr { mode: Some(0o666), ..Default::default() }, None).unwrap();
+    fs.set_xattr(&bob, &h, "user.test", Some(b"w")).unwrap();
+    assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap().as_deref(), Some(&b"w"[..]));
+    // The owner may even without write bits (as for times).
+    fs.setattr(&alice, &h, &SetAttr { mode: Some(0o444), ..Default::default() }, None).unwrap();
+    fs.set_xattr(&alice, &h, "user.test", None).unwrap();
+}
+
+#[test]
+fn readdir_with_xattr_reads_each_entry_once() {
+    let (_tmp, fs, root) = setup();
+    let alice = user(1000);
+    let (f, _) = fs.create(&alice, &root, b"f", &unchecked()).unwrap();
+    let (d, _) = fs.mkdir(&alice, &root, b"d", &SetAttr { mode: Some(0o755), ..Default::default() }).unwrap();
+    fs.create(&alice, &root, b"plain", &unchecked()).unwrap();
+    fs.symlink(&alice, &root, b"l", b"f", &SetAttr::default()).unwrap();
+    fs.set_xattr(&alice, &f, "user.k", Some(b"file")).unwrap();
+    fs.set_xattr(&alice, &d, "user.k", Some(&[9u8; 1000])).unwrap();
+    fs.set_xattr(&alice, &root, "user.k", Some(b"root")).unwrap();
+    let (entries, eof) = fs.readdir_with_xattr(&alice, &root, 0, 100, "user.k").unwrap();
+    assert!(eof);
+    let got: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+        entries.into_iter().map(|(e, v)| (e.name, v)).collect();
+    assert_eq!(got[&b"f"[..]].as_deref(), Some(&b"file"[..]));
+    assert_eq!(got[&b"d"[..]].as_deref(), Some(&[9u8; 1000][..]));
+    assert_eq!(got[&b"."[..]].as_deref(), Some(&b"root"[..]));
+    assert_eq!(got[&b"plain"[..]], None);
+    assert_eq!(got[&b"l"[..]], None);
+    assert!(matches!(fs.readdir_with_xattr(&alice, &root, 0, 100, "trusted.k"), Err(VfsError::Invalid)));
+    // The direct syscall and the /proc fallback agree.
+    let (dfd, _, _) = fs.object(&root).unwrap();
+    assert_eq!(
+        sys::getxattr_at(dfd.as_fd(), b"d", b"user.k").unwrap(),
+        sys::getxattr_path(&std::ffi::CString::new(format!("/proc/self/fd/{}/d", std::os::fd::AsRawFd::as_raw_fd(&*dfd))).unwrap(), b"user.k", false).unwrap()
+    );
+}
