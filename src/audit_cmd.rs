@@ -74,7 +74,13 @@ fn time(flag: &str, s: &Option<String>, default: i64) -> anyhow::Result<i64> {
 /// `<state_dir>/audit`).
 pub fn run(cmd: AuditCommand, log_dir: &Path) -> anyhow::Result<()> {
     match cmd {
-        AuditCommand::View { topic: t, node, start, end, verbose } => {
+        AuditCommand::View {
+            topic: t,
+            node,
+            start,
+            end,
+            verbose,
+        } => {
             let t = topic(&t)?;
             let start = time("--start", &start, i64::MIN)?;
             let end = time("--end", &end, i64::MAX)?;
@@ -83,7 +89,10 @@ pub fn run(cmd: AuditCommand, log_dir: &Path) -> anyhow::Result<()> {
             }
             if let Some(n) = &node {
                 if !view::nodes(log_dir)?.contains(n) {
-                    bail!("--node: no audit log for node `{n}` in {}", log_dir.display());
+                    bail!(
+                        "--node: no audit log for node `{n}` in {}",
+                        log_dir.display()
+                    );
                 }
             }
             let began = Instant::now();
@@ -113,7 +122,8 @@ pub fn run(cmd: AuditCommand, log_dir: &Path) -> anyhow::Result<()> {
             }
         }
         AuditCommand::Progress => {
-            let nodes = view::progress(log_dir).with_context(|| format!("reading {}", log_dir.display()))?;
+            let nodes = view::progress(log_dir)
+                .with_context(|| format!("reading {}", log_dir.display()))?;
             if nodes.is_empty() {
                 println!("no audit log in {}", log_dir.display());
             }
@@ -127,7 +137,11 @@ pub fn run(cmd: AuditCommand, log_dir: &Path) -> anyhow::Result<()> {
                     println!("  {:<8} last logged  {}", t.as_str(), when(*last));
                 }
                 for s in &n.sinks {
-                    let logged = n.last_logged.iter().find(|(t, _)| *t == s.topic).and_then(|(_, l)| *l);
+                    let logged = n
+                        .last_logged
+                        .iter()
+                        .find(|(t, _)| *t == s.topic)
+                        .and_then(|(_, l)| *l);
                     let behind = logged.map_or(0, |(id, _)| id.saturating_sub(s.cursor.id));
                     println!(
                         "  {:<8} sink {:<16} last sent  {}  behind {behind}",
@@ -139,17 +153,28 @@ pub fn run(cmd: AuditCommand, log_dir: &Path) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AuditCommand::Cursor { sink, time: t, topic: tp, node } => {
+        AuditCommand::Cursor {
+            sink,
+            time: t,
+            topic: tp,
+            node,
+        } => {
             let tp = topic(&tp)?;
             let at = time("--time", &Some(t), 0)?;
             let nodes = view::nodes(log_dir)?;
             let node = match node {
                 Some(n) if nodes.contains(&n) => n,
-                Some(n) => bail!("--node: no audit log for node `{n}` in {}", log_dir.display()),
+                Some(n) => bail!(
+                    "--node: no audit log for node `{n}` in {}",
+                    log_dir.display()
+                ),
                 None => match nodes.as_slice() {
                     [one] => one.clone(),
                     [] => bail!("no audit log in {}", log_dir.display()),
-                    many => bail!("--node: several nodes log here ({}); name one", many.join(", ")),
+                    many => bail!(
+                        "--node: several nodes log here ({}); name one",
+                        many.join(", ")
+                    ),
                 },
             };
             let c = view::move_cursor(log_dir, &node, &sink, tp, at)

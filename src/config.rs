@@ -371,7 +371,9 @@ fn default_smb_max_connections() -> usize {
 }
 
 fn default_ciphers() -> Vec<String> {
-    ["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"].map(String::from).to_vec()
+    ["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// SMB3 encryption policy (R2). Default `enabled`: offering encryption costs nothing to
@@ -442,7 +444,14 @@ impl Config {
     pub fn zones(&self) -> Vec<ZoneSection> {
         let mut zones = self.zones.clone();
         if !zones.iter().any(|z| z.id == 1) {
-            zones.insert(0, ZoneSection { name: "System".to_string(), id: 1, encrypt: false });
+            zones.insert(
+                0,
+                ZoneSection {
+                    name: "System".to_string(),
+                    id: 1,
+                    encrypt: false,
+                },
+            );
         }
         zones
     }
@@ -455,7 +464,11 @@ impl Config {
     /// The resolved audit settings.
     pub fn audit_config(&self) -> anyhow::Result<shoal_audit::AuditConfig> {
         self.audit
-            .to_config(&self.server.node_name, &self.server.state_dir, &self.zone_pairs())
+            .to_config(
+                &self.server.node_name,
+                &self.server.state_dir,
+                &self.zone_pairs(),
+            )
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
@@ -506,12 +519,16 @@ impl Config {
             let lower = s.name.to_lowercase();
             if s.name.is_empty()
                 || s.name.len() > 80
-                || s.name.contains(['\\', '/', ':', '*', '?', '"', '<', '>', '|'])
+                || s.name
+                    .contains(['\\', '/', ':', '*', '?', '"', '<', '>', '|'])
             {
                 bail!("smb.shares[{i}].name: invalid share name `{}`", s.name);
             }
             if lower == "ipc$" || !shares.insert(lower) {
-                bail!("smb.shares[{i}].name: duplicate or reserved share name `{}`", s.name);
+                bail!(
+                    "smb.shares[{i}].name: duplicate or reserved share name `{}`",
+                    s.name
+                );
             }
             check_dir(&s.dir).with_context(|| format!("smb.shares[{i}].dir"))?;
             if self.zone_id(&s.zone).is_none() {
@@ -520,7 +537,10 @@ impl Config {
         }
         let mut seen = HashSet::new();
         for (i, c) in self.smb.ciphers.iter().enumerate() {
-            if !["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"].iter().any(|k| k.eq_ignore_ascii_case(c)) {
+            if !["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(c))
+            {
                 bail!("smb.ciphers[{i}]: unknown cipher `{c}` (AES-128-GCM, AES-128-CCM, AES-256-GCM, AES-256-CCM)");
             }
             if !seen.insert(c.to_ascii_uppercase()) {
@@ -528,7 +548,10 @@ impl Config {
             }
         }
         for (key, v) in [
-            ("smb.unauthenticated_timeout_secs", self.smb.unauthenticated_timeout_secs as usize),
+            (
+                "smb.unauthenticated_timeout_secs",
+                self.smb.unauthenticated_timeout_secs as usize,
+            ),
             ("smb.idle_timeout_secs", self.smb.idle_timeout_secs as usize),
             ("smb.max_credits", usize::from(self.smb.max_credits)),
             ("smb.max_compound", self.smb.max_compound),
@@ -590,9 +613,15 @@ mod tests {
 
     #[test]
     fn zone_reference_is_checked() {
-        let err = Config::parse("[[nfs.exports]]\npath = \"/x\"\nzone = \"Nope\"\n", "t.toml")
-            .unwrap_err();
-        assert!(format!("{err:#}").contains("nfs.exports[0].zone"), "{err:#}");
+        let err = Config::parse(
+            "[[nfs.exports]]\npath = \"/x\"\nzone = \"Nope\"\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("nfs.exports[0].zone"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -602,7 +631,10 @@ mod tests {
             "t",
         )
         .unwrap_err();
-        assert!(format!("{err:#}").contains("nfs.exports[0].clients[0].hosts"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("nfs.exports[0].clients[0].hosts"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -626,16 +658,28 @@ mod tests {
         .unwrap();
         assert_eq!(c.smb.encryption, Encryption::Required);
         assert!(c.smb.shares[0].encrypt && c.zones()[1].encrypt && c.smb.allow_unencrypted_legacy);
-        assert_eq!(Config::parse("", "t").unwrap().smb.encryption, Encryption::Enabled);
+        assert_eq!(
+            Config::parse("", "t").unwrap().smb.encryption,
+            Encryption::Enabled
+        );
         let err = Config::parse("[smb]\nciphers = [\"AES-512\"]\n", "t").unwrap_err();
         assert!(format!("{err:#}").contains("smb.ciphers[0]"), "{err:#}");
         let err = Config::parse("[smb]\nencryption = \"sometimes\"\n", "t").unwrap_err();
         assert!(format!("{err:#}").contains("encryption"), "{err:#}");
-        let err = Config::parse("[smb]\nencryption = \"disabled\"\n[[smb.shares]]\nname = \"s\"\nencrypt = true\n", "t")
-            .unwrap_err();
-        assert!(format!("{err:#}").contains("smb.shares[0].encrypt"), "{err:#}");
+        let err = Config::parse(
+            "[smb]\nencryption = \"disabled\"\n[[smb.shares]]\nname = \"s\"\nencrypt = true\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("smb.shares[0].encrypt"),
+            "{err:#}"
+        );
         let err = Config::parse("[smb]\nallow_unencrypted_legacy = true\n", "t").unwrap_err();
-        assert!(format!("{err:#}").contains("smb.allow_unencrypted_legacy"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("smb.allow_unencrypted_legacy"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -646,6 +690,9 @@ mod tests {
         )
         .unwrap();
         let cl = &c.nfs.exports[0].clients[0];
-        assert_eq!((cl.access, cl.squash, cl.anon_uid), (Access::Ro, SquashMode::Root, 65534));
+        assert_eq!(
+            (cl.access, cl.squash, cl.anon_uid),
+            (Access::Ro, SquashMode::Root, 65534)
+        );
     }
 }

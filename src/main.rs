@@ -68,11 +68,16 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Loaded> {
     };
     match path {
         Some(p) => {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
             let origin = p.display().to_string();
             let cfg = config::Config::parse(&text, &origin)?;
-            Ok(Loaded { cfg, origin, path: Some(p), text })
+            Ok(Loaded {
+                cfg,
+                origin,
+                path: Some(p),
+                text,
+            })
         }
         None => Ok(Loaded {
             cfg: config::Config::embedded(),
@@ -87,7 +92,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { ready_file } => {
             let loaded = load_config(cli.config.as_ref())?;
-            serve::run(loaded.cfg, &loaded.origin, loaded.path, loaded.text, ready_file)
+            serve::run(
+                loaded.cfg,
+                &loaded.origin,
+                loaded.path,
+                loaded.text,
+                ready_file,
+            )
         }
         Command::Check => {
             let Loaded { cfg, origin, .. } = load_config(cli.config.as_ref())?;

@@ -33,7 +33,15 @@ pub fn run(
         .thread_name("shoal")
         .build()
         .context("starting the runtime")?;
-    rt.block_on(serve(cfg, Source { origin: origin.to_string(), path, text }, ready_file))
+    rt.block_on(serve(
+        cfg,
+        Source {
+            origin: origin.to_string(),
+            path,
+            text,
+        },
+        ready_file,
+    ))
 }
 
 /// Where the running config came from.
@@ -46,7 +54,9 @@ struct Source {
 /// Who changed the config, for `config` audit events: the uid running shoal and the file.
 fn config_author(origin: &str) -> String {
     use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     format!("uid {uid} ({origin})")
 }
 
@@ -79,14 +89,19 @@ fn reload(src: &Source, auditor: &shoal_audit::Auditor) {
         Ok(a) => auditor.set_zones(a.zones),
         Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: audit settings rejected"),
     }
-    tracing::info!("SIGHUP: audit filters applied; listener, export and share changes need a restart");
+    tracing::info!(
+        "SIGHUP: audit filters applied; listener, export and share changes need a restart"
+    );
 }
 
 /// Raises the soft open-files limit to the hard limit: each client connection and each open
 /// file is a descriptor, and the usual soft limit (1024) would cap a file server far below
 /// its `max_connections`.
 fn raise_fd_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: lim is a valid out-parameter for getrlimit.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return;
@@ -132,7 +147,9 @@ fn prepare_dirs(cfg: &Config) -> anyhow::Result<()> {
 }
 
 async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for {what}"))
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for {what}"))
 }
 
 fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfig> {
@@ -157,7 +174,12 @@ fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfi
                 anon_gid: c.anon_gid,
             })
             .collect();
-        exports.push(shoal_nfs::ExportConfig { path: e.path.clone(), root, zone, clients });
+        exports.push(shoal_nfs::ExportConfig {
+            path: e.path.clone(),
+            root,
+            zone,
+            clients,
+        });
     }
     Ok(shoal_nfs::NfsConfig {
         exports,
@@ -219,7 +241,11 @@ fn smb_config(
             .iter()
             .map(|s| {
                 let rel = s.dir.trim_start_matches("./").trim_matches('/');
-                let prefix = if rel.is_empty() || rel == "." { String::new() } else { format!("/{rel}") };
+                let prefix = if rel.is_empty() || rel == "." {
+                    String::new()
+                } else {
+                    format!("/{rel}")
+                };
                 (s.name.to_lowercase(), prefix)
             })
             .collect(),
@@ -229,7 +255,8 @@ fn smb_config(
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                shoal_smb::config::Cipher::from_name(c).ok_or_else(|| anyhow::anyhow!("smb.ciphers[{i}]: unknown cipher `{c}`"))
+                shoal_smb::config::Cipher::from_name(c)
+                    .ok_or_else(|| anyhow::anyhow!("smb.ciphers[{i}]: unknown cipher `{c}`"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?,
         ..shoal_smb::SmbConfig::default()
@@ -279,7 +306,11 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
         let l = bind(cfg.smb.listen, "SMB (smb.listen)").await?;
         let users = shoal_auth::UserDb::open(&cfg.server.state_dir.join("users.sqlite"))
             .map_err(|e| anyhow::anyhow!("server.state_dir: user database: {e}"))?;
-        Some((l, smb_config(&cfg, vfs.as_ref(), audit_on.then(|| auditor.clone()))?, Arc::new(users)))
+        Some((
+            l,
+            smb_config(&cfg, vfs.as_ref(), audit_on.then(|| auditor.clone()))?,
+            Arc::new(users),
+        ))
     } else {
         None
     };
@@ -331,7 +362,10 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
     }
     tracing::info!("shutting down");
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("services did not stop within 10 s");
     }
     let a = auditor.clone();

@@ -47,7 +47,10 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         anyhow::bail!("--password-stdin is required (the password is read from standard input)");
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
     let pw = line.strip_suffix('\n').unwrap_or(&line);
     let pw = pw.strip_suffix('\r').unwrap_or(pw);
     if pw.is_empty() {
@@ -57,7 +60,8 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 }
 
 fn open(state_dir: &Path) -> anyhow::Result<UserDb> {
-    std::fs::create_dir_all(state_dir).with_context(|| format!("server.state_dir: creating {}", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("server.state_dir: creating {}", state_dir.display()))?;
     let path = state_dir.join("users.sqlite");
     UserDb::open(&path).with_context(|| format!("user database {}", path.display()))
 }
@@ -65,10 +69,18 @@ fn open(state_dir: &Path) -> anyhow::Result<UserDb> {
 /// Runs a user subcommand against the database in `state_dir`.
 pub fn run(cmd: UserCommand, state_dir: &Path) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Add { name, uid, gid, password_stdin } => {
+        UserCommand::Add {
+            name,
+            uid,
+            gid,
+            password_stdin,
+        } => {
             let pw = read_password(password_stdin)?;
             let u = open(state_dir)?.add(&name, &pw, uid, gid)?;
-            println!("added user {} uid={} gid={} sid={}", u.name, u.uid, u.gid, u.sid);
+            println!(
+                "added user {} uid={} gid={} sid={}",
+                u.name, u.uid, u.gid, u.sid
+            );
         }
         UserCommand::List => {
             for u in open(state_dir)?.list()? {
@@ -79,7 +91,10 @@ pub fn run(cmd: UserCommand, state_dir: &Path) -> anyhow::Result<()> {
             open(state_dir)?.delete(&name)?;
             println!("deleted user {name}");
         }
-        UserCommand::Passwd { name, password_stdin } => {
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
             let pw = read_password(password_stdin)?;
             open(state_dir)?.set_password(&name, &pw)?;
             println!("password changed for {name}");

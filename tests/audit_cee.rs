@@ -41,7 +41,11 @@ impl Endpoint {
                 }
             }
         });
-        Endpoint { stop, conns, thread: Some(thread) }
+        Endpoint {
+            stop,
+            conns,
+            thread: Some(thread),
+        }
     }
 
     fn stop(mut self) {
@@ -89,8 +93,13 @@ fn serve(sock: TcpStream, bodies: Arc<Mutex<Vec<String>>>) {
             return;
         }
         // Record before answering: what is acknowledged has arrived.
-        bodies.lock().unwrap().push(String::from_utf8(body).unwrap());
-        if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").is_err() {
+        bodies
+            .lock()
+            .unwrap()
+            .push(String::from_utf8(body).unwrap());
+        if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
             return;
         }
     }
@@ -98,13 +107,22 @@ fn serve(sock: TcpStream, bodies: Arc<Mutex<Vec<String>>>) {
 
 fn attr<'a>(xml: &'a str, name: &str) -> &'a str {
     let key = format!(" {name}=\"");
-    let i = xml.find(&key).unwrap_or_else(|| panic!("no {name} in {xml}")) + key.len();
+    let i = xml
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {xml}"))
+        + key.len();
     let j = xml[i..].find('"').unwrap() + i;
     &xml[i..j]
 }
 
 fn events_only(bodies: &Mutex<Vec<String>>) -> Vec<String> {
-    bodies.lock().unwrap().iter().filter(|b| b.contains("action=\"11\"")).cloned().collect()
+    bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| b.contains("action=\"11\""))
+        .cloned()
+        .collect()
 }
 
 fn cee_config(log_dir: &std::path::Path, uris: Vec<String>) -> AuditConfig {
@@ -113,7 +131,10 @@ fn cee_config(log_dir: &std::path::Path, uris: Vec<String>) -> AuditConfig {
     cfg.sinks.push(SinkConfig {
         name: "cee".into(),
         topics: vec![Topic::Protocol],
-        kind: SinkKind::Cee { uris, heartbeat: Some(Duration::from_millis(300)) },
+        kind: SinkKind::Cee {
+            uris,
+            heartbeat: Some(Duration::from_millis(300)),
+        },
     });
     cfg
 }
@@ -124,20 +145,35 @@ fn cee_xml_shape_heartbeat_and_catch_up_in_order() {
     let port = free_port();
     let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
     let ep = Endpoint::start(port, bodies.clone());
-    let auditor = Auditor::start(cee_config(&t.0, vec![format!("http://127.0.0.1:{port}/cee")])).unwrap();
+    let auditor = Auditor::start(cee_config(
+        &t.0,
+        vec![format!("http://127.0.0.1:{port}/cee")],
+    ))
+    .unwrap();
 
     // Shape.
     let mut e = AuditEvent::new(EventName::RenameFile, &caller(1000)).with_file("/export/a.txt");
     e.new_file_name = Some("/export/b.txt".into());
     e.inode = Some(77);
     auditor.emit(e).unwrap();
-    auditor.emit(AuditEvent::new(EventName::Logon, &caller(1000))).unwrap(); // not a CEE event
-    auditor.emit(file_event(0).with_status(0xC000_0022)).unwrap();
-    assert!(wait_until(Duration::from_secs(10), || events_only(&bodies).len() >= 2));
+    auditor
+        .emit(AuditEvent::new(EventName::Logon, &caller(1000)))
+        .unwrap(); // not a CEE event
+    auditor
+        .emit(file_event(0).with_status(0xC000_0022))
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || events_only(&bodies)
+        .len()
+        >= 2));
     let ev = events_only(&bodies);
     assert_eq!(ev.len(), 2, "{ev:#?}");
     let x = &ev[0];
-    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><CheckFileRequest><Args action=\"11\""), "{x}");
+    assert!(
+        x.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CheckFileRequest><Args action=\"11\""
+        ),
+        "{x}"
+    );
     assert_eq!(attr(x, "eventType"), "512"); // CEPP_RENAME_FILE
     assert_eq!(attr(x, "name"), b64_utf16le("\\\\filer1\\export\\a.txt"));
     assert_eq!(attr(x, "newName"), b64_utf16le("\\\\filer1\\export\\b.txt"));
@@ -149,11 +185,18 @@ fn cee_xml_shape_heartbeat_and_catch_up_in_order() {
     assert_eq!(attr(x, "sourceIP"), "127.0.0.1");
     assert!(attr(x, "timeStamp").parse::<i64>().unwrap() > 1_700_000_000);
     assert!(attr(x, "timeStampMicroSeconds").parse::<u32>().unwrap() < 1_000_000);
-    assert!(x.contains("<Zone id=\"1\" name=\"") && x.ends_with("/></CheckFileRequest>"), "{x}");
+    assert!(
+        x.contains("<Zone id=\"1\" name=\"") && x.ends_with("/></CheckFileRequest>"),
+        "{x}"
+    );
     assert_eq!(attr(&ev[1], "eventType"), "8");
     assert_eq!(attr(&ev[1], "ntStatus"), "0xc0000022");
     // Heartbeats while idle.
-    assert!(wait_until(Duration::from_secs(10), || bodies.lock().unwrap().iter().any(|b| b.contains("action=\"9\""))));
+    assert!(wait_until(Duration::from_secs(10), || bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|b| b.contains("action=\"9\""))));
 
     // Stop the endpoint, log 10,000 events, start it again.
     ep.stop();
@@ -166,7 +209,8 @@ fn cee_xml_shape_heartbeat_and_catch_up_in_order() {
     assert!(events_only(&bodies).is_empty());
     let ep = Endpoint::start(port, bodies.clone());
     assert!(
-        wait_until(Duration::from_secs(90), || events_only(&bodies).len() >= 10_000),
+        wait_until(Duration::from_secs(90), || events_only(&bodies).len()
+            >= 10_000),
         "only {} arrived",
         events_only(&bodies).len()
     );
@@ -176,10 +220,19 @@ fn cee_xml_shape_heartbeat_and_catch_up_in_order() {
     let names: Vec<&str> = ev.iter().map(|x| attr(x, "name")).collect();
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&str> = names.iter().copied().filter(|n| seen.insert(*n)).collect();
-    let expect: Vec<String> = (0..10_000).map(|i| b64_utf16le(&format!("\\\\filer1\\export\\file-{i}"))).collect();
+    let expect: Vec<String> = (0..10_000)
+        .map(|i| b64_utf16le(&format!("\\\\filer1\\export\\file-{i}")))
+        .collect();
     assert_eq!(unique.len(), 10_000);
-    assert!(unique.iter().zip(&expect).all(|(a, b)| a == b), "out of order");
-    assert_eq!(ev.len(), 10_000, "no duplicates expected: nothing was in flight at the stop");
+    assert!(
+        unique.iter().zip(&expect).all(|(a, b)| a == b),
+        "out of order"
+    );
+    assert_eq!(
+        ev.len(),
+        10_000,
+        "no duplicates expected: nothing was in flight at the stop"
+    );
     auditor.shutdown();
     ep.stop();
 }
@@ -188,18 +241,25 @@ fn cee_xml_shape_heartbeat_and_catch_up_in_order() {
 fn cee_load_balances_over_several_uris() {
     let t = TempDir::new("cee2");
     let (p1, p2) = (free_port(), free_port());
-    let (b1, b2): (Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>) = (Arc::default(), Arc::default());
+    let (b1, b2): (Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>) =
+        (Arc::default(), Arc::default());
     let e1 = Endpoint::start(p1, b1.clone());
     let e2 = Endpoint::start(p2, b2.clone());
     let auditor = Auditor::start(cee_config(
         &t.0,
-        vec![format!("http://127.0.0.1:{p1}/cee"), format!("http://127.0.0.1:{p2}/cee")],
+        vec![
+            format!("http://127.0.0.1:{p1}/cee"),
+            format!("http://127.0.0.1:{p2}/cee"),
+        ],
     ))
     .unwrap();
     for i in 0..2_000 {
         auditor.emit(file_event(i)).unwrap();
     }
-    assert!(wait_until(Duration::from_secs(60), || events_only(&b1).len() + events_only(&b2).len() >= 2_000));
+    assert!(wait_until(Duration::from_secs(60), || events_only(&b1)
+        .len()
+        + events_only(&b2).len()
+        >= 2_000));
     let (n1, n2) = (events_only(&b1).len(), events_only(&b2).len());
     assert_eq!(n1 + n2, 2_000);
     assert!(n1 > 200 && n2 > 200, "unbalanced: {n1} / {n2}");
@@ -208,7 +268,9 @@ fn cee_load_balances_over_several_uris() {
     for i in 2_000..2_500 {
         auditor.emit(file_event(i)).unwrap();
     }
-    assert!(wait_until(Duration::from_secs(60), || events_only(&b1).len() >= n1 + 500));
+    assert!(wait_until(Duration::from_secs(60), || events_only(&b1)
+        .len()
+        >= n1 + 500));
     auditor.shutdown();
     e1.stop();
 }

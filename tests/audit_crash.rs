@@ -39,7 +39,15 @@ fn child(dir: &Path) -> ! {
                 let pid = std::process::id();
                 for i in 0.. {
                     let name = format!("f-{pid}-{t}-{i}");
-                    if vfs.create(&c, &root, name.as_bytes(), &CreateHow::Guarded(SetAttr::default())).is_ok() {
+                    if vfs
+                        .create(
+                            &c,
+                            &root,
+                            name.as_bytes(),
+                            &CreateHow::Guarded(SetAttr::default()),
+                        )
+                        .is_ok()
+                    {
                         let mut out = std::io::stdout().lock();
                         writeln!(out, "ACK /{name}").unwrap();
                         out.flush().unwrap();
@@ -92,7 +100,10 @@ fn kill_9_in_guaranteed_mode_loses_no_acknowledged_event() {
             }
         }
         proc.wait().unwrap();
-        assert!(this_round > 100, "round {round}: child acknowledged only {this_round}");
+        assert!(
+            this_round > 100,
+            "round {round}: child acknowledged only {this_round}"
+        );
     }
     // Restart: recovery truncates a torn tail; every acknowledged create is there.
     let auditor = Auditor::start(config(&t.0)).unwrap();
@@ -104,9 +115,18 @@ fn kill_9_in_guaranteed_mode_loses_no_acknowledged_event() {
         .map(|e| e["fileName"].as_str().unwrap().to_string())
         .collect();
     let missing: Vec<&String> = acked.iter().filter(|f| !in_log.contains(*f)).collect();
-    assert!(missing.is_empty(), "{} acknowledged operations without an event, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged operations without an event, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     // Ids stay monotonic across the crashes.
     let ids: Vec<u64> = ev.iter().map(|e| e["id"].as_u64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[1] > w[0]));
-    eprintln!("{} acknowledged, {} events logged over 3 kill -9 rounds", acked.len(), ev.len());
+    eprintln!(
+        "{} acknowledged, {} events logged over 3 kill -9 rounds",
+        acked.len(),
+        ev.len()
+    );
 }

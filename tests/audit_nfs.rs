@@ -35,7 +35,11 @@ io_coalesce_ms = 50
 
 fn view(s: &Server, topic: &str) -> Vec<serde_json::Value> {
     let out = s.shoal(&["audit", "view", "--topic", topic], "");
-    assert!(out.status.success(), "audit view: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "audit view: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -43,29 +47,55 @@ fn view(s: &Server, topic: &str) -> Vec<serde_json::Value> {
 }
 
 fn ok(out: std::process::Output, what: &str) {
-    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn nfs_operations_appear_as_cee_events() {
     let mut s = audited_server("");
     std::fs::create_dir(s.backing.join("locked")).unwrap();
-    std::fs::set_permissions(s.backing.join("locked"), std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .unwrap();
+    std::fs::set_permissions(
+        s.backing.join("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let export = s.nfs_url("/data", "");
     let tmp = TempDir::new("audit-nfs");
     let local = tmp.0.join("a.txt");
     std::fs::write(&local, b"hello\n").unwrap();
-    let nfs = |args: &[&str]| run(Command::new(args[0]).args(&args[1..]), Duration::from_secs(60));
+    let nfs = |args: &[&str]| {
+        run(
+            Command::new(args[0]).args(&args[1..]),
+            Duration::from_secs(60),
+        )
+    };
 
-    ok(nfs(&["nfs-cp", local.to_str().unwrap(), &s.nfs_url("/data", "/a.txt")]), "put");
+    ok(
+        nfs(&[
+            "nfs-cp",
+            local.to_str().unwrap(),
+            &s.nfs_url("/data", "/a.txt"),
+        ]),
+        "put",
+    );
     let cat = nfs(&["nfs-cat", &s.nfs_url("/data", "/a.txt")]);
     assert_eq!(cat.stdout, b"hello\n");
     ok(nfs_op(&export, &["mkdir", "/d"]), "mkdir");
     ok(nfs_op(&export, &["rename", "/a.txt", "/d/b.txt"]), "rename");
     ok(nfs_op(&export, &["chmod", "600", "/d/b.txt"]), "chmod");
-    let denied = nfs(&["nfs-cp", local.to_str().unwrap(), &s.nfs_url("/data", "/locked/x")]);
-    assert!(!denied.status.success(), "create in a 0700 root dir by squashed root succeeded");
+    let denied = nfs(&[
+        "nfs-cp",
+        local.to_str().unwrap(),
+        &s.nfs_url("/data", "/locked/x"),
+    ]);
+    assert!(
+        !denied.status.success(),
+        "create in a 0700 root dir by squashed root succeeded"
+    );
     ok(nfs_op(&export, &["unlink", "/d/b.txt"]), "unlink");
     ok(nfs_op(&export, &["rmdir", "/d"]), "rmdir");
     s.stop(); // flushes the log
@@ -97,7 +127,17 @@ fn nfs_operations_appear_as_cee_events() {
     .collect();
     assert_eq!(got, want, "events:\n{events:#?}");
 
-    let coarse = ["create", "write", "read", "create", "rename", "set_security", "create", "delete", "delete"];
+    let coarse = [
+        "create",
+        "write",
+        "read",
+        "create",
+        "rename",
+        "set_security",
+        "create",
+        "delete",
+        "delete",
+    ];
     for (e, c) in events.iter().zip(coarse) {
         assert_eq!(e["eventType"], c);
         assert_eq!(e["protocol"], "NFS3");
@@ -112,8 +152,14 @@ fn nfs_operations_appear_as_cee_events() {
     assert_eq!(events[0]["isDirectory"], false);
     assert_eq!(events[1]["bytesWritten"], 6);
     assert_eq!(events[2]["bytesRead"], 6);
-    assert_eq!(events[6]["ntStatus"], 0xC000_0022u32, "denied create carries STATUS_ACCESS_DENIED");
-    for e in events.iter().filter(|e| e["detailType"] != "create_file" || e["fileName"] != "/locked/x") {
+    assert_eq!(
+        events[6]["ntStatus"], 0xC000_0022u32,
+        "denied create carries STATUS_ACCESS_DENIED"
+    );
+    for e in events
+        .iter()
+        .filter(|e| e["detailType"] != "create_file" || e["fileName"] != "/locked/x")
+    {
         assert_eq!(e["ntStatus"], 0, "{e}");
     }
     let ids: Vec<u64> = events.iter().map(|e| e["id"].as_u64().unwrap()).collect();
@@ -131,17 +177,37 @@ fn sighup_reload_audits_the_config_change() {
     let changed = text.replace("io_coalesce_ms = 50", "io_coalesce_ms = 75");
     assert_ne!(text, changed);
     std::fs::write(&s.config, changed).unwrap();
-    let st = Command::new("kill").arg("-HUP").arg(s.pid().to_string()).status().unwrap();
+    let st = Command::new("kill")
+        .arg("-HUP")
+        .arg(s.pid().to_string())
+        .status()
+        .unwrap();
     assert!(st.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let events = view(&s, "config");
-        if let Some(e) = events.iter().find(|e| e["change"].as_str().unwrap_or("").contains("io_coalesce_ms")) {
-            assert!(e["change"].as_str().unwrap().contains("50") && e["change"].as_str().unwrap().contains("75"), "{e}");
-            assert!(e["userName"].as_str().unwrap().contains("shoal.toml"), "{e}");
+        if let Some(e) = events.iter().find(|e| {
+            e["change"]
+                .as_str()
+                .unwrap_or("")
+                .contains("io_coalesce_ms")
+        }) {
+            assert!(
+                e["change"].as_str().unwrap().contains("50")
+                    && e["change"].as_str().unwrap().contains("75"),
+                "{e}"
+            );
+            assert!(
+                e["userName"].as_str().unwrap().contains("shoal.toml"),
+                "{e}"
+            );
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no config event after SIGHUP: {events:?}\n{}", s.log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no config event after SIGHUP: {events:?}\n{}",
+            s.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -13,7 +13,10 @@ use shoal_audit::{AuditConfig, Auditor, SinkConfig, SinkKind, SyslogTransport, T
 
 fn rsyslogd() -> &'static str {
     let p = "/usr/sbin/rsyslogd";
-    assert!(Path::new(p).exists(), "rsyslog is not installed (scripts/test installs rsyslog rsyslog-gnutls)");
+    assert!(
+        Path::new(p).exists(),
+        "rsyslog is not installed (scripts/test installs rsyslog rsyslog-gnutls)"
+    );
     p
 }
 
@@ -57,7 +60,8 @@ template(name="t" type="string" string="%inputname%|%hostname%|%app-name%|%msgid
     );
     assert!(
         wait_until(Duration::from_secs(15), || {
-            TcpStream::connect(("127.0.0.1", tcp)).is_ok() && TcpStream::connect(("127.0.0.1", tls)).is_ok()
+            TcpStream::connect(("127.0.0.1", tcp)).is_ok()
+                && TcpStream::connect(("127.0.0.1", tls)).is_ok()
         }),
         "rsyslogd did not start listening"
     );
@@ -89,24 +93,43 @@ template(name="t" type="string" string="%inputname%|%hostname%|%app-name%|%msgid
         auditor.emit_config("admin", "audit.sinks").unwrap();
         let host = format!("|host-{name}|");
         let ok = wait_until(Duration::from_secs(15), || {
-            std::fs::read_to_string(&out).unwrap_or_default().lines().filter(|l| l.contains(&host)).count() >= 21
+            std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains(&host))
+                .count()
+                >= 21
         });
         let text = std::fs::read_to_string(&out).unwrap_or_default();
         assert!(ok, "{name}: rsyslog got:\n{text}");
         auditor.shutdown();
         let lines: Vec<&str> = text.lines().filter(|l| l.contains(&host)).collect();
         let expect_input = if name == "udp" { "imudp" } else { "imtcp" };
-        let protocol: Vec<&str> = lines.iter().copied().filter(|l| l.contains("|create_file|")).collect();
+        let protocol: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.contains("|create_file|"))
+            .collect();
         assert_eq!(protocol.len(), 20, "{name}: {lines:#?}");
         for (i, l) in protocol.iter().enumerate() {
             let f: Vec<&str> = l.splitn(6, '|').collect();
             assert_eq!(f[0], expect_input, "{l}");
             assert_eq!(f[2], "shoal-audit", "{l}");
-            assert_eq!(f[4], format!("[shoal@32473 id=\"{}\" node=\"node-{name}\"]", i + 1), "{l}");
-            let json: serde_json::Value = serde_json::from_str(f[5].trim()).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert_eq!(
+                f[4],
+                format!("[shoal@32473 id=\"{}\" node=\"node-{name}\"]", i + 1),
+                "{l}"
+            );
+            let json: serde_json::Value =
+                serde_json::from_str(f[5].trim()).unwrap_or_else(|e| panic!("{e}: {l}"));
             assert_eq!(json["detailType"], "create_file");
             assert_eq!(json["fileName"], format!("/export/file-{i}"));
         }
-        assert!(lines.iter().any(|l| l.contains("|config_change|") && l.contains("\"change\":\"audit.sinks\"")), "{lines:#?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("|config_change|") && l.contains("\"change\":\"audit.sinks\"")),
+            "{lines:#?}"
+        );
     }
 }

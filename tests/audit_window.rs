@@ -29,7 +29,11 @@ fn window_of_1000_in_1000000_reads_a_small_part() {
 
     // Timestamps of events 500,001 and 501,000 (by id) bound the window.
     let mut ts = (0, 0);
-    let mut r = shoal_audit::log::reader::LogReader::new(&shoal_audit::log::topic_dir(&log_dir, "n1", Topic::Protocol));
+    let mut r = shoal_audit::log::reader::LogReader::new(&shoal_audit::log::topic_dir(
+        &log_dir,
+        "n1",
+        Topic::Protocol,
+    ));
     let mut pos = r.position_after(500_000).unwrap().unwrap();
     let recs = r.read_from(&mut pos, 501_000, 1000).unwrap();
     ts.0 = recs.first().unwrap().ts;
@@ -37,14 +41,26 @@ fn window_of_1000_in_1000000_reads_a_small_part() {
 
     let t0 = Instant::now();
     let mut ids = Vec::new();
-    let stats = shoal_audit::view::view(&log_dir, Topic::Protocol, Some("n1"), ts.0, ts.1, &mut |rec| {
-        ids.push(rec.id);
-        Ok(())
-    })
+    let stats = shoal_audit::view::view(
+        &log_dir,
+        Topic::Protocol,
+        Some("n1"),
+        ts.0,
+        ts.1,
+        &mut |rec| {
+            ids.push(rec.id);
+            Ok(())
+        },
+    )
     .unwrap();
     let view_time = t0.elapsed();
     // Events sharing a microsecond with the bounds may join the window.
-    assert!(ids.contains(&500_001) && ids.contains(&501_000), "{:?}..{:?}", ids.first(), ids.last());
+    assert!(
+        ids.contains(&500_001) && ids.contains(&501_000),
+        "{:?}..{:?}",
+        ids.first(),
+        ids.last()
+    );
     assert!(ids.len() >= 1000 && ids.len() < 2000, "{}", ids.len());
     assert!(ids.windows(2).all(|w| w[1] == w[0] + 1));
     eprintln!(
@@ -54,5 +70,10 @@ fn window_of_1000_in_1000000_reads_a_small_part() {
         stats.log_bytes,
         stats.bytes_read as f64 * 100.0 / stats.log_bytes as f64
     );
-    assert!(stats.bytes_read * 100 < stats.log_bytes, "read {} of {}", stats.bytes_read, stats.log_bytes);
+    assert!(
+        stats.bytes_read * 100 < stats.log_bytes,
+        "read {} of {}",
+        stats.bytes_read,
+        stats.log_bytes
+    );
 }

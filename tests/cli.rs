@@ -10,24 +10,52 @@ use std::time::Duration;
 fn check_names_the_bad_key_and_line() {
     let dir = TempDir::new("cli");
     let cfg = dir.0.join("bad.toml");
-    std::fs::write(&cfg, "[server]\nnode_name = \"n\"\n\n[nfs]\nlisten = \"127.0.0.1:0\"\nmax_recrod = 5\n")
-        .unwrap();
-    let out = run(Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("check"), Duration::from_secs(20));
+    std::fs::write(
+        &cfg,
+        "[server]\nnode_name = \"n\"\n\n[nfs]\nlisten = \"127.0.0.1:0\"\nmax_recrod = 5\n",
+    )
+    .unwrap();
+    let out = run(
+        Command::new(shoal_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("check"),
+        Duration::from_secs(20),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("max_recrod"), "{err}");
     assert!(err.contains("line 6"), "{err}");
 
     std::fs::write(&cfg, "[[nfs.exports]]\npath = \"/x\"\ndir = \"../etc\"\n").unwrap();
-    let out = run(Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("check"), Duration::from_secs(20));
+    let out = run(
+        Command::new(shoal_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("check"),
+        Duration::from_secs(20),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("nfs.exports[0].dir"), "{err}");
 
-    std::fs::write(&cfg, "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"*\"]\n")
-        .unwrap();
-    let out = run(Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("check"), Duration::from_secs(20));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &cfg,
+        "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"*\"]\n",
+    )
+    .unwrap();
+    let out = run(
+        Command::new(shoal_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("check"),
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 }
 
@@ -47,7 +75,10 @@ fn port_in_use_is_one_clear_line_and_nonzero_exit() {
     )
     .unwrap();
     let out = run(
-        Command::new(shoal_bin()).arg("--config").arg(&cfg).arg("serve"),
+        Command::new(shoal_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("serve"),
         Duration::from_secs(20),
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -92,7 +123,11 @@ fn embedded_default_serves_data_over_nfs() {
         assert!(child.try_wait().unwrap().is_none(), "exited early");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::write(dir.0.join("shoal-data/hello.txt"), b"hello from the embedded default\n").unwrap();
+    std::fs::write(
+        dir.0.join("shoal-data/hello.txt"),
+        b"hello from the embedded default\n",
+    )
+    .unwrap();
     let out = run(
         Command::new("nfs-cat")
             .arg("nfs://127.0.0.1/data/hello.txt?version=3&nfsport=2049&mountport=2049"),
@@ -100,7 +135,11 @@ fn embedded_default_serves_data_over_nfs() {
     );
     let _ = child.kill();
     let _ = child.wait();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.stdout, b"hello from the embedded default\n");
     assert!(dir.0.join("shoal-state/handle.key").exists());
 }

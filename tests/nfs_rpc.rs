@@ -69,7 +69,8 @@ impl<'a> R<'a> {
     }
     /// `fattr3` → (type, mode, uid, gid, size).
     fn fattr(&mut self) -> (u32, u32, u32, u32, u64) {
-        let (t, mode, _nlink, uid, gid) = (self.u32(), self.u32(), self.u32(), self.u32(), self.u32());
+        let (t, mode, _nlink, uid, gid) =
+            (self.u32(), self.u32(), self.u32(), self.u32(), self.u32());
         let size = self.u64();
         self.fixed(84 - 28);
         (t, mode, uid, gid, size)
@@ -128,7 +129,9 @@ fn call_bytes(xid: u32, prog: u32, vers: u32, proc_: u32, uid: u32, args: &[u8])
         .u32(0)
         .u32(0)
         .fixed(args);
-    let mut rec = (0x8000_0000u32 | body.0.len() as u32).to_be_bytes().to_vec();
+    let mut rec = (0x8000_0000u32 | body.0.len() as u32)
+        .to_be_bytes()
+        .to_vec();
     rec.extend(body.0);
     rec
 }
@@ -145,14 +148,23 @@ fn parse_reply(rec: &[u8]) -> Reply {
     } else {
         r.u32()
     };
-    Reply { xid, reply_stat, accept_stat, body: r.0.to_vec() }
+    Reply {
+        xid,
+        reply_stat,
+        accept_stat,
+        body: r.0.to_vec(),
+    }
 }
 
 impl Client {
     fn connect(server: &Server) -> Client {
         let s = TcpStream::connect(("127.0.0.1", server.nfs_port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Client { s, xid: 1000, uid: 0 }
+        Client {
+            s,
+            xid: 1000,
+            uid: 0,
+        }
     }
 
     fn raw(&mut self, prog: u32, vers: u32, proc_: u32, args: &[u8]) -> Reply {
@@ -167,7 +179,11 @@ impl Client {
     /// Calls and returns the body after `accept_stat == SUCCESS`.
     fn call(&mut self, prog: u32, proc_: u32, args: W) -> Vec<u8> {
         let r = self.raw(prog, 3, proc_, &args.0);
-        assert_eq!((r.reply_stat, r.accept_stat), (0, 0), "call {prog}/{proc_} not accepted");
+        assert_eq!(
+            (r.reply_stat, r.accept_stat),
+            (0, 0),
+            "call {prog}/{proc_} not accepted"
+        );
         r.body
     }
 
@@ -220,7 +236,14 @@ impl Client {
     }
 
     fn mkdir(&mut self, dir: &[u8], name: &str) -> Result<Vec<u8>, u32> {
-        let body = self.call(NFS, 9, W::default().opaque(dir).opaque(name.as_bytes()).sattr_mode(0o755));
+        let body = self.call(
+            NFS,
+            9,
+            W::default()
+                .opaque(dir)
+                .opaque(name.as_bytes())
+                .sattr_mode(0o755),
+        );
         Client::created(&body)
     }
 
@@ -230,11 +253,22 @@ impl Client {
     }
 
     /// WRITE → (count, committed, verifier) or status.
-    fn write(&mut self, fh: &[u8], offset: u64, data: &[u8], stable: u32) -> Result<(u32, u32, Vec<u8>), u32> {
+    fn write(
+        &mut self,
+        fh: &[u8],
+        offset: u64,
+        data: &[u8],
+        stable: u32,
+    ) -> Result<(u32, u32, Vec<u8>), u32> {
         let body = self.call(
             NFS,
             7,
-            W::default().opaque(fh).u64(offset).u32(data.len() as u32).u32(stable).opaque(data),
+            W::default()
+                .opaque(fh)
+                .u64(offset)
+                .u32(data.len() as u32)
+                .u32(stable)
+                .opaque(data),
         );
         let mut r = R(&body);
         let st = r.u32();
@@ -246,11 +280,24 @@ impl Client {
     }
 
     /// READDIR or READDIRPLUS from `cookie` → (names with cookies, eof).
-    fn readdir(&mut self, dir: &[u8], cookie: u64, count: u32, plus: bool) -> (Vec<(Vec<u8>, u64)>, bool) {
-        let args = W::default().opaque(dir).u64(cookie).fixed(&[0; 8]).u32(count);
+    fn readdir(
+        &mut self,
+        dir: &[u8],
+        cookie: u64,
+        count: u32,
+        plus: bool,
+    ) -> (Vec<(Vec<u8>, u64)>, bool) {
+        let args = W::default()
+            .opaque(dir)
+            .u64(cookie)
+            .fixed(&[0; 8])
+            .u32(count);
         let args = if plus { args.u32(count * 4) } else { args };
         let body = self.call(NFS, if plus { 17 } else { 16 }, args);
-        assert!(body.len() <= (if plus { count * 4 } else { count }) as usize, "reply larger than asked");
+        assert!(
+            body.len() <= (if plus { count * 4 } else { count }) as usize,
+            "reply larger than asked"
+        );
         let mut r = R(&body);
         assert_eq!(r.u32(), 0, "readdir failed");
         r.post_op_attr();
@@ -296,16 +343,35 @@ fn mkdir_create_modes_write_commit_rename_remove() {
 
     let d = c.mkdir(&root, "d1").expect("MKDIR");
     assert!(server.backing.join("d1").is_dir());
-    assert_eq!(c.mkdir(&root, "d1"), Err(17), "MKDIR of an existing name is NFS3ERR_EXIST");
+    assert_eq!(
+        c.mkdir(&root, "d1"),
+        Err(17),
+        "MKDIR of an existing name is NFS3ERR_EXIST"
+    );
 
     // CREATE: UNCHECKED, GUARDED, EXCLUSIVE (RFC 1813 3.3.8).
-    let f = c.create(&d, "f", W::default().u32(0).sattr_mode(0o644)).expect("UNCHECKED");
-    c.create(&d, "f", W::default().u32(0).sattr_mode(0o644)).expect("UNCHECKED again succeeds");
-    assert_eq!(c.create(&d, "f", W::default().u32(1).sattr_mode(0o644)), Err(17), "GUARDED on existing");
-    let x1 = c.create(&d, "x", W::default().u32(2).fixed(b"verifier")).expect("EXCLUSIVE");
-    let x2 = c.create(&d, "x", W::default().u32(2).fixed(b"verifier")).expect("EXCLUSIVE retransmission");
+    let f = c
+        .create(&d, "f", W::default().u32(0).sattr_mode(0o644))
+        .expect("UNCHECKED");
+    c.create(&d, "f", W::default().u32(0).sattr_mode(0o644))
+        .expect("UNCHECKED again succeeds");
+    assert_eq!(
+        c.create(&d, "f", W::default().u32(1).sattr_mode(0o644)),
+        Err(17),
+        "GUARDED on existing"
+    );
+    let x1 = c
+        .create(&d, "x", W::default().u32(2).fixed(b"verifier"))
+        .expect("EXCLUSIVE");
+    let x2 = c
+        .create(&d, "x", W::default().u32(2).fixed(b"verifier"))
+        .expect("EXCLUSIVE retransmission");
     assert_eq!(x1, x2);
-    assert_eq!(c.create(&d, "x", W::default().u32(2).fixed(b"otherone")), Err(17), "EXCLUSIVE, other verifier");
+    assert_eq!(
+        c.create(&d, "x", W::default().u32(2).fixed(b"otherone")),
+        Err(17),
+        "EXCLUSIVE, other verifier"
+    );
 
     // WRITE unstable, then COMMIT: same verifier.
     let (n, committed, verf) = c.write(&f, 0, b"hello world", 0).expect("WRITE");
@@ -318,7 +384,10 @@ fn mkdir_create_modes_write_commit_rename_remove() {
     assert_eq!(r.fixed(8), verf, "COMMIT verifier equals WRITE verifier");
     let (_, committed, _) = c.write(&f, 11, b"!", 2).expect("WRITE FILE_SYNC");
     assert_eq!(committed, 2, "FILE_SYNC asked, FILE_SYNC answered");
-    assert_eq!(std::fs::read(server.backing.join("d1/f")).unwrap(), b"hello world!");
+    assert_eq!(
+        std::fs::read(server.backing.join("d1/f")).unwrap(),
+        b"hello world!"
+    );
     assert_eq!(c.getattr(&f).unwrap().4, 12);
 
     // READ.
@@ -331,17 +400,43 @@ fn mkdir_create_modes_write_commit_rename_remove() {
     assert_eq!(r.opaque(), b"world!");
 
     // RENAME, REMOVE, RMDIR.
-    let st = c.status_only(14, W::default().opaque(&d).opaque(b"f").opaque(&root).opaque(b"g"));
+    let st = c.status_only(
+        14,
+        W::default()
+            .opaque(&d)
+            .opaque(b"f")
+            .opaque(&root)
+            .opaque(b"g"),
+    );
     assert_eq!(st, 0, "RENAME");
     assert!(server.backing.join("g").is_file() && !server.backing.join("d1/f").exists());
-    assert_eq!(c.status_only(13, W::default().opaque(&root).opaque(b"d1")), 66, "RMDIR non-empty");
-    assert_eq!(c.status_only(12, W::default().opaque(&d).opaque(b"x")), 0, "REMOVE");
-    assert_eq!(c.status_only(13, W::default().opaque(&root).opaque(b"d1")), 0, "RMDIR");
+    assert_eq!(
+        c.status_only(13, W::default().opaque(&root).opaque(b"d1")),
+        66,
+        "RMDIR non-empty"
+    );
+    assert_eq!(
+        c.status_only(12, W::default().opaque(&d).opaque(b"x")),
+        0,
+        "REMOVE"
+    );
+    assert_eq!(
+        c.status_only(13, W::default().opaque(&root).opaque(b"d1")),
+        0,
+        "RMDIR"
+    );
     assert!(!server.backing.join("d1").exists());
 
     // A retransmitted REMOVE (same xid, same bytes) is replayed, not re-executed (it would
     // answer NFS3ERR_NOENT).
-    let rec = call_bytes(77, NFS, 3, 12, 0, &W::default().opaque(&root).opaque(b"g").0);
+    let rec = call_bytes(
+        77,
+        NFS,
+        3,
+        12,
+        0,
+        &W::default().opaque(&root).opaque(b"g").0,
+    );
     c.s.write_all(&rec).unwrap();
     let first = read_record(&mut c.s).unwrap();
     c.s.write_all(&rec).unwrap();
@@ -351,20 +446,46 @@ fn mkdir_create_modes_write_commit_rename_remove() {
     assert!(!server.backing.join("g").exists());
 
     // SYMLINK, READLINK, LINK, MKNOD (FIFO).
-    let body = c.call(NFS, 10, W::default().opaque(&root).opaque(b"ln").sattr_mode(0o777).opaque(b"target/x"));
+    let body = c.call(
+        NFS,
+        10,
+        W::default()
+            .opaque(&root)
+            .opaque(b"ln")
+            .sattr_mode(0o777)
+            .opaque(b"target/x"),
+    );
     let ln = Client::created(&body).expect("SYMLINK");
     let body = c.call(NFS, 5, W::default().opaque(&ln));
     let mut r = R(&body);
     assert_eq!(r.u32(), 0);
     r.post_op_attr();
     assert_eq!(r.opaque(), b"target/x");
-    let h = c.create(&root, "h", W::default().u32(0).sattr_mode(0o644)).unwrap();
-    assert_eq!(c.status_only(15, W::default().opaque(&h).opaque(&root).opaque(b"h2")), 0, "LINK");
+    let h = c
+        .create(&root, "h", W::default().u32(0).sattr_mode(0o644))
+        .unwrap();
+    assert_eq!(
+        c.status_only(15, W::default().opaque(&h).opaque(&root).opaque(b"h2")),
+        0,
+        "LINK"
+    );
     assert_eq!(c.getattr(&h).unwrap().0, 1);
-    let body = c.call(NFS, 11, W::default().opaque(&root).opaque(b"fifo").u32(7).sattr_mode(0o600));
+    let body = c.call(
+        NFS,
+        11,
+        W::default()
+            .opaque(&root)
+            .opaque(b"fifo")
+            .u32(7)
+            .sattr_mode(0o600),
+    );
     Client::created(&body).expect("MKNOD FIFO");
     let body = c.call(NFS, 11, W::default().opaque(&root).opaque(b"reg").u32(1));
-    assert_eq!(R(&body).u32(), 10007, "MKNOD of a regular file is NFS3ERR_BADTYPE");
+    assert_eq!(
+        R(&body).u32(),
+        10007,
+        "MKNOD of a regular file is NFS3ERR_BADTYPE"
+    );
 
     // FSINFO, FSSTAT, PATHCONF, ACCESS.
     let body = c.call(NFS, 19, W::default().opaque(&root));
@@ -390,10 +511,22 @@ fn symlinks_are_objects_never_followed_by_the_server() {
     let root = c.mnt("/data").unwrap();
     let link = c.lookup(&root, "escape").expect("LOOKUP of a symlink");
     assert_eq!(c.getattr(&link).unwrap().0, 5, "NF3LNK");
-    assert_eq!(c.lookup(&link, "passwd"), Err(20), "LOOKUP through a symlink: NFS3ERR_NOTDIR");
-    assert_eq!(c.mnt("/data/escape"), Err(20), "MNT through a symlink: MNT3ERR_NOTDIR");
+    assert_eq!(
+        c.lookup(&link, "passwd"),
+        Err(20),
+        "LOOKUP through a symlink: NFS3ERR_NOTDIR"
+    );
+    assert_eq!(
+        c.mnt("/data/escape"),
+        Err(20),
+        "MNT through a symlink: MNT3ERR_NOTDIR"
+    );
     let dotdot = c.lookup(&root, "..").expect("LOOKUP .. at the export root");
-    assert_eq!(c.getattr(&dotdot), c.getattr(&root), ".. of the export root is the root");
+    assert_eq!(
+        c.getattr(&dotdot),
+        c.getattr(&root),
+        ".. of the export root is the root"
+    );
 }
 
 #[test]
@@ -406,7 +539,9 @@ fn pipelined_calls_are_all_answered() {
         batch.extend(call_bytes(xid, NFS, 3, 1, 0, &W::default().opaque(&root).0));
     }
     c.s.write_all(&batch).unwrap();
-    let mut seen: Vec<u32> = (0..100).map(|_| parse_reply(&read_record(&mut c.s).unwrap()).xid).collect();
+    let mut seen: Vec<u32> = (0..100)
+        .map(|_| parse_reply(&read_record(&mut c.s).unwrap()).xid)
+        .collect();
     seen.sort();
     assert_eq!(seen, (1..=100).collect::<Vec<_>>());
 }
@@ -415,7 +550,13 @@ fn pipelined_calls_are_all_answered() {
 fn readdir_pages_by_cookie_without_duplicates() {
     let server = rw_server();
     for i in 0..300 {
-        std::fs::write(server.backing.join(format!("file-with-a-longish-name-{i:04}")), b"x").unwrap();
+        std::fs::write(
+            server
+                .backing
+                .join(format!("file-with-a-longish-name-{i:04}")),
+            b"x",
+        )
+        .unwrap();
     }
     let mut c = Client::connect(&server);
     let root = c.mnt("/data").unwrap();
@@ -436,7 +577,10 @@ fn readdir_pages_by_cookie_without_duplicates() {
             }
             assert!(calls < 1000);
         }
-        assert!(calls > 5, "small count must page (plus={plus}, calls={calls})");
+        assert!(
+            calls > 5,
+            "small count must page (plus={plus}, calls={calls})"
+        );
         let mut sorted = names.clone();
         sorted.sort();
         sorted.dedup();
@@ -469,25 +613,52 @@ access = "rw"
     });
     std::fs::write(server.backing.join("a.txt"), b"abc").unwrap();
     let mut c = Client::connect(&server);
-    assert_eq!(c.mnt("/other"), Err(13), "client outside the list gets MNT3ERR_ACCES");
+    assert_eq!(
+        c.mnt("/other"),
+        Err(13),
+        "client outside the list gets MNT3ERR_ACCES"
+    );
     assert_eq!(c.mnt("/nope"), Err(2), "unknown export gets MNT3ERR_NOENT");
     let root = c.mnt("/data").unwrap();
     let a = c.lookup(&root, "a.txt").unwrap();
-    assert_eq!(c.create(&root, "new", W::default().u32(0).sattr_mode(0o644)), Err(30), "ro: NFS3ERR_ROFS");
+    assert_eq!(
+        c.create(&root, "new", W::default().u32(0).sattr_mode(0o644)),
+        Err(30),
+        "ro: NFS3ERR_ROFS"
+    );
     assert_eq!(c.mkdir(&root, "dir"), Err(30));
     assert_eq!(c.write(&a, 0, b"x", 2), Err(30));
-    assert_eq!(c.status_only(12, W::default().opaque(&root).opaque(b"a.txt")), 30);
-    assert_eq!(c.status_only(21, W::default().opaque(&a).u64(0).u32(0)), 0, "COMMIT is allowed on ro");
+    assert_eq!(
+        c.status_only(12, W::default().opaque(&root).opaque(b"a.txt")),
+        30
+    );
+    assert_eq!(
+        c.status_only(21, W::default().opaque(&a).u64(0).u32(0)),
+        0,
+        "COMMIT is allowed on ro"
+    );
     assert!(!server.backing.join("new").exists());
     // Handles carry their export: an unknown export id is NFS3ERR_STALE; the root of /data
     // presented under /other's id (FNV-1a of the path) gets /other's rules: NFS3ERR_ACCES.
     let mut forged = root.clone();
     forged[0] ^= 0xff;
-    assert_eq!(c.getattr(&forged), Err(70), "unknown export id: NFS3ERR_STALE");
+    assert_eq!(
+        c.getattr(&forged),
+        Err(70),
+        "unknown export id: NFS3ERR_STALE"
+    );
     let mut other = fnv1a(b"/other").to_be_bytes().to_vec();
     other.extend_from_slice(&root[8..]);
-    assert_eq!(c.getattr(&other), Err(13), "handle of an export refusing us: NFS3ERR_ACCES");
-    assert_eq!(c.getattr(&root[..4]), Err(10001), "short handle: NFS3ERR_BADHANDLE");
+    assert_eq!(
+        c.getattr(&other),
+        Err(13),
+        "handle of an export refusing us: NFS3ERR_ACCES"
+    );
+    assert_eq!(
+        c.getattr(&root[..4]),
+        Err(10001),
+        "short handle: NFS3ERR_BADHANDLE"
+    );
 
     // EXPORT lists both exports with their client patterns.
     let body = c.call(MOUNT, 5, W::default());
@@ -501,8 +672,14 @@ access = "rw"
         }
         listed.push((dir, groups));
     }
-    assert_eq!(listed[0], ("/data".to_string(), vec!["127.0.0.0/8".to_string()]));
-    assert_eq!(listed[1].1, vec!["10.9.9.9".to_string(), "@trusted".to_string()]);
+    assert_eq!(
+        listed[0],
+        ("/data".to_string(), vec!["127.0.0.0/8".to_string()])
+    );
+    assert_eq!(
+        listed[1].1,
+        vec!["10.9.9.9".to_string(), "@trusted".to_string()]
+    );
 
     // DUMP shows our mount until UMNT.
     let dump = |c: &mut Client| {
@@ -510,11 +687,17 @@ access = "rw"
         let mut r = R(&body);
         let mut v = Vec::new();
         while r.u32() == 1 {
-            v.push((String::from_utf8(r.opaque()).unwrap(), String::from_utf8(r.opaque()).unwrap()));
+            v.push((
+                String::from_utf8(r.opaque()).unwrap(),
+                String::from_utf8(r.opaque()).unwrap(),
+            ));
         }
         v
     };
-    assert_eq!(dump(&mut c), vec![("127.0.0.1".to_string(), "/data".to_string())]);
+    assert_eq!(
+        dump(&mut c),
+        vec![("127.0.0.1".to_string(), "/data".to_string())]
+    );
     c.call(MOUNT, 3, W::default().opaque(b"/data"));
     assert!(dump(&mut c).is_empty());
     c.mnt("/data").unwrap();
@@ -527,7 +710,9 @@ fn handles_survive_restart_and_write_verifier_changes() {
     let mut server = rw_server();
     let mut c = Client::connect(&server);
     let root = c.mnt("/data").unwrap();
-    let f = c.create(&root, "v", W::default().u32(0).sattr_mode(0o644)).unwrap();
+    let f = c
+        .create(&root, "v", W::default().u32(0).sattr_mode(0o644))
+        .unwrap();
     let (_, _, v1) = c.write(&f, 0, b"one", 0).unwrap();
     drop(c);
     server.restart();
@@ -562,7 +747,11 @@ fn closed_by_server(s: &mut TcpStream) -> bool {
 fn null_works(server: &Server) {
     let mut c = Client::connect(server);
     let r = c.raw(NFS, 3, 0, &[]);
-    assert_eq!((r.reply_stat, r.accept_stat), (0, 0), "NULL on a fresh connection");
+    assert_eq!(
+        (r.reply_stat, r.accept_stat),
+        (0, 0),
+        "NULL on a fresh connection"
+    );
 }
 
 #[test]
@@ -583,7 +772,10 @@ fn bad_input_closes_only_that_connection() {
     rec.extend(&junk);
     g.s.write_all(&rec).unwrap();
     let r = g.raw(NFS, 3, 0, &[]);
-    assert_eq!(r.accept_stat, 0, "same connection still serves after a junk record");
+    assert_eq!(
+        r.accept_stat, 0,
+        "same connection still serves after a junk record"
+    );
 
     // Truncated record: the header promises 100 bytes, 10 arrive, then the client stops.
     let mut t = TcpStream::connect(("127.0.0.1", server.nfs_port)).unwrap();
@@ -591,13 +783,19 @@ fn bad_input_closes_only_that_connection() {
     t.write_all(&[0u8; 10]).unwrap();
     null_works(&server);
     t.shutdown(Shutdown::Write).unwrap();
-    assert!(closed_by_server(&mut t), "truncated record: connection not closed after EOF");
+    assert!(
+        closed_by_server(&mut t),
+        "truncated record: connection not closed after EOF"
+    );
 
     // A record mark claiming 2 GiB: refused before buffering, connection closed.
     let mut big = TcpStream::connect(("127.0.0.1", server.nfs_port)).unwrap();
     big.write_all(&0xffff_ffffu32.to_be_bytes()).unwrap();
     let _ = big.write_all(&[0u8; 65536]);
-    assert!(closed_by_server(&mut big), "2 GiB record mark: connection not closed");
+    assert!(
+        closed_by_server(&mut big),
+        "2 GiB record mark: connection not closed"
+    );
     // Same without the last-fragment bit, and as two fragments that sum over the cap.
     let mut big = TcpStream::connect(("127.0.0.1", server.nfs_port)).unwrap();
     big.write_all(&0x7fff_ffffu32.to_be_bytes()).unwrap();
@@ -605,7 +803,10 @@ fn bad_input_closes_only_that_connection() {
     null_works(&server);
     let after = rss_kib(server.pid());
     eprintln!("server RSS before {before} KiB, after {after} KiB");
-    assert!(after < before + 64 * 1024, "memory grew by more than 64 MiB");
+    assert!(
+        after < before + 64 * 1024,
+        "memory grew by more than 64 MiB"
+    );
 
     // Unknown program, wrong versions, unknown procedure, garbage arguments.
     let mut c = Client::connect(&server);
@@ -619,7 +820,11 @@ fn bad_input_closes_only_that_connection() {
     let r = c.raw(NFS, 3, 1, &[0, 0, 1]);
     assert_eq!((r.reply_stat, r.accept_stat), (0, 4), "GARBAGE_ARGS");
     let r = c.raw(MOUNT, 1, 0, &[]);
-    assert_eq!((r.reply_stat, r.accept_stat), (0, 2), "MOUNT v1: PROG_MISMATCH");
+    assert_eq!(
+        (r.reply_stat, r.accept_stat),
+        (0, 2),
+        "MOUNT v1: PROG_MISMATCH"
+    );
     // RPC version 3: MSG_DENIED / RPC_MISMATCH.
     let mut rec = call_bytes(5, NFS, 3, 0, 0, &[]);
     rec[4 + 8..4 + 12].copy_from_slice(&3u32.to_be_bytes());

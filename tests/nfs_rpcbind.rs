@@ -49,10 +49,17 @@ kill $RB; wait $RB || true
         ready = ready.display(),
         log = dir.0.join("shoal.log").display(),
     );
-    let out = run(Command::new("unshare").args(["-nm", "bash", "-c", &script]), Duration::from_secs(60));
+    let out = run(
+        Command::new("unshare").args(["-nm", "bash", "-c", &script]),
+        Duration::from_secs(60),
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let log = std::fs::read_to_string(dir.0.join("shoal.log")).unwrap_or_default();
-    assert!(out.status.success(), "{text}\n{}\n{log}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}\n{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let port: u16 = text
         .lines()
         .find_map(|l| l.strip_prefix("PORT "))
@@ -64,8 +71,17 @@ kill $RB; wait $RB || true
             f.len() >= 4 && f[0] == prog && f[1] == "3" && f[2] == "tcp" && f[3] == port.to_string()
         })
     };
-    assert!(registered("100003"), "NFS v3 not registered on port {port}:\n{text}");
-    assert!(registered("100005"), "MOUNT v3 not registered on port {port}:\n{text}");
+    assert!(
+        registered("100003"),
+        "NFS v3 not registered on port {port}:\n{text}"
+    );
+    assert!(
+        registered("100005"),
+        "MOUNT v3 not registered on port {port}:\n{text}"
+    );
     let ls = text.split("LS\n").nth(1).unwrap_or("");
-    assert!(ls.contains("found-via-portmapper.txt"), "nfs-ls via portmapper:\n{ls}\n{log}");
+    assert!(
+        ls.contains("found-via-portmapper.txt"),
+        "nfs-ls via portmapper:\n{ls}\n{log}"
+    );
 }

@@ -13,7 +13,11 @@ use common::{run, Opts, Server, TempDir};
 
 fn view(s: &Server, topic: &str) -> Vec<serde_json::Value> {
     let out = s.shoal(&["audit", "view", "--topic", topic], "");
-    assert!(out.status.success(), "audit view: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "audit view: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -22,11 +26,22 @@ fn view(s: &Server, topic: &str) -> Vec<serde_json::Value> {
 
 fn smbclient(s: &Server, cmds: &str) -> String {
     let out = run(
-        Command::new("smbclient")
-            .args(["//127.0.0.1/data", "-U", "alice%Pa55word!", "-c", cmds, "-p", &s.smb_port.to_string()]),
+        Command::new("smbclient").args([
+            "//127.0.0.1/data",
+            "-U",
+            "alice%Pa55word!",
+            "-c",
+            cmds,
+            "-p",
+            &s.smb_port.to_string(),
+        ]),
         Duration::from_secs(60),
     );
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -47,26 +62,49 @@ io_coalesce_ms = 50
     s.add_user("alice", "Pa55word!");
     std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::write(s.backing.join("secret"), b"root only").unwrap();
-    std::fs::set_permissions(s.backing.join("secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        s.backing.join("secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let tmp = TempDir::new("smb-audit");
     let local = tmp.0.join("a.txt");
     std::fs::write(&local, b"hello\n").unwrap();
     let back = tmp.0.join("back.txt");
 
-    let text = smbclient(&s, &format!("put {} a.txt; get a.txt {}", local.display(), back.display()));
+    let text = smbclient(
+        &s,
+        &format!(
+            "put {} a.txt; get a.txt {}",
+            local.display(),
+            back.display()
+        ),
+    );
     assert!(!text.contains("NT_STATUS"), "{text}");
     assert_eq!(std::fs::read(&back).unwrap(), b"hello\n");
     let text = smbclient(&s, "rename a.txt b.txt; del b.txt");
     assert!(!text.contains("NT_STATUS"), "{text}");
-    let text = smbclient(&s, &format!("get secret {}", tmp.0.join("secret").display()));
+    let text = smbclient(
+        &s,
+        &format!("get secret {}", tmp.0.join("secret").display()),
+    );
     assert!(text.contains("NT_STATUS_ACCESS_DENIED"), "{text}");
     let out = run(
-        Command::new("smbclient")
-            .args(["//127.0.0.1/data", "-U", "alice%wrong", "-c", "ls", "-p", &s.smb_port.to_string()]),
+        Command::new("smbclient").args([
+            "//127.0.0.1/data",
+            "-U",
+            "alice%wrong",
+            "-c",
+            "ls",
+            "-p",
+            &s.smb_port.to_string(),
+        ]),
         Duration::from_secs(60),
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("NT_STATUS_LOGON_FAILURE")
-        || String::from_utf8_lossy(&out.stderr).contains("NT_STATUS_LOGON_FAILURE"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("NT_STATUS_LOGON_FAILURE")
+            || String::from_utf8_lossy(&out.stderr).contains("NT_STATUS_LOGON_FAILURE")
+    );
     s.stop(); // flushes the log
 
     let events = view(&s, "protocol");
@@ -76,7 +114,11 @@ io_coalesce_ms = 50
             .find(|e| e["detailType"] == detail && e["fileName"] == file)
             .unwrap_or_else(|| panic!("no {detail} {file} in\n{events:#?}"))
     };
-    let pos = |detail: &str, file: &str| events.iter().position(|e| e["detailType"] == detail && e["fileName"] == file);
+    let pos = |detail: &str, file: &str| {
+        events
+            .iter()
+            .position(|e| e["detailType"] == detail && e["fileName"] == file)
+    };
     let create = find("create_file", "/a.txt");
     assert_eq!(create["desiredAccess"].is_number(), true, "{create}");
     assert_eq!(find("write_file", "/a.txt")["bytesWritten"], 6);
@@ -87,25 +129,42 @@ io_coalesce_ms = 50
     // SMB-only events: opens of existing objects and closes.
     let opened = events
         .iter()
-        .find(|e| e["fileName"] == "/a.txt" && e["detailType"].as_str().unwrap_or("").starts_with("open_file"))
+        .find(|e| {
+            e["fileName"] == "/a.txt"
+                && e["detailType"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("open_file")
+        })
         .unwrap_or_else(|| panic!("no open of /a.txt in\n{events:#?}"));
     assert_eq!(opened["ntStatus"], 0);
     find("close_file_modified", "/a.txt");
     let denied = events
         .iter()
-        .find(|e| e["fileName"] == "/secret" && e["detailType"].as_str().unwrap_or("").starts_with("open_file"))
+        .find(|e| {
+            e["fileName"] == "/secret"
+                && e["detailType"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("open_file")
+        })
         .unwrap_or_else(|| panic!("no open of /secret in\n{events:#?}"));
     assert_eq!(denied["ntStatus"], 0xC000_0022u32, "{denied}");
     // Session events (not forwarded to CEE, but logged): one logon and one tree connect per
     // smbclient run, a logoff at its end, and the failed logon with its status.
     let count = |detail: &str, status: u32| {
-        events.iter().filter(|e| e["detailType"] == detail && e["ntStatus"] == status).count()
+        events
+            .iter()
+            .filter(|e| e["detailType"] == detail && e["ntStatus"] == status)
+            .count()
     };
     assert_eq!(count("logon", 0), 3, "{events:#?}");
     assert_eq!(count("tree_connect", 0), 3, "{events:#?}");
     assert_eq!(count("logon", 0xC000_006D), 1, "failed logon: {events:#?}");
     assert!(count("logoff", 0) >= 1, "{events:#?}");
-    assert!(events.iter().any(|e| e["detailType"] == "tree_connect" && e["eventType"] == "tree_connect"));
+    assert!(events
+        .iter()
+        .any(|e| e["detailType"] == "tree_connect" && e["eventType"] == "tree_connect"));
     assert!(pos("create_file", "/a.txt") < pos("rename_file", "/a.txt"));
     assert!(pos("rename_file", "/a.txt") < pos("delete_file", "/b.txt"));
     for e in &events {

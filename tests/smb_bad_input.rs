@@ -67,7 +67,8 @@ fn status(reply: &[u8]) -> u32 {
 
 fn negotiated(s: &Server) -> TcpStream {
     let mut c = connect(s);
-    c.write_all(&frame(&negotiate(0, &[0x0202, 0x0210, 0x0300]))).unwrap();
+    c.write_all(&frame(&negotiate(0, &[0x0202, 0x0210, 0x0300])))
+        .unwrap();
     let r = reply(&mut c).expect("negotiate reply");
     assert_eq!(status(&r), 0);
     c
@@ -76,12 +77,24 @@ fn negotiated(s: &Server) -> TcpStream {
 fn ls_works(s: &Server) {
     let out = run(
         Command::new("smbclient")
-            .args(["//127.0.0.1/data", "-U", "alice%Pa55word!", "-c", "ls", "-p"])
+            .args([
+                "//127.0.0.1/data",
+                "-U",
+                "alice%Pa55word!",
+                "-c",
+                "ls",
+                "-p",
+            ])
             .arg(s.smb_port.to_string()),
         Duration::from_secs(60),
     );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.contains("marker.txt"), "{text}\n{}", s.log());
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("marker.txt"),
+        "{text}\n{}",
+        s.log()
+    );
 }
 
 /// Credits: a client asking for many gets them (up to the cap) and can keep a deep queue of
@@ -162,7 +175,11 @@ fn malformed_requests_get_errors_or_disconnects_and_the_server_stays_up() {
     assert_eq!(status(&r), 0xC000_000D);
 
     // Garbage SPNEGO and NTLMSSP tokens.
-    for token in [vec![0x60, 0x84, 0xFF, 0xFF, 0xFF, 0xFF], b"NTLMSSP\0\x03\0\0\0".to_vec(), vec![0xA1, 0x03, 0x30, 0x01]] {
+    for token in [
+        vec![0x60, 0x84, 0xFF, 0xFF, 0xFF, 0xFF],
+        b"NTLMSSP\0\x03\0\0\0".to_vec(),
+        vec![0xA1, 0x03, 0x30, 0x01],
+    ] {
         let mut c = negotiated(&s);
         let mut m = header(1, 1);
         m.extend_from_slice(&25u16.to_le_bytes());
@@ -224,7 +241,8 @@ fn malformed_requests_get_errors_or_disconnects_and_the_server_stays_up() {
             m.push(x as u8);
         }
         // CANCEL and some junk get no reply: do not wait long for one.
-        c.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         c.write_all(&frame(&m)).unwrap();
         let _ = reply(&mut c);
     }
@@ -247,12 +265,19 @@ fn malformed_requests_get_errors_or_disconnects_and_the_server_stays_up() {
 /// talking; the server keeps serving.
 #[test]
 fn unauthenticated_connections_are_closed_after_the_timeout() {
-    let s = Server::start(Opts { smb_extra: "unauthenticated_timeout_secs = 5".into(), ..Opts::standard() });
+    let s = Server::start(Opts {
+        smb_extra: "unauthenticated_timeout_secs = 5".into(),
+        ..Opts::standard()
+    });
     let started = std::time::Instant::now();
     let mut silent = connect(&s);
-    silent.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(40)))
+        .unwrap();
     let mut chatty = negotiated(&s);
-    chatty.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    chatty
+        .set_read_timeout(Some(Duration::from_secs(40)))
+        .unwrap();
     // Keep the chatty one busy with ECHOs (which need no session) every few seconds.
     let mut id = 1u64;
     let mut chatty_closed = false;
@@ -266,10 +291,20 @@ fn unauthenticated_connections_are_closed_after_the_timeout() {
         }
         std::thread::sleep(Duration::from_secs(1));
     }
-    assert!(chatty_closed, "an unauthenticated connection stayed open for {:?}", started.elapsed());
-    assert!(reply(&mut silent).is_none(), "the silent connection was not closed");
+    assert!(
+        chatty_closed,
+        "an unauthenticated connection stayed open for {:?}",
+        started.elapsed()
+    );
+    assert!(
+        reply(&mut silent).is_none(),
+        "the silent connection was not closed"
+    );
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(4), "closed too early: {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(4),
+        "closed too early: {waited:?}"
+    );
     let c = negotiated(&s);
     drop(c);
 }

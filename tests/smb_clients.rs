@@ -18,10 +18,17 @@ fn server() -> Server {
 
 fn smbclient(s: &Server, args: &[&str]) -> (bool, String) {
     let out = run(
-        Command::new("smbclient").args(args).arg("-p").arg(s.smb_port.to_string()),
+        Command::new("smbclient")
+            .args(args)
+            .arg("-p")
+            .arg(s.smb_port.to_string()),
         Duration::from_secs(60),
     );
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -43,11 +50,23 @@ fn smbclient_ls_on_every_dialect_with_signing_required() {
         let max = format!("--option=client max protocol={proto}");
         let (ok, text) = smbclient(
             &s,
-            &["//127.0.0.1/data", "-U", "alice%Pa55word!", &max, "--option=client signing=required", "-c", "ls"],
+            &[
+                "//127.0.0.1/data",
+                "-U",
+                "alice%Pa55word!",
+                &max,
+                "--option=client signing=required",
+                "-c",
+                "ls",
+            ],
         );
         assert!(ok, "{proto}: {text}\n{}", s.log());
         assert!(text.contains("hello.txt"), "{proto}: {text}");
-        assert!(text.lines().any(|l| l.contains("subdir") && l.contains(" D ")), "{proto}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.contains("subdir") && l.contains(" D ")),
+            "{proto}: {text}"
+        );
         assert!(text.contains("blocks of size"), "{proto}: {text}");
         assert!(!text.contains("NT_STATUS"), "{proto}: {text}");
     }
@@ -56,9 +75,21 @@ fn smbclient_ls_on_every_dialect_with_signing_required() {
         let max = format!("--option=client max protocol={max}");
         let (ok, text) = smbclient(
             &s,
-            &["//127.0.0.1/data", "-U", "alice%Pa55word!", "--option=client min protocol=NT1", &max, "-c", "ls"],
+            &[
+                "//127.0.0.1/data",
+                "-U",
+                "alice%Pa55word!",
+                "--option=client min protocol=NT1",
+                &max,
+                "-c",
+                "ls",
+            ],
         );
-        assert!(ok && text.contains("hello.txt"), "SMB1 upgrade {max}: {text}\n{}", s.log());
+        assert!(
+            ok && text.contains("hello.txt"),
+            "SMB1 upgrade {max}: {text}\n{}",
+            s.log()
+        );
     }
 }
 
@@ -72,9 +103,15 @@ fn wrong_password_and_unknown_user_are_logon_failures() {
     }
     // Anonymous is refused unless configured.
     let (ok, text) = smbclient(&s, &["-L", "//127.0.0.1", "-N"]);
-    assert!(!ok && text.contains("NT_STATUS_LOGON_FAILURE"), "anonymous: {text}");
+    assert!(
+        !ok && text.contains("NT_STATUS_LOGON_FAILURE"),
+        "anonymous: {text}"
+    );
     // Unknown share.
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/nosuch", "-U", "alice%Pa55word!", "-c", "ls"]);
+    let (ok, text) = smbclient(
+        &s,
+        &["//127.0.0.1/nosuch", "-U", "alice%Pa55word!", "-c", "ls"],
+    );
     assert!(!ok && text.contains("NT_STATUS_BAD_NETWORK_NAME"), "{text}");
     assert!(s.log().contains("logon failure"), "{}", s.log());
 }
@@ -126,10 +163,18 @@ fn python_smbprotocol_311_signed_and_302() {
     std::fs::write(s.backing.join("from-test.txt"), b"x").unwrap();
     for (dialect, hex) in [("311", "311"), ("302", "302")] {
         let out = run(
-            Command::new(&py).arg("-c").arg(SMBPROTOCOL_SCRIPT).arg(s.smb_port.to_string()).arg(dialect),
+            Command::new(&py)
+                .arg("-c")
+                .arg(SMBPROTOCOL_SCRIPT)
+                .arg(s.smb_port.to_string())
+                .arg(dialect),
             Duration::from_secs(60),
         );
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "{dialect}: {text}\n{}", s.log());
         assert!(text.contains(&format!("dialect={hex}")), "{text}");
         assert!(text.contains("signing=True"), "{text}");
@@ -173,12 +218,22 @@ fn async_interim_response_and_cancel() {
     let py = venv_python();
     let s = server();
     let out = run(
-        Command::new(&py).arg("-c").arg(NOTIFY_CANCEL_SCRIPT).arg(s.smb_port.to_string()),
+        Command::new(&py)
+            .arg("-c")
+            .arg(NOTIFY_CANCEL_SCRIPT)
+            .arg(s.smb_port.to_string()),
         Duration::from_secs(60),
     );
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{text}\n{}", s.log());
-    assert!(text.contains("pending=True") && text.contains("cancelled=True"), "{text}");
+    assert!(
+        text.contains("pending=True") && text.contains("cancelled=True"),
+        "{text}"
+    );
 }
 
 const COMPOUND_SCRIPT: &str = r#"
@@ -230,19 +285,32 @@ fn related_compound_requests() {
     let s = server();
     std::fs::write(s.backing.join("compound.txt"), b"compound!").unwrap();
     let out = run(
-        Command::new(&py).arg("-c").arg(COMPOUND_SCRIPT).arg(s.smb_port.to_string()),
+        Command::new(&py)
+            .arg("-c")
+            .arg(COMPOUND_SCRIPT)
+            .arg(s.smb_port.to_string()),
         Duration::from_secs(60),
     );
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{text}\n{}", s.log());
     assert!(text.contains("data=compound! eof=9"), "{text}");
-    assert!(text.contains("errors=ObjectNameNotFound,ObjectNameNotFound"), "{text}");
+    assert!(
+        text.contains("errors=ObjectNameNotFound,ObjectNameNotFound"),
+        "{text}"
+    );
 }
 
 /// With `allow_guest = true`, anonymous and unknown users get a guest session.
 #[test]
 fn guest_sessions_when_configured() {
-    let s = Server::start(Opts { smb_extra: "allow_guest = true".into(), ..Opts::standard() });
+    let s = Server::start(Opts {
+        smb_extra: "allow_guest = true".into(),
+        ..Opts::standard()
+    });
     std::fs::write(s.backing.join("visible.txt"), b"v").unwrap();
     let (ok, text) = smbclient(&s, &["-L", "//127.0.0.1", "-N"]);
     assert!(ok && text.contains("data"), "{text}\n{}", s.log());
@@ -254,13 +322,30 @@ fn guest_sessions_when_configured() {
 /// signing; 3.1.1 signs its TREE_CONNECT as the protocol demands).
 #[test]
 fn signing_enabled_policy_lets_unsigning_clients_in() {
-    let s = Server::start(Opts { smb_extra: "signing = \"enabled\"".into(), ..Opts::standard() });
+    let s = Server::start(Opts {
+        smb_extra: "signing = \"enabled\"".into(),
+        ..Opts::standard()
+    });
     s.add_user("alice", "Pa55word!");
     std::fs::write(s.backing.join("plain.txt"), b"p").unwrap();
     for proto in ["SMB2_10", "SMB3_11"] {
         let max = format!("--option=client max protocol={proto}");
-        let (ok, text) =
-            smbclient(&s, &["//127.0.0.1/data", "-U", "alice%Pa55word!", &max, "--option=client signing=off", "-c", "ls"]);
-        assert!(ok && text.contains("plain.txt"), "{proto}: {text}\n{}", s.log());
+        let (ok, text) = smbclient(
+            &s,
+            &[
+                "//127.0.0.1/data",
+                "-U",
+                "alice%Pa55word!",
+                &max,
+                "--option=client signing=off",
+                "-c",
+                "ls",
+            ],
+        );
+        assert!(
+            ok && text.contains("plain.txt"),
+            "{proto}: {text}\n{}",
+            s.log()
+        );
     }
 }

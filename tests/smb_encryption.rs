@@ -17,7 +17,11 @@ const USER: &str = "alice%Pa55word!";
 
 fn server(smb_extra: &str, shares: &str) -> Server {
     use std::os::unix::fs::PermissionsExt;
-    let s = Server::start(Opts { smb_extra: smb_extra.into(), body: shares.into(), ..Opts::default() });
+    let s = Server::start(Opts {
+        smb_extra: smb_extra.into(),
+        body: shares.into(),
+        ..Opts::default()
+    });
     s.add_user("alice", "Pa55word!");
     std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
     s
@@ -55,10 +59,17 @@ encrypt = true
 
 fn smbclient(s: &Server, args: &[&str]) -> (bool, String) {
     let out = run(
-        Command::new("smbclient").args(args).arg("-p").arg(s.smb_port.to_string()),
+        Command::new("smbclient")
+            .args(args)
+            .arg("-p")
+            .arg(s.smb_port.to_string()),
         Duration::from_secs(300),
     );
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -70,7 +81,11 @@ fn timed(s: &Server, share: &str, extra: &[&str], cmd: &str) -> Duration {
     let t = Instant::now();
     let (ok, text) = smbclient(s, &args);
     let took = t.elapsed();
-    assert!(ok && !text.contains("NT_STATUS"), "{extra:?} {cmd}: {text}\n{}", s.log());
+    assert!(
+        ok && !text.contains("NT_STATUS"),
+        "{extra:?} {cmd}: {text}\n{}",
+        s.log()
+    );
     took
 }
 
@@ -89,24 +104,60 @@ fn smbclient_encrypted_put_get_64mib_with_each_cipher() {
     write_random_file(&src, size, 5);
     let src_s = src.to_str().unwrap().to_string();
     let mut table = Vec::new();
-    for cipher in ["plain", "AES-128-CCM", "AES-128-GCM", "AES-256-CCM", "AES-256-GCM"] {
+    for cipher in [
+        "plain",
+        "AES-128-CCM",
+        "AES-128-GCM",
+        "AES-256-CCM",
+        "AES-256-GCM",
+    ] {
         let algs = format!("--option=client smb3 encryption algorithms={cipher}");
-        let extra: Vec<&str> =
-            if cipher == "plain" { vec![] } else { vec!["--client-protection=encrypt", algs.as_str()] };
+        let extra: Vec<&str> = if cipher == "plain" {
+            vec![]
+        } else {
+            vec!["--client-protection=encrypt", algs.as_str()]
+        };
         let remote = format!("up-{cipher}.bin");
         let back = local.0.join(format!("down-{cipher}.bin"));
-        let put = timed(&s, "//127.0.0.1/data", &extra, &format!("put {src_s} {remote}"));
-        let get = timed(&s, "//127.0.0.1/data", &extra, &format!("get {remote} {}", back.display()));
-        assert!(files_equal(&src, &s.backing.join(&remote)), "{cipher}: uploaded copy differs");
-        assert!(files_equal(&src, &back), "{cipher}: downloaded copy differs");
+        let put = timed(
+            &s,
+            "//127.0.0.1/data",
+            &extra,
+            &format!("put {src_s} {remote}"),
+        );
+        let get = timed(
+            &s,
+            "//127.0.0.1/data",
+            &extra,
+            &format!("get {remote} {}", back.display()),
+        );
+        assert!(
+            files_equal(&src, &s.backing.join(&remote)),
+            "{cipher}: uploaded copy differs"
+        );
+        assert!(
+            files_equal(&src, &back),
+            "{cipher}: downloaded copy differs"
+        );
         if cipher != "plain" {
-            assert!(plain_log(&s).contains(&format!("cipher={cipher}")), "{cipher} not used:\n{}", s.log());
+            assert!(
+                plain_log(&s).contains(&format!("cipher={cipher}")),
+                "{cipher} not used:\n{}",
+                s.log()
+            );
         }
-        table.push(format!("{cipher:>12}: put {:7.1} MB/s  get {:7.1} MB/s", mbps(size, put), mbps(size, get)));
+        table.push(format!(
+            "{cipher:>12}: put {:7.1} MB/s  get {:7.1} MB/s",
+            mbps(size, put),
+            mbps(size, get)
+        ));
         let _ = std::fs::remove_file(s.backing.join(&remote));
         let _ = std::fs::remove_file(&back);
     }
-    eprintln!("64 MiB smbclient put/get over loopback (SMB 3.1.1):\n{}", table.join("\n"));
+    eprintln!(
+        "64 MiB smbclient put/get over loopback (SMB 3.1.1):\n{}",
+        table.join("\n")
+    );
 }
 
 /// A share with `encrypt = true`: an SMB3 smbclient that did not ask for encryption gets it
@@ -121,13 +172,21 @@ fn encrypted_share_is_server_driven_and_refuses_smb21() {
         let back = s.dir.0.join(format!("back-{proto}.txt"));
         let cmd = format!("ls; get hello.txt {}", back.display());
         let (ok, text) = smbclient(&s, &["//127.0.0.1/secret", "-U", USER, &max, "-c", &cmd]);
-        assert!(ok && text.contains("hello.txt") && !text.contains("NT_STATUS"), "{proto}: {text}\n{}", s.log());
+        assert!(
+            ok && text.contains("hello.txt") && !text.contains("NT_STATUS"),
+            "{proto}: {text}\n{}",
+            s.log()
+        );
         assert_eq!(std::fs::read(&back).unwrap(), b"hello, secret", "{proto}");
     }
     assert!(plain_log(&s).contains("client encrypts"), "{}", s.log());
     let legacy = "--option=client max protocol=SMB2_10";
     let (ok, text) = smbclient(&s, &["//127.0.0.1/secret", "-U", USER, legacy, "-c", "ls"]);
-    assert!(!ok && text.contains("NT_STATUS_ACCESS_DENIED"), "{text}\n{}", s.log());
+    assert!(
+        !ok && text.contains("NT_STATUS_ACCESS_DENIED"),
+        "{text}\n{}",
+        s.log()
+    );
     let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, legacy, "-c", "ls"]);
     assert!(ok && text.contains("hello.txt"), "{text}\n{}", s.log());
 }
@@ -142,31 +201,68 @@ fn required_policy_encrypts_every_smb3_session_and_refuses_the_rest() {
     let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, "-c", "ls"]);
     assert!(ok && text.contains("r.txt"), "{text}\n{}", s.log());
     assert!(plain_log(&s).contains("client encrypts"), "{}", s.log());
-    let (ok, text) =
-        smbclient(&s, &["//127.0.0.1/data", "-U", USER, "--option=client max protocol=SMB2_10", "-c", "ls"]);
+    let (ok, text) = smbclient(
+        &s,
+        &[
+            "//127.0.0.1/data",
+            "-U",
+            USER,
+            "--option=client max protocol=SMB2_10",
+            "-c",
+            "ls",
+        ],
+    );
     assert!(!ok && text.contains("NT_STATUS_ACCESS_DENIED"), "{text}");
     // smbclient told not to encrypt still follows SESSION_FLAG_ENCRYPT_DATA (the server
     // decides); the clients that really do not encrypt are refused below.
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, "--client-protection=off", "-c", "ls"]);
+    let (ok, text) = smbclient(
+        &s,
+        &[
+            "//127.0.0.1/data",
+            "-U",
+            USER,
+            "--client-protection=off",
+            "-c",
+            "ls",
+        ],
+    );
     assert!(ok && text.contains("r.txt"), "{text}\n{}", s.log());
     let py = venv_python();
     for mode in ["nocap", "clear"] {
         let out = run(
-            Command::new(&py).arg("-c").arg(TAMPER_SCRIPT).arg(s.smb_port.to_string()).arg(mode),
+            Command::new(&py)
+                .arg("-c")
+                .arg(TAMPER_SCRIPT)
+                .arg(s.smb_port.to_string())
+                .arg(mode),
             Duration::from_secs(60),
         );
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("refused") && !text.contains("still-open"), "{mode}: {text}\n{}", s.log());
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("refused") && !text.contains("still-open"),
+            "{mode}: {text}\n{}",
+            s.log()
+        );
     }
     let log = plain_log(&s);
-    assert!(log.contains("session refused: encryption required and the client offers no cipher"), "{log}");
+    assert!(
+        log.contains("session refused: encryption required and the client offers no cipher"),
+        "{log}"
+    );
 }
 
 /// `required` with `allow_unencrypted_legacy`: the SMB 2.1 client reaches unencrypted shares
 /// only.
 #[test]
 fn allow_unencrypted_legacy_admits_smb21_to_plain_shares_only() {
-    let s = server("encryption = \"required\"\nallow_unencrypted_legacy = true", DATA_AND_SECRET);
+    let s = server(
+        "encryption = \"required\"\nallow_unencrypted_legacy = true",
+        DATA_AND_SECRET,
+    );
     std::fs::write(s.backing.join("l.txt"), b"l").unwrap();
     let legacy = "--option=client max protocol=SMB2_10";
     let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, legacy, "-c", "ls"]);
@@ -183,7 +279,11 @@ fn venv_python() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"));
     let py = venv.join("bin/python");
-    assert!(py.exists(), "{} missing: run scripts/test (creates the venv with smbprotocol)", py.display());
+    assert!(
+        py.exists(),
+        "{} missing: run scripts/test (creates the venv with smbprotocol)",
+        py.display()
+    );
     py
 }
 
@@ -222,12 +322,23 @@ fn python_smbprotocol_require_encryption_311_and_30() {
     let s = server("", DATA_AND_SECRET);
     for dialect in ["311", "302", "300"] {
         let out = run(
-            Command::new(&py).arg("-c").arg(SMBPROTOCOL_SCRIPT).arg(s.smb_port.to_string()).arg(dialect),
+            Command::new(&py)
+                .arg("-c")
+                .arg(SMBPROTOCOL_SCRIPT)
+                .arg(s.smb_port.to_string())
+                .arg(dialect),
             Duration::from_secs(60),
         );
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "{dialect}: {text}\n{}", s.log());
-        assert!(text.contains(&format!("dialect={dialect}")) && text.contains("encrypt=True"), "{text}");
+        assert!(
+            text.contains(&format!("dialect={dialect}")) && text.contains("encrypt=True"),
+            "{text}"
+        );
         assert!(text.contains("same=True"), "{text}");
     }
 }
@@ -275,15 +386,29 @@ fn tampered_or_clear_requests_close_the_connection() {
     let s = server("encryption = \"required\"", DATA_AND_SECRET);
     for mode in ["tamper", "clear"] {
         let out = run(
-            Command::new(&py).arg("-c").arg(TAMPER_SCRIPT).arg(s.smb_port.to_string()).arg(mode),
+            Command::new(&py)
+                .arg("-c")
+                .arg(TAMPER_SCRIPT)
+                .arg(s.smb_port.to_string())
+                .arg(mode),
             Duration::from_secs(60),
         );
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!text.contains("still-open"), "{mode}: {text}\n{}", s.log());
     }
     let log = plain_log(&s);
-    assert!(log.contains("decryption failed; closing connection peer=127.0.0.1:"), "{log}");
-    assert!(log.contains("unencrypted request where encryption is required"), "{log}");
+    assert!(
+        log.contains("decryption failed; closing connection peer=127.0.0.1:"),
+        "{log}"
+    );
+    assert!(
+        log.contains("unencrypted request where encryption is required"),
+        "{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
 }
 
@@ -310,8 +435,17 @@ zone = "Secure"
     let (ok, text) = smbclient(&s, &["//127.0.0.1/zoned", "-U", USER, "-c", "ls"]);
     assert!(ok && text.contains("z.txt"), "{text}\n{}", s.log());
     assert!(plain_log(&s).contains("client encrypts"), "{}", s.log());
-    let (ok, text) =
-        smbclient(&s, &["//127.0.0.1/zoned", "-U", USER, "--option=client max protocol=SMB2_10", "-c", "ls"]);
+    let (ok, text) = smbclient(
+        &s,
+        &[
+            "//127.0.0.1/zoned",
+            "-U",
+            USER,
+            "--option=client max protocol=SMB2_10",
+            "-c",
+            "ls",
+        ],
+    );
     assert!(!ok && text.contains("NT_STATUS_ACCESS_DENIED"), "{text}");
 }
 
@@ -319,9 +453,22 @@ zone = "Secure"
 /// cannot connect, and one that does not is served in clear.
 #[test]
 fn disabled_policy_offers_no_encryption() {
-    let s = server("encryption = \"disabled\"", "[[smb.shares]]\nname = \"data\"\ndir = \".\"\n");
+    let s = server(
+        "encryption = \"disabled\"",
+        "[[smb.shares]]\nname = \"data\"\ndir = \".\"\n",
+    );
     std::fs::write(s.backing.join("d.txt"), b"d").unwrap();
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, "--client-protection=encrypt", "-c", "ls"]);
+    let (ok, text) = smbclient(
+        &s,
+        &[
+            "//127.0.0.1/data",
+            "-U",
+            USER,
+            "--client-protection=encrypt",
+            "-c",
+            "ls",
+        ],
+    );
     assert!(!ok, "{text}\n{}", s.log());
     let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, "-c", "ls"]);
     assert!(ok && text.contains("d.txt"), "{text}\n{}", s.log());

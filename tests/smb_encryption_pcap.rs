@@ -17,7 +17,9 @@ const SERVER_PORT: u16 = 34113;
 
 /// The file that was put: 1000 numbered lines.
 fn file_lines() -> Vec<String> {
-    (0..1000).map(|i| format!("SHOAL-PCAP-PLAINTEXT-{i:04}\n")).collect()
+    (0..1000)
+        .map(|i| format!("SHOAL-PCAP-PLAINTEXT-{i:04}\n"))
+        .collect()
 }
 
 fn u16_at(b: &[u8], at: usize, le: bool) -> u16 {
@@ -53,7 +55,10 @@ fn pcapng_packets(data: &[u8]) -> Vec<(u16, Vec<u8>)> {
         }
         let block_type = u32_at(data, at, le);
         let len = u32_at(data, at + 4, le) as usize;
-        assert!(len >= 12 && at + len <= data.len(), "bad block length {len} at {at}");
+        assert!(
+            len >= 12 && at + len <= data.len(),
+            "bad block length {len} at {at}"
+        );
         let body = &data[at + 8..at + len - 4];
         match block_type {
             1 => link_types.push(u16_at(body, 0, le)),
@@ -74,9 +79,9 @@ fn tcp_streams(packets: &[(u16, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
     let mut dirs: [BTreeMap<u32, Vec<u8>>; 2] = [BTreeMap::new(), BTreeMap::new()];
     for (link, p) in packets {
         let ip = match link {
-            1 => &p[14..],  // Ethernet (Linux loopback as tshark records it)
-            0 => &p[4..],   // BSD loopback
-            101 => &p[..],  // raw IP
+            1 => &p[14..], // Ethernet (Linux loopback as tshark records it)
+            0 => &p[4..],  // BSD loopback
+            101 => &p[..], // raw IP
             other => panic!("unexpected link type {other}"),
         };
         assert_eq!(ip[0] >> 4, 4, "IPv4 expected");
@@ -91,7 +96,10 @@ fn tcp_streams(packets: &[(u16, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
             continue;
         }
         let to_server = dport == SERVER_PORT;
-        assert!(to_server || sport == SERVER_PORT, "a packet of another connection");
+        assert!(
+            to_server || sport == SERVER_PORT,
+            "a packet of another connection"
+        );
         dirs[usize::from(!to_server)].insert(seq, payload.to_vec());
     }
     let join = |m: &BTreeMap<u32, Vec<u8>>| m.values().flatten().copied().collect::<Vec<u8>>();
@@ -105,7 +113,9 @@ fn messages(stream: &[u8]) -> Vec<Result<u16, ()>> {
     let mut at = 0;
     while at < stream.len() {
         assert_eq!(stream[at], 0, "NetBIOS session message expected");
-        let len = (usize::from(stream[at + 1]) << 16) | (usize::from(stream[at + 2]) << 8) | usize::from(stream[at + 3]);
+        let len = (usize::from(stream[at + 1]) << 16)
+            | (usize::from(stream[at + 2]) << 8)
+            | usize::from(stream[at + 3]);
         let msg = &stream[at + 4..at + 4 + len];
         match &msg[..4] {
             [0xFE, b'S', b'M', b'B'] => out.push(Ok(u16_at(msg, 12, true))),
@@ -122,11 +132,26 @@ const SESSION_SETUP: u16 = 1;
 const TREE_CONNECT: u16 = 3;
 
 fn check_direction(name: &str, msgs: &[Result<u16, ()>]) {
-    let clear: Vec<u16> = msgs.iter().take_while(|m| m.is_ok()).map(|m| *m.as_ref().unwrap()).collect();
-    assert_eq!(clear, [NEGOTIATE, SESSION_SETUP, SESSION_SETUP, TREE_CONNECT], "{name}: clear messages");
+    let clear: Vec<u16> = msgs
+        .iter()
+        .take_while(|m| m.is_ok())
+        .map(|m| *m.as_ref().unwrap())
+        .collect();
+    assert_eq!(
+        clear,
+        [NEGOTIATE, SESSION_SETUP, SESSION_SETUP, TREE_CONNECT],
+        "{name}: clear messages"
+    );
     let rest = &msgs[clear.len()..];
-    assert!(rest.len() >= 5, "{name}: only {} encrypted messages", rest.len());
-    assert!(rest.iter().all(Result::is_err), "{name}: a clear message after TREE_CONNECT: {msgs:?}");
+    assert!(
+        rest.len() >= 5,
+        "{name}: only {} encrypted messages",
+        rest.len()
+    );
+    assert!(
+        rest.iter().all(Result::is_err),
+        "{name}: a clear message after TREE_CONNECT: {msgs:?}"
+    );
 }
 
 #[test]
@@ -141,14 +166,21 @@ fn capture_shows_setup_in_clear_then_only_transform_frames() {
     // The client really sent the file: the encrypted bytes to the server exceed its size.
     let lines = file_lines();
     let file_len: usize = lines.iter().map(String::len).sum();
-    assert!(to_server.len() > file_len, "{} bytes to the server", to_server.len());
+    assert!(
+        to_server.len() > file_len,
+        "{} bytes to the server",
+        to_server.len()
+    );
     // And no part of it is in clear, anywhere in the capture.
     for line in &lines {
         assert!(!contains(&data, line.as_bytes()), "{line:?} in clear");
     }
     assert!(!contains(&data, b"SHOAL-PCAP"));
     // The clear part does name the share (TREE_CONNECT is in clear, R2).
-    let share: Vec<u8> = "\\\\127.0.0.1\\secret".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let share: Vec<u8> = "\\\\127.0.0.1\\secret"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
     assert!(contains(&to_server, &share));
 }
 

@@ -15,7 +15,11 @@ fn venv_python() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"));
     let py = venv.join("bin/python");
-    assert!(py.exists(), "{} missing: run scripts/test (it creates the venv with smbprotocol)", py.display());
+    assert!(
+        py.exists(),
+        "{} missing: run scripts/test (it creates the venv with smbprotocol)",
+        py.display()
+    );
     py
 }
 
@@ -53,7 +57,10 @@ fn high_level_api_on_311_with_server_side_copy() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
     let out = run(
-        Command::new(venv_python()).arg("-c").arg(SCRIPT).arg(s.smb_port.to_string()),
+        Command::new(venv_python())
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(s.smb_port.to_string()),
         Duration::from_secs(120),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -64,7 +71,10 @@ fn high_level_api_on_311_with_server_side_copy() {
         s.log()
     );
     assert!(stdout.contains("listdir copy.bin,moved.bin"), "{stdout}");
-    assert!(stdout.contains("after \n") || stdout.contains("after\n"), "{stdout}");
+    assert!(
+        stdout.contains("after \n") || stdout.contains("after\n"),
+        "{stdout}"
+    );
     assert!(stdout.trim_end().ends_with("ok"), "{stdout}");
     assert!(!s.backing.join("d").exists());
     let log = s.log();

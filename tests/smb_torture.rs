@@ -15,26 +15,64 @@ fn known() -> BTreeMap<&'static str, &'static str> {
     let oplock = "CREATE grants no oplocks yet (batch oplock expected; needs the lock manager's break machinery)";
     let enc = "SMB3 encryption not implemented yet (the test requires it)";
     for t in [
-        "reconnect1", "reconnect2", "reauth1", "reauth2", "reauth3", "reauth4", "reauth5", "reauth6",
-        "bind_negative_smb202", "bind_negative_smb210s", "bind_negative_smb210d", "bind_negative_smb2to3s",
-        "bind_negative_smb2to3d", "bind_negative_smb3to2s", "bind_negative_smb3to2d", "bind_negative_smb3to3s",
-        "bind_negative_smb3to3d", "bind_negative_smb3signH2XtoGs", "bind_negative_smb3signH2XtoGd",
-        "signing-hmac-sha-256", "signing-aes-128-cmac", "signing-aes-128-gmac",
+        "reconnect1",
+        "reconnect2",
+        "reauth1",
+        "reauth2",
+        "reauth3",
+        "reauth4",
+        "reauth5",
+        "reauth6",
+        "bind_negative_smb202",
+        "bind_negative_smb210s",
+        "bind_negative_smb210d",
+        "bind_negative_smb2to3s",
+        "bind_negative_smb2to3d",
+        "bind_negative_smb3to2s",
+        "bind_negative_smb3to2d",
+        "bind_negative_smb3to3s",
+        "bind_negative_smb3to3d",
+        "bind_negative_smb3signH2XtoGs",
+        "bind_negative_smb3signH2XtoGd",
+        "signing-hmac-sha-256",
+        "signing-aes-128-cmac",
+        "signing-aes-128-gmac",
     ] {
         m.insert(t, oplock);
     }
     for t in [
-        "bind_negative_smb3encGtoCs", "bind_negative_smb3encGtoCd", "bind_negative_smb3signCtoHs",
-        "bind_negative_smb3signCtoHd", "bind_negative_smb3signCtoGs", "bind_negative_smb3signCtoGd",
-        "bind_negative_smb3signHtoCs", "bind_negative_smb3signHtoCd", "bind_negative_smb3signHtoGs",
-        "bind_negative_smb3signHtoGd", "bind_negative_smb3signGtoCs", "bind_negative_smb3signGtoCd",
-        "bind_negative_smb3signGtoHs", "bind_negative_smb3signGtoHd", "bind_negative_smb3sneGtoCs",
-        "bind_negative_smb3sneGtoCd", "bind_negative_smb3sneGtoHs", "bind_negative_smb3sneGtoHd",
-        "bind_negative_smb3sneCtoGs", "bind_negative_smb3sneCtoGd", "bind_negative_smb3sneHtoGs",
-        "bind_negative_smb3sneHtoGd", "bind_negative_smb3signC30toGs", "bind_negative_smb3signC30toGd",
-        "bind_negative_smb3signGtoC30s", "bind_negative_smb3signGtoC30d", "bind_negative_smb3signGtoH2Xs",
-        "bind_negative_smb3signGtoH2Xd", "encryption-aes-128-ccm", "encryption-aes-128-gcm",
-        "encryption-aes-256-ccm", "encryption-aes-256-gcm",
+        "bind_negative_smb3encGtoCs",
+        "bind_negative_smb3encGtoCd",
+        "bind_negative_smb3signCtoHs",
+        "bind_negative_smb3signCtoHd",
+        "bind_negative_smb3signCtoGs",
+        "bind_negative_smb3signCtoGd",
+        "bind_negative_smb3signHtoCs",
+        "bind_negative_smb3signHtoCd",
+        "bind_negative_smb3signHtoGs",
+        "bind_negative_smb3signHtoGd",
+        "bind_negative_smb3signGtoCs",
+        "bind_negative_smb3signGtoCd",
+        "bind_negative_smb3signGtoHs",
+        "bind_negative_smb3signGtoHd",
+        "bind_negative_smb3sneGtoCs",
+        "bind_negative_smb3sneGtoCd",
+        "bind_negative_smb3sneGtoHs",
+        "bind_negative_smb3sneGtoHd",
+        "bind_negative_smb3sneCtoGs",
+        "bind_negative_smb3sneCtoGd",
+        "bind_negative_smb3sneHtoGs",
+        "bind_negative_smb3sneHtoGd",
+        "bind_negative_smb3signC30toGs",
+        "bind_negative_smb3signC30toGd",
+        "bind_negative_smb3signGtoC30s",
+        "bind_negative_smb3signGtoC30d",
+        "bind_negative_smb3signGtoH2Xs",
+        "bind_negative_smb3signGtoH2Xd",
+        "encryption-aes-128-ccm",
+        "encryption-aes-128-gcm",
+        "encryption-aes-256-ccm",
+        "encryption-aes-256-gcm",
     ] {
         m.insert(t, enc);
     }
@@ -57,7 +95,8 @@ fn smbtorture_smb2_session_matches_the_known_failures() {
             .arg("smb2.session"),
         Duration::from_secs(600),
     );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let mut results: BTreeMap<String, String> = BTreeMap::new();
     for line in text.lines() {
         for kind in ["success", "failure", "skip", "error"] {
@@ -82,12 +121,18 @@ fn smbtorture_smb2_session_matches_the_known_failures() {
         let expected_fail = known.contains_key(name.as_str());
         match kind.as_str() {
             "failure" | "error" if !expected_fail => problems.push(format!("new failure: {name}")),
-            "success" if expected_fail => problems.push(format!("unexpected pass (remove from the list): {name}")),
+            "success" if expected_fail => {
+                problems.push(format!("unexpected pass (remove from the list): {name}"))
+            }
             _ => {}
         }
     }
     assert!(problems.is_empty(), "{}\n\n{text}", problems.join("\n"));
-    assert!(s.log().lines().all(|l| !l.contains("panicked")), "{}", s.log());
+    assert!(
+        s.log().lines().all(|l| !l.contains("panicked")),
+        "{}",
+        s.log()
+    );
 }
 
 /// Runs smbtorture suite `suite` one test per process (a test that hangs, waiting for an
@@ -100,21 +145,36 @@ fn torture_suite(suite: &str) {
     let s = Server::start(Opts::standard());
     s.add_user("alice", "Pa55word!");
     std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let expected_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/expected/smbtorture-{suite}.toml"));
+    let expected_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/expected/smbtorture-{suite}.toml"));
     let expected: toml::Table = std::fs::read_to_string(&expected_path)
-        .map(|t| t.parse().unwrap_or_else(|e| panic!("{}: {e}", expected_path.display())))
+        .map(|t| {
+            t.parse()
+                .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()))
+        })
         .unwrap_or_default();
     let known: BTreeMap<String, String> = expected
         .get("known")
         .and_then(|k| k.as_table())
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .map(|t| {
+            t.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let flaky: BTreeMap<String, String> = expected
         .get("flaky")
         .and_then(|k| k.as_table())
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .map(|t| {
+            t.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
         .unwrap_or_default();
-    let list = run(Command::new("smbtorture").arg("--list").arg(suite), Duration::from_secs(60));
+    let list = run(
+        Command::new("smbtorture").arg("--list").arg(suite),
+        Duration::from_secs(60),
+    );
     let prefix = format!("{suite}.");
     let mut tests: Vec<String> = String::from_utf8_lossy(&list.stdout)
         .lines()
@@ -123,7 +183,11 @@ fn torture_suite(suite: &str) {
         .filter(|t| !t.is_empty())
         .collect();
     tests.dedup();
-    assert!(!tests.is_empty(), "smbtorture --list {suite}: {}", String::from_utf8_lossy(&list.stdout));
+    assert!(
+        !tests.is_empty(),
+        "smbtorture --list {suite}: {}",
+        String::from_utf8_lossy(&list.stdout)
+    );
     let mut results: BTreeMap<String, String> = BTreeMap::new();
     let mut log = String::new();
     for t in &tests {
@@ -150,18 +214,32 @@ fn torture_suite(suite: &str) {
             std::thread::sleep(Duration::from_millis(20));
         }
         let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-        let mut kind = if timed_out { "timeout".to_string() } else { "error".to_string() };
+        let mut kind = if timed_out {
+            "timeout".to_string()
+        } else {
+            "error".to_string()
+        };
         if !timed_out {
             for line in text.lines() {
                 for k in ["success", "failure", "skip", "error"] {
-                    if line.strip_prefix(&format!("{k}: ")).is_some_and(|r| r.split_whitespace().next() == Some(t.as_str())) {
+                    if line
+                        .strip_prefix(&format!("{k}: "))
+                        .is_some_and(|r| r.split_whitespace().next() == Some(t.as_str()))
+                    {
                         kind = k.to_string();
                     }
                 }
             }
         }
         if kind != "success" && kind != "skip" {
-            log.push_str(&format!("=== {t}: {kind}\n{}\n", text.lines().filter(|l| !l.starts_with("time:")).take(40).collect::<Vec<_>>().join("\n")));
+            log.push_str(&format!(
+                "=== {t}: {kind}\n{}\n",
+                text.lines()
+                    .filter(|l| !l.starts_with("time:"))
+                    .take(40)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
         }
         results.insert(t.clone(), kind);
     }
@@ -182,13 +260,25 @@ fn torture_suite(suite: &str) {
         }
         let expected_fail = known.contains_key(name);
         match kind.as_str() {
-            "failure" | "error" | "timeout" if !expected_fail => problems.push(format!("new {kind}: {name}")),
-            "success" if expected_fail => problems.push(format!("unexpected pass (remove from the list): {name}")),
+            "failure" | "error" | "timeout" if !expected_fail => {
+                problems.push(format!("new {kind}: {name}"))
+            }
+            "success" if expected_fail => {
+                problems.push(format!("unexpected pass (remove from the list): {name}"))
+            }
             _ => {}
         }
     }
-    assert!(problems.is_empty(), "{suite}:\n{}\n\n{log}", problems.join("\n"));
-    assert!(s.log().lines().all(|l| !l.contains("panicked")), "{}", s.log());
+    assert!(
+        problems.is_empty(),
+        "{suite}:\n{}\n\n{log}",
+        problems.join("\n")
+    );
+    assert!(
+        s.log().lines().all(|l| !l.contains("panicked")),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]

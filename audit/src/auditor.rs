@@ -154,7 +154,12 @@ impl Auditor {
         }
         let inner = Arc::new(Inner {
             filters: RwLock::new(filters),
-            queue: Mutex::new(Queue { items: VecDeque::new(), next_id, last_ts, stopping: false }),
+            queue: Mutex::new(Queue {
+                items: VecDeque::new(),
+                next_id,
+                last_ts,
+                stopping: false,
+            }),
             queue_cv: Condvar::new(),
             space_cv: Condvar::new(),
             durable: Mutex::new(Durable {
@@ -170,7 +175,10 @@ impl Auditor {
             coalesce: Mutex::new(HashMap::new()),
             cfg,
         });
-        let auditor = Arc::new(Auditor { inner: inner.clone(), threads: Mutex::new(Vec::new()) });
+        let auditor = Arc::new(Auditor {
+            inner: inner.clone(),
+            threads: Mutex::new(Vec::new()),
+        });
         if !inner.cfg.enabled {
             return Ok(auditor);
         }
@@ -225,8 +233,14 @@ impl Auditor {
         if !self.enabled() {
             return Ok(0);
         }
-        let new: toml::Value = toml::from_str(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let path = self.inner.cfg.log_dir.join(&self.inner.cfg.node).join("last-config.toml");
+        let new: toml::Value =
+            toml::from_str(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let path = self
+            .inner
+            .cfg
+            .log_dir
+            .join(&self.inner.cfg.node)
+            .join("last-config.toml");
         let changes = match std::fs::read_to_string(&path) {
             Ok(old) => match toml::from_str::<toml::Value>(&old) {
                 Ok(old) => crate::config_audit::diff(&old, &new),
@@ -256,7 +270,11 @@ impl Auditor {
     pub fn set_zones(&self, zones: Vec<ZoneAudit>) {
         let mut cfg = self.inner.cfg.clone();
         cfg.zones = zones;
-        *self.inner.filters.write().unwrap_or_else(|p| p.into_inner()) = Filters::new(&cfg);
+        *self
+            .inner
+            .filters
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Filters::new(&cfg);
     }
 
     /// Counters.
@@ -289,7 +307,12 @@ impl Auditor {
             if now >= deadline || d.writer_done {
                 return false;
             }
-            d = self.inner.durable_cv.wait_timeout(d, deadline - now).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            d = self
+                .inner
+                .durable_cv
+                .wait_timeout(d, deadline - now)
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
         true
     }
@@ -304,7 +327,12 @@ impl Auditor {
     /// `io_coalesce`: the first I/O of a window is logged at once (durably in guaranteed
     /// mode) with its own byte count; later ones in the window only add to a follow-up event,
     /// logged when the window closes, carrying the bytes of the rest of the window.
-    pub(crate) fn emit_io(&self, key: IoKey, event: AuditEvent, bytes: u64) -> Result<(), AuditError> {
+    pub(crate) fn emit_io(
+        &self,
+        key: IoKey,
+        event: AuditEvent,
+        bytes: u64,
+    ) -> Result<(), AuditError> {
         let window = self.inner.cfg.io_coalesce;
         if window.is_zero() {
             return self.emit(with_bytes(event, key.write, bytes));
@@ -326,11 +354,20 @@ impl Auditor {
                 self.inner.flush_coalesced(true);
                 map = lock(&self.inner.coalesce);
             }
-            map.insert(key.clone(), IoWindow { started: now, pending_bytes: 0, follow_up: event.clone() });
+            map.insert(
+                key.clone(),
+                IoWindow {
+                    started: now,
+                    pending_bytes: 0,
+                    follow_up: event.clone(),
+                },
+            );
         }
         if let Some(w) = expired {
             if w.pending_bytes > 0 {
-                let _ = self.inner.emit(with_bytes(w.follow_up, key.write, w.pending_bytes), false);
+                let _ = self
+                    .inner
+                    .emit(with_bytes(w.follow_up, key.write, w.pending_bytes), false);
             }
         }
         self.emit(with_bytes(event, key.write, bytes))
@@ -356,7 +393,6 @@ impl Auditor {
             let _ = t.join();
         }
     }
-
 }
 
 impl Drop for Auditor {
@@ -400,14 +436,23 @@ impl Inner {
             return Err(AuditError::ShutDown);
         }
         if wait && q.items.len() >= self.cfg.queue_capacity {
-            let deadline = Instant::now() + if guaranteed { Duration::from_secs(30) } else { self.cfg.queue_wait };
+            let deadline = Instant::now()
+                + if guaranteed {
+                    Duration::from_secs(30)
+                } else {
+                    self.cfg.queue_wait
+                };
             while q.items.len() >= self.cfg.queue_capacity && !q.stopping {
                 let now = Instant::now();
                 if now >= deadline {
                     drop(q);
                     return Err(self.dropped());
                 }
-                q = self.space_cv.wait_timeout(q, deadline - now).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+                q = self
+                    .space_cv
+                    .wait_timeout(q, deadline - now)
+                    .map(|r| r.0)
+                    .unwrap_or_else(|p| p.into_inner().0);
             }
         }
         let t = ti(topic);
@@ -417,7 +462,12 @@ impl Inner {
         q.last_ts[t] = ts;
         event.id = id;
         event.timestamp = ts;
-        q.items.push_back(Pending { topic, id, flags, event });
+        q.items.push_back(Pending {
+            topic,
+            id,
+            flags,
+            event,
+        });
         drop(q);
         self.queue_cv.notify_one();
         if !(guaranteed && wait) {
@@ -426,20 +476,34 @@ impl Inner {
         let mut d = lock(&self.durable);
         loop {
             if d.processed[t] >= id {
-                let failed = d.failed.iter().any(|&(ft, lo, hi)| ft == t && (lo..=hi).contains(&id));
-                return if failed { Err(AuditError::NotDurable) } else { Ok(()) };
+                let failed = d
+                    .failed
+                    .iter()
+                    .any(|&(ft, lo, hi)| ft == t && (lo..=hi).contains(&id));
+                return if failed {
+                    Err(AuditError::NotDurable)
+                } else {
+                    Ok(())
+                };
             }
             if d.writer_done {
                 return Err(AuditError::NotDurable);
             }
-            d = self.durable_cv.wait_timeout(d, Duration::from_secs(1)).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            d = self
+                .durable_cv
+                .wait_timeout(d, Duration::from_secs(1))
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 
     fn dropped(&self) -> AuditError {
         let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_power_of_two() {
-            tracing::warn!(dropped = n, "audit: queue full, events dropped (best effort)");
+            tracing::warn!(
+                dropped = n,
+                "audit: queue full, events dropped (best effort)"
+            );
         }
         AuditError::Dropped
     }
@@ -458,7 +522,9 @@ impl Inner {
                 .filter(|(_, w)| all || now.duration_since(w.started) >= window)
                 .map(|(k, _)| k.clone())
                 .collect();
-            keys.into_iter().filter_map(|k| map.remove(&k).map(|w| (k, w))).collect()
+            keys.into_iter()
+                .filter_map(|k| map.remove(&k).map(|w| (k, w)))
+                .collect()
         };
         for (k, w) in done {
             if w.pending_bytes > 0 {
@@ -478,7 +544,11 @@ impl Inner {
         if d.durable[t] > seen || self.stopping.load(Ordering::Acquire) {
             return d.durable[t];
         }
-        let d = self.durable_cv.wait_timeout(d, timeout).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+        let d = self
+            .durable_cv
+            .wait_timeout(d, timeout)
+            .map(|r| r.0)
+            .unwrap_or_else(|p| p.into_inner().0);
         d.durable[t]
     }
 
@@ -494,14 +564,20 @@ impl Inner {
             if now >= deadline {
                 return false;
             }
-            g = self.durable_cv.wait_timeout(g, (deadline - now).min(Duration::from_millis(200))).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            g = self
+                .durable_cv
+                .wait_timeout(g, (deadline - now).min(Duration::from_millis(200)))
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 }
 
 fn free_space_ok(dir: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
@@ -538,7 +614,10 @@ fn writer_loop(inner: &Inner, mut writers: Vec<LogWriter>) {
         let batch: Vec<Pending> = {
             let mut q = lock(&inner.queue);
             while q.items.is_empty() && !q.stopping {
-                let (g, to) = inner.queue_cv.wait_timeout(q, Duration::from_millis(200)).unwrap_or_else(|p| p.into_inner());
+                let (g, to) = inner
+                    .queue_cv
+                    .wait_timeout(q, Duration::from_millis(200))
+                    .unwrap_or_else(|p| p.into_inner());
                 q = g;
                 if to.timed_out() {
                     break;
@@ -583,7 +662,10 @@ fn writer_loop(inner: &Inner, mut writers: Vec<LogWriter>) {
             if let Err(e) = res {
                 outcome[t] = false;
                 inner.healthy.store(false, Ordering::Release);
-                inner.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                inner
+                    .counters
+                    .failed_batches
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "audit log write failed");
             }
         }
@@ -607,7 +689,10 @@ fn writer_loop(inner: &Inner, mut writers: Vec<LogWriter>) {
             }
         }
         inner.durable_cv.notify_all();
-        if outcome.iter().all(|&o| o) && !inner.healthy.load(Ordering::Acquire) && !inner.fail_writes.load(Ordering::Acquire) {
+        if outcome.iter().all(|&o| o)
+            && !inner.healthy.load(Ordering::Acquire)
+            && !inner.fail_writes.load(Ordering::Acquire)
+        {
             inner.healthy.store(true, Ordering::Release);
         }
     }

@@ -361,7 +361,13 @@ impl AuditSection {
         state_dir: &Path,
         zones: &[(u32, String)],
     ) -> Result<AuditConfig, ConfigError> {
-        let mut cfg = AuditConfig::new(node, &self.log_dir.clone().unwrap_or_else(|| state_dir.join("audit")));
+        let mut cfg = AuditConfig::new(
+            node,
+            &self
+                .log_dir
+                .clone()
+                .unwrap_or_else(|| state_dir.join("audit")),
+        );
         cfg.enabled = self.enabled;
         cfg.mode = self.mode;
         cfg.hostname = self.hostname.clone().unwrap_or_else(|| node.to_string());
@@ -373,17 +379,25 @@ impl AuditSection {
         cfg.retention = Duration::from_secs(self.retention_days.saturating_mul(86_400));
         cfg.io_coalesce = Duration::from_millis(self.io_coalesce_ms);
         if self.queue_capacity == 0 {
-            return Err(ConfigError("audit.queue_capacity: must be at least 1".into()));
+            return Err(ConfigError(
+                "audit.queue_capacity: must be at least 1".into(),
+            ));
         }
         cfg.queue_capacity = self.queue_capacity;
         let mut seen_zones = HashSet::new();
         for (i, z) in self.zones.iter().enumerate() {
             let key = format!("audit.zones[{i}]");
             let Some((id, name)) = zones.iter().find(|(_, n)| *n == z.zone) else {
-                return Err(ConfigError(format!("{key}.zone: no zone named `{}`", z.zone)));
+                return Err(ConfigError(format!(
+                    "{key}.zone: no zone named `{}`",
+                    z.zone
+                )));
             };
             if !seen_zones.insert(*id) {
-                return Err(ConfigError(format!("{key}.zone: zone `{}` listed twice", z.zone)));
+                return Err(ConfigError(format!(
+                    "{key}.zone: zone `{}` listed twice",
+                    z.zone
+                )));
             }
             cfg.zones.push(ZoneAudit {
                 id: *id,
@@ -400,15 +414,33 @@ impl AuditSection {
         for (i, s) in self.sinks.iter().enumerate() {
             let key = format!("audit.sinks[{i}]");
             let (name, sink) = match s {
-                SinkSection::JsonFile { name, topics: t, path, max_mib, keep } => (
+                SinkSection::JsonFile {
+                    name,
+                    topics: t,
+                    path,
+                    max_mib,
+                    keep,
+                } => (
                     name,
                     SinkConfig {
                         name: name.clone(),
                         topics: topics(t, &format!("{key}.topics"))?,
-                        kind: SinkKind::JsonFile { path: path.clone(), max_bytes: max_mib.saturating_mul(1 << 20).max(1), keep: *keep },
+                        kind: SinkKind::JsonFile {
+                            path: path.clone(),
+                            max_bytes: max_mib.saturating_mul(1 << 20).max(1),
+                            keep: *keep,
+                        },
                     },
                 ),
-                SinkSection::Syslog { name, topics: t, transport, address, ca_file, server_name, facility } => {
+                SinkSection::Syslog {
+                    name,
+                    topics: t,
+                    transport,
+                    address,
+                    ca_file,
+                    server_name,
+                    facility,
+                } => {
                     let transport = match transport.as_str() {
                         "udp" => SyslogTransport::Udp,
                         "tcp" => SyslogTransport::Tcp,
@@ -443,7 +475,11 @@ impl AuditSection {
                         },
                     )
                 }
-                SinkSection::Cee { name, uris, heartbeat_secs } => {
+                SinkSection::Cee {
+                    name,
+                    uris,
+                    heartbeat_secs,
+                } => {
                     if uris.is_empty() {
                         return Err(ConfigError(format!("{key}.uris: at least one URI")));
                     }
@@ -459,14 +495,21 @@ impl AuditSection {
                             topics: vec![Topic::Protocol],
                             kind: SinkKind::Cee {
                                 uris: uris.clone(),
-                                heartbeat: (*heartbeat_secs > 0).then(|| Duration::from_secs(*heartbeat_secs)),
+                                heartbeat: (*heartbeat_secs > 0)
+                                    .then(|| Duration::from_secs(*heartbeat_secs)),
                             },
                         },
                     )
                 }
             };
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(ConfigError(format!("{key}.name: letters, digits, `-`, `_` only")));
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError(format!(
+                    "{key}.name: letters, digits, `-`, `_` only"
+                )));
             }
             if !names.insert(name.clone()) {
                 return Err(ConfigError(format!("{key}.name: duplicate sink `{name}`")));
@@ -490,7 +533,11 @@ mod tests {
     fn parse(s: &str) -> Result<AuditConfig, String> {
         let w: Wrap = toml::from_str(s).map_err(|e| e.to_string())?;
         w.audit
-            .to_config("n1", Path::new("/var/lib/shoal"), &[(1, "System".into()), (2, "Eng".into())])
+            .to_config(
+                "n1",
+                Path::new("/var/lib/shoal"),
+                &[(1, "System".into()), (2, "Eng".into())],
+            )
             .map_err(|e| e.to_string())
     }
 
@@ -543,15 +590,23 @@ path = "/var/log/shoal-audit.jsonl"
 
     #[test]
     fn errors_name_the_key() {
-        let e = parse("[audit]\n[[audit.zones]]\nzone = \"Eng\"\naudit_success = [\"craete_file\"]\n").unwrap_err();
-        assert!(e.contains("audit.zones[0].audit_success") && e.contains("craete_file"), "{e}");
+        let e =
+            parse("[audit]\n[[audit.zones]]\nzone = \"Eng\"\naudit_success = [\"craete_file\"]\n")
+                .unwrap_err();
+        assert!(
+            e.contains("audit.zones[0].audit_success") && e.contains("craete_file"),
+            "{e}"
+        );
         let e = parse("[audit]\n[[audit.zones]]\nzone = \"Nope\"\n").unwrap_err();
         assert!(e.contains("audit.zones[0].zone"), "{e}");
         let e = parse("[audit]\n[[audit.sinks]]\nkind = \"syslog\"\nname = \"s\"\ntransport = \"sctp\"\naddress = \"h:1\"\n").unwrap_err();
         assert!(e.contains("audit.sinks[0].transport"), "{e}");
         let e = parse("[audit]\nenabeld = true\n").unwrap_err();
         assert!(e.contains("enabeld"), "{e}");
-        let e = parse("[audit]\n[[audit.sinks]]\nkind = \"cee\"\nname = \"c\"\nuris = [\"https://x/cee\"]\n").unwrap_err();
+        let e = parse(
+            "[audit]\n[[audit.sinks]]\nkind = \"cee\"\nname = \"c\"\nuris = [\"https://x/cee\"]\n",
+        )
+        .unwrap_err();
         assert!(e.contains("audit.sinks[0].uris[0]"), "{e}");
         let e = parse("[audit]\n[[audit.sinks]]\nkind = \"json_file\"\nname = \"j\"\npath = \"/x\"\nbogus = 1\n").unwrap_err();
         assert!(e.contains("bogus"), "{e}");

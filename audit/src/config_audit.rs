@@ -8,14 +8,27 @@ use std::collections::BTreeMap;
 /// Keys whose values are not written into events (only that they changed).
 fn is_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["password", "secret", "token", "private_key", "key_file", "psk"].iter().any(|s| k.contains(s))
+    [
+        "password",
+        "secret",
+        "token",
+        "private_key",
+        "key_file",
+        "psk",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
     match v {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -36,7 +49,13 @@ pub fn diff(old: &toml::Value, new: &toml::Value) -> Vec<String> {
     let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
     flatten("", old, &mut a);
     flatten("", new, &mut b);
-    let show = |k: &str, v: &str| if is_secret(k) { "(hidden)".to_string() } else { v.to_string() };
+    let show = |k: &str, v: &str| {
+        if is_secret(k) {
+            "(hidden)".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     let mut out = Vec::new();
     for (k, v) in &b {
         match a.get(k) {

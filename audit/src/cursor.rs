@@ -52,7 +52,12 @@ impl Cursor {
     /// Loads a cursor; a missing file is the start of the log.
     pub fn load(path: &Path) -> io::Result<Cursor> {
         match fs::read(path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Cursor::default()),
             Err(e) => Err(e),
         }
@@ -94,12 +99,32 @@ mod tests {
         let t = TempDir::new("cursor");
         let p = cursor_path(&t.0, "siem", Topic::Protocol);
         assert_eq!(Cursor::load(&p).unwrap(), Cursor::default());
-        let c = Cursor { id: 42, timestamp: 7, updated: 9 };
+        let c = Cursor {
+            id: 42,
+            timestamp: 7,
+            updated: 9,
+        };
         c.save(&p).unwrap();
         assert_eq!(Cursor::load(&p).unwrap(), c);
         assert_eq!(take_move(&t.0, "siem", Topic::Protocol).unwrap(), None);
-        request_move(&t.0, "siem", Topic::Protocol, Cursor { id: 3, timestamp: 1, updated: 2 }).unwrap();
-        assert_eq!(take_move(&t.0, "siem", Topic::Protocol).unwrap().unwrap().id, 3);
+        request_move(
+            &t.0,
+            "siem",
+            Topic::Protocol,
+            Cursor {
+                id: 3,
+                timestamp: 1,
+                updated: 2,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            take_move(&t.0, "siem", Topic::Protocol)
+                .unwrap()
+                .unwrap()
+                .id,
+            3
+        );
         assert_eq!(take_move(&t.0, "siem", Topic::Protocol).unwrap(), None);
     }
 }

@@ -142,7 +142,10 @@ impl EventName {
 
     /// The protocol events (everything but `config_change`): what `"all"` means in zone filters.
     pub fn protocol_events() -> impl Iterator<Item = EventName> {
-        EventName::ALL.iter().copied().filter(|e| e.topic() == Topic::Protocol)
+        EventName::ALL
+            .iter()
+            .copied()
+            .filter(|e| e.topic() == Topic::Protocol)
     }
 }
 
@@ -309,7 +312,10 @@ impl AuditEvent {
             client_ip_addr: client_ip(caller.client_addr.ip()),
             file_name: String::new(),
             new_file_name: None,
-            user_sid: caller.sid.clone().unwrap_or_else(|| unix_user_sid(caller.uid)),
+            user_sid: caller
+                .sid
+                .clone()
+                .unwrap_or_else(|| unix_user_sid(caller.uid)),
             user_id: caller.uid,
             nt_status: STATUS_SUCCESS,
             desired_access: None,
@@ -396,17 +402,33 @@ mod tests {
             ("create_directory", "create", Some("CEPP_CREATE_DIRECTORY")),
             ("open_file_write", "create", Some("CEPP_OPEN_FILE_WRITE")),
             ("open_file_read", "create", Some("CEPP_OPEN_FILE_READ")),
-            ("open_file_noaccess", "create", Some("CEPP_OPEN_FILE_NOACCESS")),
+            (
+                "open_file_noaccess",
+                "create",
+                Some("CEPP_OPEN_FILE_NOACCESS"),
+            ),
             ("open_directory", "create", Some("CEPP_OPEN_DIRECTORY")),
-            ("close_file_unmodified", "close", Some("CEPP_CLOSE_UNMODIFIED")),
+            (
+                "close_file_unmodified",
+                "close",
+                Some("CEPP_CLOSE_UNMODIFIED"),
+            ),
             ("close_file_modified", "close", Some("CEPP_CLOSE_MODIFIED")),
             ("close_directory", "close", Some("CEPP_CLOSE_DIRECTORY")),
             ("delete_file", "delete", Some("CEPP_DELETE_FILE")),
             ("delete_directory", "delete", Some("CEPP_DELETE_DIRECTORY")),
             ("rename_file", "rename", Some("CEPP_RENAME_FILE")),
             ("rename_directory", "rename", Some("CEPP_RENAME_DIRECTORY")),
-            ("set_security_file", "set_security", Some("CEPP_SETACL_FILE")),
-            ("set_security_directory", "set_security", Some("CEPP_SETACL_DIRECTORY")),
+            (
+                "set_security_file",
+                "set_security",
+                Some("CEPP_SETACL_FILE"),
+            ),
+            (
+                "set_security_directory",
+                "set_security",
+                Some("CEPP_SETACL_DIRECTORY"),
+            ),
             ("get_security_file", "get_security", None),
             ("get_security_directory", "get_security", None),
             ("write_file", "write", Some("CEPP_FILE_WRITE")),
@@ -441,7 +463,10 @@ mod tests {
         assert_eq!(open_event(true, true, 0), EventName::CreateDirectory);
         assert_eq!(open_event(false, true, 1), EventName::OpenDirectory);
         assert_eq!(open_event(false, false, 0x1), EventName::OpenFileRead);
-        assert_eq!(open_event(false, false, 0x8000_0000), EventName::OpenFileRead);
+        assert_eq!(
+            open_event(false, false, 0x8000_0000),
+            EventName::OpenFileRead
+        );
         assert_eq!(open_event(false, false, 0x4), EventName::OpenFileWrite);
         assert_eq!(open_event(false, false, 0x3), EventName::OpenFileWrite);
         assert_eq!(open_event(false, false, 0x80), EventName::OpenFileNoaccess);
@@ -466,9 +491,22 @@ mod tests {
         e.bytes_read = Some(3);
         let v: serde_json::Value = serde_json::to_value(&e).unwrap();
         for k in [
-            "id", "timestamp", "node", "protocol", "zoneID", "zoneName", "eventType", "detailType",
-            "isDirectory", "clientIPAddr", "fileName", "newFileName", "userSID", "userID",
-            "ntStatus", "bytesRead",
+            "id",
+            "timestamp",
+            "node",
+            "protocol",
+            "zoneID",
+            "zoneName",
+            "eventType",
+            "detailType",
+            "isDirectory",
+            "clientIPAddr",
+            "fileName",
+            "newFileName",
+            "userSID",
+            "userID",
+            "ntStatus",
+            "bytesRead",
         ] {
             assert!(v.get(k).is_some(), "missing {k}: {v}");
         }

@@ -33,7 +33,10 @@ impl Filters {
 
     /// Zone name by id (`zone<id>` when unknown).
     pub fn zone_name(&self, id: u32) -> String {
-        self.names.get(&id).cloned().unwrap_or_else(|| format!("zone{id}"))
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("zone{id}"))
     }
 
     /// `Some(record flags)` when the event is to be logged, `None` when filtered out.
@@ -47,7 +50,11 @@ impl Filters {
             return Some(FLAG_SYSLOG);
         }
         let zone = self.zones.get(&event.zone_id)?;
-        let set = if event.succeeded() { &zone.audit_success } else { &zone.audit_failure };
+        let set = if event.succeeded() {
+            &zone.audit_success
+        } else {
+            &zone.audit_failure
+        };
         if !set.contains(&name) {
             return None;
         }
@@ -86,11 +93,29 @@ mod tests {
             protocol: shoal_vfs::Protocol::Smb3,
         };
         let ev = |n| AuditEvent::new(n, &caller);
-        assert_eq!(f.decide(Topic::Protocol, &ev(EventName::CreateFile)), Some(0));
-        assert_eq!(f.decide(Topic::Protocol, &ev(EventName::DeleteFile)), Some(FLAG_SYSLOG));
+        assert_eq!(
+            f.decide(Topic::Protocol, &ev(EventName::CreateFile)),
+            Some(0)
+        );
+        assert_eq!(
+            f.decide(Topic::Protocol, &ev(EventName::DeleteFile)),
+            Some(FLAG_SYSLOG)
+        );
         assert_eq!(f.decide(Topic::Protocol, &ev(EventName::ReadFile)), None);
-        assert_eq!(f.decide(Topic::Protocol, &ev(EventName::ReadFile).with_status(0xC000_0022)), Some(0));
-        assert_eq!(f.decide(Topic::Protocol, &ev(EventName::CreateFile).with_status(0xC000_0022)), None);
+        assert_eq!(
+            f.decide(
+                Topic::Protocol,
+                &ev(EventName::ReadFile).with_status(0xC000_0022)
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            f.decide(
+                Topic::Protocol,
+                &ev(EventName::CreateFile).with_status(0xC000_0022)
+            ),
+            None
+        );
         // Unlisted zone: not audited.
         let mut other = ev(EventName::CreateFile);
         other.zone_id = 7;

@@ -23,7 +23,11 @@ use crate::time::now_us;
 const BATCH: usize = 512;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-pub(crate) fn spawn(inner: Arc<Inner>, sink: SinkConfig, topic: Topic) -> io::Result<JoinHandle<()>> {
+pub(crate) fn spawn(
+    inner: Arc<Inner>,
+    sink: SinkConfig,
+    topic: Topic,
+) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("audit-fwd-{}-{topic}", sink.name))
         .spawn(move || run(&inner, &sink, topic))
@@ -50,7 +54,10 @@ fn run(inner: &Inner, cfg: &SinkConfig, topic: Topic) {
         match cursor::take_move(&cdir, &cfg.name, topic) {
             Ok(Some(m)) => {
                 tracing::info!(from = cur.id, to = m.id, "audit cursor moved by admin");
-                cur = Cursor { updated: now_us(), ..m };
+                cur = Cursor {
+                    updated: now_us(),
+                    ..m
+                };
                 if let Err(e) = cur.save(&cpath) {
                     tracing::warn!(error = %e, "audit cursor save failed");
                 }
@@ -123,7 +130,11 @@ fn run(inner: &Inner, cfg: &SinkConfig, topic: Topic) {
             Ok(()) => {
                 backoff = Duration::from_secs(1);
                 if let Some(last) = recs.last() {
-                    cur = Cursor { id: last.id, timestamp: last.ts, updated: now_us() };
+                    cur = Cursor {
+                        id: last.id,
+                        timestamp: last.ts,
+                        updated: now_us(),
+                    };
                     if let Err(e) = cur.save(&cpath) {
                         tracing::warn!(error = %e, "audit cursor save failed");
                     }

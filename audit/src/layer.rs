@@ -32,8 +32,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use shoal_vfs::{
-    Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr, Timespec, Vfs,
-    VfsError, VfsResult, WriteStability,
+    Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr,
+    Timespec, Vfs, VfsError, VfsResult, WriteStability,
 };
 
 use crate::auditor::{AuditError, Auditor, IoKey};
@@ -102,7 +102,10 @@ struct NameCache {
 
 impl NameCache {
     fn new(capacity: usize) -> NameCache {
-        NameCache { capacity: capacity.max(16), gens: Mutex::new((HashMap::new(), HashMap::new())) }
+        NameCache {
+            capacity: capacity.max(16),
+            gens: Mutex::new((HashMap::new(), HashMap::new())),
+        }
     }
 
     fn insert(&self, h: &FileHandle, node: Node) {
@@ -190,12 +193,20 @@ impl<V: Vfs> AuditLayer<V> {
 
     /// Wraps `inner` with a given name-cache capacity (per generation).
     pub fn with_name_capacity(inner: V, auditor: Arc<Auditor>, capacity: usize) -> AuditLayer<V> {
-        AuditLayer { inner, auditor, names: NameCache::new(capacity), sid_of: None }
+        AuditLayer {
+            inner,
+            auditor,
+            names: NameCache::new(capacity),
+            sid_of: None,
+        }
     }
 
     /// Sets the identity mapping used for `userSID` when the caller carries no SID
     /// (NFS): uid → SID. Without it, or when it returns `None`, `S-1-22-1-<uid>`.
-    pub fn with_sid_resolver(mut self, f: impl Fn(u32) -> Option<String> + Send + Sync + 'static) -> Self {
+    pub fn with_sid_resolver(
+        mut self,
+        f: impl Fn(u32) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
         self.sid_of = Some(Arc::new(f));
         self
     }
@@ -225,7 +236,12 @@ impl<V: Vfs> AuditLayer<V> {
     fn remember(&self, dir: &FileHandle, name: &[u8], h: &FileHandle, attr: &Attr) {
         self.names.insert(
             h,
-            Node { parent: Some(dir.clone()), name: name.to_vec(), inode: attr.fileid, is_dir: attr.kind == FileKind::Directory },
+            Node {
+                parent: Some(dir.clone()),
+                name: name.to_vec(),
+                inode: attr.fileid,
+                is_dir: attr.kind == FileKind::Directory,
+            },
         );
     }
 
@@ -240,9 +256,11 @@ impl<V: Vfs> AuditLayer<V> {
     }
 
     fn handle_path(&self, h: &FileHandle, inode: Option<u64>) -> String {
-        self.names.path(h).unwrap_or_else(|| match inode.or_else(|| self.names.get(h).map(|n| n.inode)) {
-            Some(i) => format!("#{i}"),
-            None => "#?".to_string(),
+        self.names.path(h).unwrap_or_else(|| {
+            match inode.or_else(|| self.names.get(h).map(|n| n.inode)) {
+                Some(i) => format!("#{i}"),
+                None => "#?".to_string(),
+            }
         })
     }
 
@@ -321,8 +339,20 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
     fn root(&self, relative: &str) -> VfsResult<FileHandle> {
         let h = self.inner.root(relative)?;
         let trimmed = relative.trim_matches('/');
-        let path = if trimmed.is_empty() || trimmed == "." { "/".to_string() } else { format!("/{trimmed}") };
-        self.names.insert(&h, Node { parent: None, name: path.into_bytes(), inode: 0, is_dir: true });
+        let path = if trimmed.is_empty() || trimmed == "." {
+            "/".to_string()
+        } else {
+            format!("/{trimmed}")
+        };
+        self.names.insert(
+            &h,
+            Node {
+                parent: None,
+                name: path.into_bytes(),
+                inode: 0,
+                is_dir: true,
+            },
+        );
         Ok(h)
     }
 
@@ -334,7 +364,13 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.inner.getattr(caller, handle)
     }
 
-    fn setattr(&self, caller: &Caller, handle: &FileHandle, set: &SetAttr, guard_ctime: Option<Timespec>) -> VfsResult<Attr> {
+    fn setattr(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        set: &SetAttr,
+        guard_ctime: Option<Timespec>,
+    ) -> VfsResult<Attr> {
         let security = set.mode.is_some() || set.uid.is_some() || set.gid.is_some();
         if !self.on() || !security {
             return self.inner.setattr(caller, handle, set, guard_ctime);
@@ -346,14 +382,27 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
             Ok(a) => a.kind == FileKind::Directory,
             Err(_) => known.as_ref().is_some_and(|n| n.is_dir),
         };
-        let inode = res.as_ref().ok().map(|a| a.fileid).or(known.map(|n| n.inode));
-        let name = if is_dir { EventName::SetSecurityDirectory } else { EventName::SetSecurityFile };
+        let inode = res
+            .as_ref()
+            .ok()
+            .map(|a| a.fileid)
+            .or(known.map(|n| n.inode));
+        let name = if is_dir {
+            EventName::SetSecurityDirectory
+        } else {
+            EventName::SetSecurityFile
+        };
         let mut e = self.event(name, caller, self.handle_path(handle, inode));
         e.inode = inode;
         self.finish(res, e)
     }
 
-    fn lookup(&self, caller: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<(FileHandle, Attr)> {
+    fn lookup(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+    ) -> VfsResult<(FileHandle, Attr)> {
         let res = self.inner.lookup(caller, dir, name)?;
         if self.on() && name != b"." && name != b".." {
             self.remember(dir, name, &res.0, &res.1);
@@ -369,7 +418,13 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.inner.readlink(caller, handle)
     }
 
-    fn read(&self, caller: &Caller, handle: &FileHandle, offset: u64, count: u32) -> VfsResult<(Vec<u8>, bool, Attr)> {
+    fn read(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        offset: u64,
+        count: u32,
+    ) -> VfsResult<(Vec<u8>, bool, Attr)> {
         if !self.on() {
             return self.inner.read(caller, handle, offset, count);
         }
@@ -377,9 +432,18 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         let res = self.inner.read(caller, handle, offset, count);
         match &res {
             Ok((data, _, attr)) => {
-                let mut e = self.event(EventName::ReadFile, caller, self.handle_path(handle, Some(attr.fileid)));
+                let mut e = self.event(
+                    EventName::ReadFile,
+                    caller,
+                    self.handle_path(handle, Some(attr.fileid)),
+                );
                 e.inode = Some(attr.fileid);
-                let key = IoKey { inode: attr.fileid, client: e.client_ip_addr.clone(), uid: caller.uid, write: false };
+                let key = IoKey {
+                    inode: attr.fileid,
+                    client: e.client_ip_addr.clone(),
+                    uid: caller.uid,
+                    write: false,
+                };
                 let out = self.auditor.emit_io(key, e, data.len() as u64);
                 self.settle(res, out)
             }
@@ -392,7 +456,14 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         }
     }
 
-    fn write(&self, caller: &Caller, handle: &FileHandle, offset: u64, data: &[u8], stability: WriteStability) -> VfsResult<(u32, WriteStability, Attr)> {
+    fn write(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        offset: u64,
+        data: &[u8],
+        stability: WriteStability,
+    ) -> VfsResult<(u32, WriteStability, Attr)> {
         if !self.on() {
             return self.inner.write(caller, handle, offset, data, stability);
         }
@@ -400,14 +471,24 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         let res = self.inner.write(caller, handle, offset, data, stability);
         match &res {
             Ok((n, _, attr)) => {
-                let mut e = self.event(EventName::WriteFile, caller, self.handle_path(handle, Some(attr.fileid)));
+                let mut e = self.event(
+                    EventName::WriteFile,
+                    caller,
+                    self.handle_path(handle, Some(attr.fileid)),
+                );
                 e.inode = Some(attr.fileid);
-                let key = IoKey { inode: attr.fileid, client: e.client_ip_addr.clone(), uid: caller.uid, write: true };
+                let key = IoKey {
+                    inode: attr.fileid,
+                    client: e.client_ip_addr.clone(),
+                    uid: caller.uid,
+                    write: true,
+                };
                 let out = self.auditor.emit_io(key, e, u64::from(*n));
                 self.settle(res, out)
             }
             Err(_) => {
-                let mut e = self.event(EventName::WriteFile, caller, self.handle_path(handle, None));
+                let mut e =
+                    self.event(EventName::WriteFile, caller, self.handle_path(handle, None));
                 e.inode = self.names.get(handle).map(|n| n.inode);
                 e.bytes_written = Some(0);
                 self.finish(res, e)
@@ -415,26 +496,56 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         }
     }
 
-    fn create(&self, caller: &Caller, dir: &FileHandle, name: &[u8], how: &CreateHow) -> VfsResult<(FileHandle, Attr)> {
+    fn create(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        how: &CreateHow,
+    ) -> VfsResult<(FileHandle, Attr)> {
         if !self.on() {
             return self.inner.create(caller, dir, name, how);
         }
         self.precheck()?;
         let res = self.inner.create(caller, dir, name, how);
-        let dispo = if matches!(how, CreateHow::Unchecked(_)) { FILE_OPEN_IF } else { FILE_CREATE };
+        let dispo = if matches!(how, CreateHow::Unchecked(_)) {
+            FILE_OPEN_IF
+        } else {
+            FILE_CREATE
+        };
         self.created(caller, dir, name, EventName::CreateFile, dispo, res)
     }
 
-    fn mkdir(&self, caller: &Caller, dir: &FileHandle, name: &[u8], set: &SetAttr) -> VfsResult<(FileHandle, Attr)> {
+    fn mkdir(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)> {
         if !self.on() {
             return self.inner.mkdir(caller, dir, name, set);
         }
         self.precheck()?;
         let res = self.inner.mkdir(caller, dir, name, set);
-        self.created(caller, dir, name, EventName::CreateDirectory, FILE_CREATE, res)
+        self.created(
+            caller,
+            dir,
+            name,
+            EventName::CreateDirectory,
+            FILE_CREATE,
+            res,
+        )
     }
 
-    fn symlink(&self, caller: &Caller, dir: &FileHandle, name: &[u8], target: &[u8], set: &SetAttr) -> VfsResult<(FileHandle, Attr)> {
+    fn symlink(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        target: &[u8],
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)> {
         if !self.on() {
             return self.inner.symlink(caller, dir, name, target, set);
         }
@@ -443,7 +554,15 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.created(caller, dir, name, EventName::CreateFile, FILE_CREATE, res)
     }
 
-    fn mknod(&self, caller: &Caller, dir: &FileHandle, name: &[u8], kind: FileKind, rdev: (u32, u32), set: &SetAttr) -> VfsResult<(FileHandle, Attr)> {
+    fn mknod(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        kind: FileKind,
+        rdev: (u32, u32),
+        set: &SetAttr,
+    ) -> VfsResult<(FileHandle, Attr)> {
         if !self.on() {
             return self.inner.mknod(caller, dir, name, kind, rdev, set);
         }
@@ -476,7 +595,11 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.precheck()?;
         let before = self.peek(caller, dir, name);
         let res = self.inner.rmdir(caller, dir, name);
-        let mut e = self.event(EventName::DeleteDirectory, caller, self.child_path(dir, name));
+        let mut e = self.event(
+            EventName::DeleteDirectory,
+            caller,
+            self.child_path(dir, name),
+        );
         if let Some((h, a)) = before {
             e.inode = Some(a.fileid);
             if res.is_ok() {
@@ -486,15 +609,32 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.finish(res, e)
     }
 
-    fn rename(&self, caller: &Caller, from_dir: &FileHandle, from_name: &[u8], to_dir: &FileHandle, to_name: &[u8]) -> VfsResult<()> {
+    fn rename(
+        &self,
+        caller: &Caller,
+        from_dir: &FileHandle,
+        from_name: &[u8],
+        to_dir: &FileHandle,
+        to_name: &[u8],
+    ) -> VfsResult<()> {
         if !self.on() {
-            return self.inner.rename(caller, from_dir, from_name, to_dir, to_name);
+            return self
+                .inner
+                .rename(caller, from_dir, from_name, to_dir, to_name);
         }
         self.precheck()?;
         let before = self.peek(caller, from_dir, from_name);
-        let res = self.inner.rename(caller, from_dir, from_name, to_dir, to_name);
-        let is_dir = before.as_ref().is_some_and(|(_, a)| a.kind == FileKind::Directory);
-        let name = if is_dir { EventName::RenameDirectory } else { EventName::RenameFile };
+        let res = self
+            .inner
+            .rename(caller, from_dir, from_name, to_dir, to_name);
+        let is_dir = before
+            .as_ref()
+            .is_some_and(|(_, a)| a.kind == FileKind::Directory);
+        let name = if is_dir {
+            EventName::RenameDirectory
+        } else {
+            EventName::RenameFile
+        };
         let mut e = self.event(name, caller, self.child_path(from_dir, from_name));
         e.new_file_name = Some(self.child_path(to_dir, to_name));
         if let Some((h, a)) = &before {
@@ -506,7 +646,13 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.finish(res, e)
     }
 
-    fn link(&self, caller: &Caller, handle: &FileHandle, dir: &FileHandle, name: &[u8]) -> VfsResult<Attr> {
+    fn link(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        dir: &FileHandle,
+        name: &[u8],
+    ) -> VfsResult<Attr> {
         if !self.on() {
             return self.inner.link(caller, handle, dir, name);
         }
@@ -520,7 +666,14 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.finish(res, e)
     }
 
-    fn readdir(&self, caller: &Caller, dir: &FileHandle, cookie: u64, max: usize, plus: bool) -> VfsResult<(Vec<DirEntry>, bool)> {
+    fn readdir(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        cookie: u64,
+        max: usize,
+        plus: bool,
+    ) -> VfsResult<(Vec<DirEntry>, bool)> {
         let res = self.inner.readdir(caller, dir, cookie, max, plus)?;
         if self.on() && plus {
             for ent in &res.0 {
@@ -550,7 +703,9 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         max: usize,
         name: &str,
     ) -> VfsResult<(Vec<DirEntryXattr>, bool)> {
-        let res = self.inner.readdir_with_xattr(caller, dir, cookie, max, name)?;
+        let res = self
+            .inner
+            .readdir_with_xattr(caller, dir, cookie, max, name)?;
         if self.on() {
             for (ent, _) in &res.0 {
                 if let Some((h, a)) = &ent.plus {
@@ -563,14 +718,25 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         Ok(res)
     }
 
-    fn get_xattr(&self, caller: &Caller, handle: &FileHandle, name: &str) -> VfsResult<Option<Vec<u8>>> {
+    fn get_xattr(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        name: &str,
+    ) -> VfsResult<Option<Vec<u8>>> {
         self.inner.get_xattr(caller, handle, name)
     }
 
     /// Passed through unaudited: today the only writer is SMB storing DOS attributes and the
     /// creation time (`user.DOSATTRIB`), which the audit event schema has no event for (the
     /// READONLY bit still changes the mode through `setattr`, which is audited).
-    fn set_xattr(&self, caller: &Caller, handle: &FileHandle, name: &str, value: Option<&[u8]>) -> VfsResult<()> {
+    fn set_xattr(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        name: &str,
+        value: Option<&[u8]>,
+    ) -> VfsResult<()> {
         self.inner.set_xattr(caller, handle, name, value)
     }
 

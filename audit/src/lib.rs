@@ -38,9 +38,9 @@ pub mod time;
 pub mod view;
 
 #[cfg(test)]
-pub(crate) mod testutil;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use auditor::{AuditError, AuditStats, Auditor};
 pub use config::{
@@ -48,5 +48,7 @@ pub use config::{
     SyslogTransport, ZoneAudit, ZoneAuditSection,
 };
 pub use event::{close_event, open_event, AuditEvent, EventName, Topic};
+pub use layer::{
+    is_refusal, refused, with_request_context, AuditLayer, AuditRefused, RequestContext,
+};
 pub use smb_events::SmbOpen;
-pub use layer::{is_refusal, refused, with_request_context, AuditLayer, AuditRefused, RequestContext};

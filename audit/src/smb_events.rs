@@ -37,9 +37,12 @@ impl Auditor {
         if open.created {
             return Ok(());
         }
-        let mut e = AuditEvent::new(open_event(false, open.is_directory, open.desired_access), caller)
-            .with_file(open.file_name)
-            .with_status(open.nt_status);
+        let mut e = AuditEvent::new(
+            open_event(false, open.is_directory, open.desired_access),
+            caller,
+        )
+        .with_file(open.file_name)
+        .with_status(open.nt_status);
         e.desired_access = Some(open.desired_access);
         e.create_dispo = Some(open.create_disposition);
         e.inode = open.inode;
@@ -57,7 +60,8 @@ impl Auditor {
         bytes_read: u64,
         bytes_written: u64,
     ) -> Result<(), AuditError> {
-        let mut e = AuditEvent::new(close_event(is_directory, bytes_written > 0), caller).with_file(file_name);
+        let mut e = AuditEvent::new(close_event(is_directory, bytes_written > 0), caller)
+            .with_file(file_name);
         e.inode = inode;
         if !is_directory {
             e.bytes_read = Some(bytes_read);
@@ -68,15 +72,42 @@ impl Auditor {
 
     /// Logs `logon`, `logoff` or `tree_connect` (`target`: the share name for tree_connect,
     /// the user name for logon/logoff; in `fileName`).
-    pub fn smb_session(&self, caller: &Caller, event: EventName, target: &str, nt_status: u32) -> Result<(), AuditError> {
-        debug_assert!(matches!(event, EventName::Logon | EventName::Logoff | EventName::TreeConnect));
-        self.emit(AuditEvent::new(event, caller).with_file(target).with_status(nt_status))
+    pub fn smb_session(
+        &self,
+        caller: &Caller,
+        event: EventName,
+        target: &str,
+        nt_status: u32,
+    ) -> Result<(), AuditError> {
+        debug_assert!(matches!(
+            event,
+            EventName::Logon | EventName::Logoff | EventName::TreeConnect
+        ));
+        self.emit(
+            AuditEvent::new(event, caller)
+                .with_file(target)
+                .with_status(nt_status),
+        )
     }
 
     /// Logs `get_security_file` / `get_security_directory` (QUERY_INFO of a security
     /// descriptor).
-    pub fn smb_get_security(&self, caller: &Caller, file_name: &str, is_directory: bool, nt_status: u32) -> Result<(), AuditError> {
-        let name = if is_directory { EventName::GetSecurityDirectory } else { EventName::GetSecurityFile };
-        self.emit(AuditEvent::new(name, caller).with_file(file_name).with_status(nt_status))
+    pub fn smb_get_security(
+        &self,
+        caller: &Caller,
+        file_name: &str,
+        is_directory: bool,
+        nt_status: u32,
+    ) -> Result<(), AuditError> {
+        let name = if is_directory {
+            EventName::GetSecurityDirectory
+        } else {
+            EventName::GetSecurityFile
+        };
+        self.emit(
+            AuditEvent::new(name, caller)
+                .with_file(file_name)
+                .with_status(nt_status),
+        )
     }
 }

@@ -56,7 +56,11 @@ pub fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = s.parse().ok()?;
-        return Some(if s.len() <= 11 { n.checked_mul(1_000_000)? } else { n });
+        return Some(if s.len() <= 11 {
+            n.checked_mul(1_000_000)?
+        } else {
+            n
+        });
     }
     let (date, rest) = match s.find(['T', 't', ' ']) {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
@@ -107,7 +111,12 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for us in [0i64, 1_764_078_395_123_456, 951_782_400_000_001, 4_102_444_799_999_999] {
+        for us in [
+            0i64,
+            1_764_078_395_123_456,
+            951_782_400_000_001,
+            4_102_444_799_999_999,
+        ] {
             let s = format_rfc3339(us);
             assert_eq!(parse_time(&s), Some(us), "{s}");
         }

@@ -25,7 +25,10 @@ pub fn nodes(log_dir: &Path) -> io::Result<Vec<String>> {
             continue;
         }
         let name = ent.file_name().to_string_lossy().into_owned();
-        if Topic::ALL.iter().any(|t| ent.path().join(t.as_str()).is_dir()) {
+        if Topic::ALL
+            .iter()
+            .any(|t| ent.path().join(t.as_str()).is_dir())
+        {
             out.push(name);
         }
     }
@@ -144,25 +147,49 @@ pub fn progress(log_dir: &Path) -> io::Result<Vec<NodeProgress>> {
         if let Ok(rd) = fs::read_dir(&cdir) {
             for ent in rd {
                 let name = ent?.file_name().to_string_lossy().into_owned();
-                let Some(stem) = name.strip_suffix(".json") else { continue };
-                let Some((sink, topic)) = stem.rsplit_once('.') else { continue };
-                let Some(topic) = Topic::parse(topic) else { continue };
+                let Some(stem) = name.strip_suffix(".json") else {
+                    continue;
+                };
+                let Some((sink, topic)) = stem.rsplit_once('.') else {
+                    continue;
+                };
+                let Some(topic) = Topic::parse(topic) else {
+                    continue;
+                };
                 let cursor = Cursor::load(&cdir.join(&name))?;
-                sinks.push(SinkProgress { sink: sink.to_string(), topic, cursor });
+                sinks.push(SinkProgress {
+                    sink: sink.to_string(),
+                    topic,
+                    cursor,
+                });
             }
         }
         sinks.sort_by(|a, b| (&a.sink, a.topic.as_str()).cmp(&(&b.sink, b.topic.as_str())));
-        out.push(NodeProgress { node, last_logged, sinks });
+        out.push(NodeProgress {
+            node,
+            last_logged,
+            sinks,
+        });
     }
     Ok(out)
 }
 
 /// Asks the forwarder of `sink` on `node` to resend from `time_us` on (the cursor is set to
 /// the last event before it). Returns the requested cursor.
-pub fn move_cursor(log_dir: &Path, node: &str, sink: &str, topic: Topic, time_us: i64) -> io::Result<Cursor> {
+pub fn move_cursor(
+    log_dir: &Path,
+    node: &str,
+    sink: &str,
+    topic: Topic,
+    time_us: i64,
+) -> io::Result<Cursor> {
     let mut r = LogReader::new(&log::topic_dir(log_dir, node, topic));
     let id = r.last_id_before(time_us)?;
-    let c = Cursor { id, timestamp: time_us.saturating_sub(1), updated: crate::time::now_us() };
+    let c = Cursor {
+        id,
+        timestamp: time_us.saturating_sub(1),
+        updated: crate::time::now_us(),
+    };
     cursor::request_move(&log::cursor_dir(log_dir, node), sink, topic, c)?;
     Ok(c)
 }

@@ -125,13 +125,18 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
             },
         }
     }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 impl ClientPattern {
     /// Parses one pattern.
     pub fn parse(s: &str) -> Result<ClientPattern, PatternError> {
-        let err = |reason| PatternError { pattern: s.to_string(), reason };
+        let err = |reason| PatternError {
+            pattern: s.to_string(),
+            reason,
+        };
         let s = s.trim();
         if s.is_empty() {
             return Err(err("empty"));
@@ -146,22 +151,31 @@ impl ClientPattern {
             return Ok(ClientPattern::Wildcard(s.to_ascii_lowercase()));
         }
         if let Some((addr, len)) = s.split_once('/') {
-            let addr: IpAddr = addr.parse().map_err(|_| err("network address is not an IP address"))?;
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| err("network address is not an IP address"))?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
             let prefix = match len.parse::<u8>() {
                 Ok(p) if p <= max => p,
                 Ok(_) => return Err(err("prefix length too large")),
                 Err(_) => match (addr, len.parse::<Ipv4Addr>()) {
-                    (IpAddr::V4(_), Ok(mask)) => prefix_from_netmask(mask).ok_or_else(|| err("netmask is not contiguous"))?,
+                    (IpAddr::V4(_), Ok(mask)) => {
+                        prefix_from_netmask(mask).ok_or_else(|| err("netmask is not contiguous"))?
+                    }
                     _ => return Err(err("bad prefix length")),
                 },
             };
-            return Ok(ClientPattern::Network { addr: normalize(addr), prefix });
+            return Ok(ClientPattern::Network {
+                addr: normalize(addr),
+                prefix,
+            });
         }
         if let Ok(addr) = s.parse::<IpAddr>() {
             return Ok(ClientPattern::Address(normalize(addr)));
         }
-        if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_') {
+        if s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        {
             return Ok(ClientPattern::HostName(s.to_ascii_lowercase()));
         }
         Err(err("not a host, network, wildcard or @netgroup"))
@@ -177,7 +191,8 @@ impl ClientPattern {
                 return in_network(client, *addr, *prefix).then_some(Specificity::Network(*prefix));
             }
             ClientPattern::Wildcard(w) => {
-                return glob(w.as_bytes(), client.to_string().as_bytes()).then_some(Specificity::Wildcard);
+                return glob(w.as_bytes(), client.to_string().as_bytes())
+                    .then_some(Specificity::Wildcard);
             }
             // TODO(R4 netgroups issue): resolve `@netgroup` through the netgroup cache; until
             // then a netgroup entry never matches.
@@ -195,10 +210,15 @@ pub struct ClientList<T> {
 
 impl<T> ClientList<T> {
     /// Parses every pattern of every entry.
-    pub fn new<S: AsRef<str>>(entries: impl IntoIterator<Item = (Vec<S>, T)>) -> Result<Self, PatternError> {
+    pub fn new<S: AsRef<str>>(
+        entries: impl IntoIterator<Item = (Vec<S>, T)>,
+    ) -> Result<Self, PatternError> {
         let mut out = Vec::new();
         for (patterns, opts) in entries {
-            let parsed = patterns.iter().map(|p| ClientPattern::parse(p.as_ref())).collect::<Result<Vec<_>, _>>()?;
+            let parsed = patterns
+                .iter()
+                .map(|p| ClientPattern::parse(p.as_ref()))
+                .collect::<Result<Vec<_>, _>>()?;
             out.push((parsed, opts));
         }
         Ok(ClientList { entries: out })
@@ -258,7 +278,10 @@ mod tests {
     fn networks_v4_v6_and_netmask() {
         assert_eq!(m("10.0.0.0/8", "10.200.1.1"), Some(Specificity::Network(8)));
         assert_eq!(m("10.0.0.0/8", "11.0.0.1"), None);
-        assert_eq!(m("10.0.0.0/255.255.0.0", "10.0.9.9"), Some(Specificity::Network(16)));
+        assert_eq!(
+            m("10.0.0.0/255.255.0.0", "10.0.9.9"),
+            Some(Specificity::Network(16))
+        );
         assert_eq!(m("fd00::/8", "fd12::1"), Some(Specificity::Network(8)));
         assert_eq!(m("fd00::/8", "10.0.0.1"), None);
         assert_eq!(m("0.0.0.0/0", "1.2.3.4"), Some(Specificity::Network(0)));
@@ -270,7 +293,10 @@ mod tests {
     #[test]
     fn wildcards() {
         assert_eq!(m("*", "1.2.3.4"), Some(Specificity::Wildcard));
-        assert_eq!(m("192.168.1.*", "192.168.1.77"), Some(Specificity::Wildcard));
+        assert_eq!(
+            m("192.168.1.*", "192.168.1.77"),
+            Some(Specificity::Wildcard)
+        );
         assert_eq!(m("192.168.1.*", "192.168.2.77"), None);
         assert_eq!(m("*.example.com", "1.2.3.4"), None);
         assert!(glob(b"*.example.com", b"host.example.com"));

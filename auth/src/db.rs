@@ -62,14 +62,18 @@ pub struct UserDb {
 
 impl std::fmt::Debug for UserDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserDb").field("machine_sid", &self.machine_sid).finish_non_exhaustive()
+        f.debug_struct("UserDb")
+            .field("machine_sid", &self.machine_sid)
+            .finish_non_exhaustive()
     }
 }
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && !name.chars().any(|c| c.is_control() || "\\/[]:;|=,+*?<>\"@".contains(c))
+        && !name
+            .chars()
+            .any(|c| c.is_control() || "\\/[]:;|=,+*?<>\"@".contains(c))
 }
 
 fn random_u32s() -> [u32; 3] {
@@ -99,7 +103,11 @@ impl UserDb {
              );",
         )?;
         let existing: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'machine_sid'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'machine_sid'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         let machine_sid = match existing {
             Some(s) => s,
@@ -110,10 +118,17 @@ impl UserDb {
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('machine_sid', ?1)",
                     params![sid],
                 )?;
-                conn.query_row("SELECT value FROM meta WHERE key = 'machine_sid'", [], |r| r.get(0))?
+                conn.query_row(
+                    "SELECT value FROM meta WHERE key = 'machine_sid'",
+                    [],
+                    |r| r.get(0),
+                )?
             }
         };
-        Ok(UserDb { conn: Mutex::new(conn), machine_sid })
+        Ok(UserDb {
+            conn: Mutex::new(conn),
+            machine_sid,
+        })
     }
 
     /// The machine SID (`S-1-5-21-a-b-c`), stable for the life of the database.
@@ -149,22 +164,44 @@ impl UserDb {
         if hash.len() == 16 {
             nt_hash.copy_from_slice(&hash);
         }
-        Ok(User { name, uid, gid, rid, sid: format!("{}-{rid}", self.machine_sid), nt_hash })
+        Ok(User {
+            name,
+            uid,
+            gid,
+            rid,
+            sid: format!("{}-{rid}", self.machine_sid),
+            nt_hash,
+        })
     }
 
     /// Adds a user. Without `uid`, the next free uid from 1000; without `gid`, the uid.
-    pub fn add(&self, name: &str, password: &str, uid: Option<u32>, gid: Option<u32>) -> Result<User, AuthError> {
+    pub fn add(
+        &self,
+        name: &str,
+        password: &str,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<User, AuthError> {
         if !valid_name(name) {
             return Err(AuthError::InvalidName(name.to_string()));
         }
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let exists: Option<String> =
-            tx.query_row("SELECT name FROM users WHERE name = ?1", params![name], |r| r.get(0)).optional()?;
+        let exists: Option<String> = tx
+            .query_row(
+                "SELECT name FROM users WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
         if exists.is_some() {
             return Err(AuthError::UserExists(name.to_string()));
         }
-        let rid: u32 = tx.query_row("SELECT COALESCE(MAX(rid) + 1, ?1) FROM users", params![FIRST_RID], |r| r.get(0))?;
+        let rid: u32 = tx.query_row(
+            "SELECT COALESCE(MAX(rid) + 1, ?1) FROM users",
+            params![FIRST_RID],
+            |r| r.get(0),
+        )?;
         let uid = match uid {
             Some(u) => u,
             None => tx.query_row(
@@ -180,20 +217,30 @@ impl UserDb {
             params![name, &hash[..], uid, gid, rid],
         )?;
         tx.commit()?;
-        Ok(User { name: name.to_string(), uid, gid, rid, sid: format!("{}-{rid}", self.machine_sid), nt_hash: hash })
+        Ok(User {
+            name: name.to_string(),
+            uid,
+            gid,
+            rid,
+            sid: format!("{}-{rid}", self.machine_sid),
+            nt_hash: hash,
+        })
     }
 
     /// All users, by name.
     pub fn list(&self) -> Result<Vec<User>, AuthError> {
         let conn = self.lock();
-        let mut st = conn.prepare("SELECT name, nt_hash, uid, gid, rid FROM users ORDER BY name")?;
+        let mut st =
+            conn.prepare("SELECT name, nt_hash, uid, gid, rid FROM users ORDER BY name")?;
         let rows = st.query_map([], |r| self.row_to_user(r))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Deletes a user.
     pub fn delete(&self, name: &str) -> Result<(), AuthError> {
-        let n = self.lock().execute("DELETE FROM users WHERE name = ?1", params![name])?;
+        let n = self
+            .lock()
+            .execute("DELETE FROM users WHERE name = ?1", params![name])?;
         if n == 0 {
             return Err(AuthError::NoSuchUser(name.to_string()));
         }
@@ -203,7 +250,10 @@ impl UserDb {
     /// Changes a user's password.
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), AuthError> {
         let hash = nt_hash(password);
-        let n = self.lock().execute("UPDATE users SET nt_hash = ?2 WHERE name = ?1", params![name, &hash[..]])?;
+        let n = self.lock().execute(
+            "UPDATE users SET nt_hash = ?2 WHERE name = ?1",
+            params![name, &hash[..]],
+        )?;
         if n == 0 {
             return Err(AuthError::NoSuchUser(name.to_string()));
         }
@@ -232,7 +282,10 @@ mod tests {
         // MS-NLMP 4.2.2.1.2 NTOWFv1("Password").
         assert_eq!(
             nt_hash("Password"),
-            [0xa4, 0xf4, 0x9c, 0x40, 0x65, 0x10, 0xbd, 0xca, 0xb6, 0x82, 0x4e, 0xe7, 0xc3, 0x0f, 0xd8, 0x52]
+            [
+                0xa4, 0xf4, 0x9c, 0x40, 0x65, 0x10, 0xbd, 0xca, 0xb6, 0x82, 0x4e, 0xe7, 0xc3, 0x0f,
+                0xd8, 0x52
+            ]
         );
     }
 
@@ -248,11 +301,20 @@ mod tests {
         let b = db.add("bob", "pw2", Some(4242), Some(100)).unwrap();
         assert_eq!((b.uid, b.gid, b.rid), (4242, 100, 1001));
         assert!(b.sid.starts_with("S-1-5-21-") && b.sid.ends_with("-1001"));
-        assert!(matches!(db.add("ALICE", "x", None, None), Err(AuthError::UserExists(_))));
-        assert!(matches!(db.add("a/b", "x", None, None), Err(AuthError::InvalidName(_))));
+        assert!(matches!(
+            db.add("ALICE", "x", None, None),
+            Err(AuthError::UserExists(_))
+        ));
+        assert!(matches!(
+            db.add("a/b", "x", None, None),
+            Err(AuthError::InvalidName(_))
+        ));
         assert_eq!(db.lookup("Alice").unwrap().unwrap().nt_hash, nt_hash("pw1"));
         db.set_password("alice", "Secr3tPassw0rd").unwrap();
-        assert_eq!(db.lookup("alice").unwrap().unwrap().nt_hash, nt_hash("Secr3tPassw0rd"));
+        assert_eq!(
+            db.lookup("alice").unwrap().unwrap().nt_hash,
+            nt_hash("Secr3tPassw0rd")
+        );
         assert_eq!(db.list().unwrap().len(), 2);
         db.delete("bob").unwrap();
         assert!(db.lookup("bob").unwrap().is_none());

@@ -38,6 +38,9 @@ pub enum AuthError {
 impl AuthError {
     /// True when the client caused it.
     pub fn is_client_error(&self) -> bool {
-        matches!(self, AuthError::Malformed { .. } | AuthError::Refused(_) | AuthError::LogonFailure)
+        matches!(
+            self,
+            AuthError::Malformed { .. } | AuthError::Refused(_) | AuthError::LogonFailure
+        )
     }
 }

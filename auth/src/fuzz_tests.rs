@@ -8,7 +8,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: usize) -> usize {
@@ -17,7 +20,12 @@ impl Lcg {
 }
 
 fn names() -> ServerNames {
-    ServerNames { computer: "S".into(), domain: "D".into(), dns_computer: "s".into(), dns_domain: String::new() }
+    ServerNames {
+        computer: "S".into(),
+        domain: "D".into(),
+        dns_computer: "s".into(),
+        dns_domain: String::new(),
+    }
 }
 
 #[test]

@@ -14,7 +14,10 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 // Tests may panic on purpose: that is how they fail.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 /// Export client matching (hosts, CIDR, wildcards, `@netgroup`): see [`clients::ClientList`].
 pub mod clients;

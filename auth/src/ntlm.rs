@@ -66,7 +66,10 @@ mod av {
 }
 
 fn malformed(why: &'static str) -> AuthError {
-    AuthError::Malformed { what: "NTLMSSP message", why }
+    AuthError::Malformed {
+        what: "NTLMSSP message",
+        why,
+    }
 }
 
 fn le16(b: &[u8], at: usize) -> Result<u16, AuthError> {
@@ -90,7 +93,8 @@ fn field(msg: &[u8], at: usize) -> Result<&[u8], AuthError> {
     if len == 0 {
         return Ok(&[]);
     }
-    msg.get(off..off.checked_add(len).ok_or(malformed("offset"))?).ok_or(malformed("field outside message"))
+    msg.get(off..off.checked_add(len).ok_or(malformed("offset"))?)
+        .ok_or(malformed("field outside message"))
 }
 
 fn utf16le(s: &str) -> Vec<u8> {
@@ -102,8 +106,12 @@ fn decode_string(b: &[u8], unicode: bool) -> Result<String, AuthError> {
         if !b.len().is_multiple_of(2) {
             return Err(malformed("odd UTF-16 length"));
         }
-        let units = b.chunks_exact(2).map(|c| <[u8; 2]>::try_from(c).map(u16::from_le_bytes).unwrap_or(0));
-        char::decode_utf16(units).collect::<Result<String, _>>().map_err(|_| malformed("bad UTF-16"))
+        let units = b
+            .chunks_exact(2)
+            .map(|c| <[u8; 2]>::try_from(c).map(u16::from_le_bytes).unwrap_or(0));
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| malformed("bad UTF-16"))
     } else {
         Ok(b.iter().map(|c| char::from(*c)).collect())
     }
@@ -153,7 +161,9 @@ pub struct Challenger {
 
 impl std::fmt::Debug for Challenger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Challenger").field("flags", &format_args!("{:#x}", self.flags)).finish_non_exhaustive()
+        f.debug_struct("Challenger")
+            .field("flags", &format_args!("{:#x}", self.flags))
+            .finish_non_exhaustive()
     }
 }
 
@@ -191,7 +201,9 @@ pub struct Verified {
 
 impl std::fmt::Debug for Verified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verified").field("had_mic", &self.had_mic).finish_non_exhaustive()
+        f.debug_struct("Verified")
+            .field("had_mic", &self.had_mic)
+            .finish_non_exhaustive()
     }
 }
 
@@ -278,7 +290,11 @@ impl Challenger {
         put_av(&mut info, av::NB_DOMAIN_NAME, &utf16le(&names.domain));
         put_av(&mut info, av::NB_COMPUTER_NAME, &utf16le(&names.computer));
         put_av(&mut info, av::DNS_DOMAIN_NAME, &utf16le(&names.dns_domain));
-        put_av(&mut info, av::DNS_COMPUTER_NAME, &utf16le(&names.dns_computer));
+        put_av(
+            &mut info,
+            av::DNS_COMPUTER_NAME,
+            &utf16le(&names.dns_computer),
+        );
         put_av(&mut info, av::TIMESTAMP, &timestamp.to_le_bytes());
         put_av(&mut info, av::EOL, &[]);
 
@@ -294,7 +310,12 @@ impl Challenger {
         m.extend_from_slice(&[6, 1, 0xB1, 0x1D, 0, 0, 0, 0x0F]);
         m.extend_from_slice(&target_name);
         m.extend_from_slice(&info);
-        let c = Challenger { server_challenge, negotiate: negotiate.to_vec(), challenge: m.clone(), flags };
+        let c = Challenger {
+            server_challenge,
+            negotiate: negotiate.to_vec(),
+            challenge: m.clone(),
+            flags,
+        };
         Ok((c, m))
     }
 
@@ -305,10 +326,18 @@ impl Challenger {
 
     /// Verifies an NTLMv2 response (MS-NLMP 3.3.2) with the user's NT hash; returns the
     /// exported session key. LM-only and NTLMv1 (24-byte) responses are refused.
-    pub fn verify(&self, auth: &AuthenticateMessage<'_>, nt_hash: &[u8; 16]) -> Result<Verified, AuthError> {
+    pub fn verify(
+        &self,
+        auth: &AuthenticateMessage<'_>,
+        nt_hash: &[u8; 16],
+    ) -> Result<Verified, AuthError> {
         let nt = auth.nt_response;
         if nt.is_empty() {
-            return Err(AuthError::Refused(if auth.lm_response.len() > 1 { "LM authentication" } else { "anonymous" }));
+            return Err(AuthError::Refused(if auth.lm_response.len() > 1 {
+                "LM authentication"
+            } else {
+                "anonymous"
+            }));
         }
         if nt.len() == 24 {
             return Err(AuthError::Refused("NTLMv1 authentication"));
@@ -323,7 +352,9 @@ impl Challenger {
         // password.
         let pairs = blob.get(28..).unwrap_or(&[]);
         if !av_pairs_well_formed(pairs) {
-            return Err(malformed("AV pair list of the NTLMv2 response is not terminated"));
+            return Err(malformed(
+                "AV pair list of the NTLMv2 response is not terminated",
+            ));
         }
         let user_upper = utf16le(&auth.user.to_uppercase());
         let mut domains = vec![auth.domain.clone()];
@@ -336,7 +367,10 @@ impl Challenger {
         for d in &domains {
             let response_key = hmac_md5(nt_hash, &[&user_upper, &utf16le(d)]);
             let expected = hmac_md5(&response_key, &[&self.server_challenge, blob]);
-            let diff = expected.iter().zip(proof).fold(0u8, |a, (x, y)| a | (x ^ y));
+            let diff = expected
+                .iter()
+                .zip(proof)
+                .fold(0u8, |a, (x, y)| a | (x ^ y));
             if diff == 0 {
                 found = Some(hmac_md5(&response_key, &[&expected]));
                 break;
@@ -345,7 +379,8 @@ impl Challenger {
         let base_key = found.ok_or(AuthError::LogonFailure)?;
         // KXKEY for NTLMv2 is the SessionBaseKey (MS-NLMP 3.4.5.1).
         let mut session_key = base_key;
-        if self.flags & auth.flags & flags::KEY_EXCH != 0 && auth.encrypted_session_key.len() == 16 {
+        if self.flags & auth.flags & flags::KEY_EXCH != 0 && auth.encrypted_session_key.len() == 16
+        {
             session_key.copy_from_slice(auth.encrypted_session_key);
             rc4(&base_key, &mut session_key);
         }
@@ -361,14 +396,20 @@ impl Challenger {
                 return Err(AuthError::LogonFailure);
             }
         }
-        Ok(Verified { session_key, had_mic, flags: self.flags & auth.flags })
+        Ok(Verified {
+            session_key,
+            had_mic,
+            flags: self.flags & auth.flags,
+        })
     }
 }
 
 /// True when `pairs` is a sequence of AV pairs ending with MsvAvEOL inside the buffer.
 fn av_pairs_well_formed(mut pairs: &[u8]) -> bool {
     loop {
-        let (Some(id), Some(len)) = (le16(pairs, 0).ok(), le16(pairs, 2).ok()) else { return false };
+        let (Some(id), Some(len)) = (le16(pairs, 0).ok(), le16(pairs, 2).ok()) else {
+            return false;
+        };
         let len = usize::from(len);
         if id == av::EOL {
             return len == 0;
@@ -383,14 +424,24 @@ fn av_pairs_well_formed(mut pairs: &[u8]) -> bool {
 /// True when the AV pairs of an NTLMv2 blob carry MsvAvFlags with the MIC bit (0x2).
 fn blob_has_mic(mut pairs: &[u8]) -> bool {
     while pairs.len() >= 4 {
-        let id = u16::from_le_bytes([pairs.first().copied().unwrap_or(0), pairs.get(1).copied().unwrap_or(0)]);
-        let len = usize::from(u16::from_le_bytes([pairs.get(2).copied().unwrap_or(0), pairs.get(3).copied().unwrap_or(0)]));
-        let Some(value) = pairs.get(4..4 + len) else { return false };
+        let id = u16::from_le_bytes([
+            pairs.first().copied().unwrap_or(0),
+            pairs.get(1).copied().unwrap_or(0),
+        ]);
+        let len = usize::from(u16::from_le_bytes([
+            pairs.get(2).copied().unwrap_or(0),
+            pairs.get(3).copied().unwrap_or(0),
+        ]));
+        let Some(value) = pairs.get(4..4 + len) else {
+            return false;
+        };
         if id == av::EOL {
             return false;
         }
         if id == av::FLAGS && len == 4 {
-            let v = <[u8; 4]>::try_from(value).map(u32::from_le_bytes).unwrap_or(0);
+            let v = <[u8; 4]>::try_from(value)
+                .map(u32::from_le_bytes)
+                .unwrap_or(0);
             return v & 0x2 != 0;
         }
         pairs = pairs.get(4 + len..).unwrap_or(&[]);
@@ -433,8 +484,16 @@ impl SessionSecurity {
             session_key.get(..5).unwrap_or(session_key)
         };
         let seal_key = md5(&[base, if client { CLIENT_SEAL } else { SERVER_SEAL }]);
-        let seal = if negotiated & flags::KEY_EXCH != 0 { Rc4::new_from_slice(&seal_key).ok() } else { None };
-        SessionSecurity { sign_key, seal, seq: 0 }
+        let seal = if negotiated & flags::KEY_EXCH != 0 {
+            Rc4::new_from_slice(&seal_key).ok()
+        } else {
+            None
+        };
+        SessionSecurity {
+            sign_key,
+            seal,
+            seq: 0,
+        }
     }
 
     /// The 16-byte signature (NTLMSSP_MESSAGE_SIGNATURE) of `data`; advances the sequence.
@@ -457,7 +516,12 @@ impl SessionSecurity {
     /// Checks a received signature of `data`.
     pub fn verify(&mut self, data: &[u8], signature: &[u8]) -> bool {
         let expected = self.sign(data);
-        signature.len() == 16 && expected.iter().zip(signature).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+        signature.len() == 16
+            && expected
+                .iter()
+                .zip(signature)
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0
     }
 }
 

@@ -19,7 +19,10 @@ pub mod neg_state {
 }
 
 fn malformed(why: &'static str) -> AuthError {
-    AuthError::Malformed { what: "SPNEGO token", why }
+    AuthError::Malformed {
+        what: "SPNEGO token",
+        why,
+    }
 }
 
 /// One DER TLV: tag, content, and the whole encoding.
@@ -51,7 +54,14 @@ fn tlv(b: &[u8]) -> Result<(Tlv<'_>, &[u8]), AuthError> {
     let end = hdr.checked_add(len).ok_or(malformed("bad length"))?;
     let content = b.get(hdr..end).ok_or(malformed("length past end"))?;
     let whole = b.get(..end).ok_or(malformed("length past end"))?;
-    Ok((Tlv { tag, content, whole }, b.get(end..).unwrap_or(&[])))
+    Ok((
+        Tlv {
+            tag,
+            content,
+            whole,
+        },
+        b.get(end..).unwrap_or(&[]),
+    ))
 }
 
 /// Reads a TLV that must have `tag`.
@@ -126,7 +136,11 @@ pub fn decode_client_token(token: &[u8]) -> Result<ClientToken, AuthError> {
                     _ => {} // reqFlags, negHints, mechListMIC: not used
                 }
             }
-            Ok(ClientToken::Init { mech_types, mech_types_der, mech_token })
+            Ok(ClientToken::Init {
+                mech_types,
+                mech_types_der,
+                mech_token,
+            })
         }
         0xa1 => {
             let (seq, _) = expect(outer.content, 0x30)?;
@@ -142,7 +156,10 @@ pub fn decode_client_token(token: &[u8]) -> Result<ClientToken, AuthError> {
                     _ => {}
                 }
             }
-            Ok(ClientToken::Resp { response_token, mech_list_mic })
+            Ok(ClientToken::Resp {
+                response_token,
+                mech_list_mic,
+            })
         }
         _ => Err(malformed("neither NegTokenInit nor NegTokenResp")),
     }
@@ -179,7 +196,10 @@ pub fn server_mech_types_der() -> Vec<u8> {
 /// The NegTokenInit the server puts in its NEGOTIATE response (MS-SPNG 3.2.5.2): mechTypes
 /// with NTLMSSP and the customary negHints.
 pub fn encode_server_init() -> Vec<u8> {
-    let hints = wrap(0x30, &wrap(0xa0, &wrap(0x1b, b"not_defined_in_RFC4178@please_ignore")));
+    let hints = wrap(
+        0x30,
+        &wrap(0xa0, &wrap(0x1b, b"not_defined_in_RFC4178@please_ignore")),
+    );
     let mut seq = wrap(0xa0, &server_mech_types_der());
     seq.extend(wrap(0xa3, &hints));
     let init = wrap(0xa0, &wrap(0x30, &seq));
@@ -189,7 +209,12 @@ pub fn encode_server_init() -> Vec<u8> {
 }
 
 /// A NegTokenResp (RFC 4178 4.2.2).
-pub fn encode_resp(state: u8, supported_mech: bool, response_token: Option<&[u8]>, mic: Option<&[u8]>) -> Vec<u8> {
+pub fn encode_resp(
+    state: u8,
+    supported_mech: bool,
+    response_token: Option<&[u8]>,
+    mic: Option<&[u8]>,
+) -> Vec<u8> {
     let mut seq = wrap(0xa0, &wrap(0x0a, &[state]));
     if supported_mech {
         seq.extend(wrap(0xa1, &wrap(0x06, OID_NTLMSSP)));
@@ -208,7 +233,9 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -216,7 +243,11 @@ mod tests {
         // Security buffer of the first SESSION_SETUP request in Microsoft's 3.1.1 example.
         let t = hex("604806062B0601050502A03E303CA00E300C060A2B06010401823702020AA22A04284E544C4D5353500001000000978208E200000000000000000000000000000000060380250000000F");
         match decode_client_token(&t).unwrap() {
-            ClientToken::Init { mech_types, mech_types_der, mech_token } => {
+            ClientToken::Init {
+                mech_types,
+                mech_types_der,
+                mech_token,
+            } => {
                 assert_eq!(mech_types, vec![OID_NTLMSSP.to_vec()]);
                 assert_eq!(mech_types_der, server_mech_types_der());
                 assert!(mech_token.unwrap().starts_with(b"NTLMSSP\0"));
@@ -228,10 +259,18 @@ mod tests {
     #[test]
     fn resp_round_trips_and_lengths_are_bounded() {
         let big = vec![7u8; 300];
-        let r = encode_resp(neg_state::ACCEPT_INCOMPLETE, false, Some(&big), Some(&[1; 16]));
+        let r = encode_resp(
+            neg_state::ACCEPT_INCOMPLETE,
+            false,
+            Some(&big),
+            Some(&[1; 16]),
+        );
         assert_eq!(
             decode_client_token(&r).unwrap(),
-            ClientToken::Resp { response_token: Some(big), mech_list_mic: Some(vec![1; 16]) }
+            ClientToken::Resp {
+                response_token: Some(big),
+                mech_list_mic: Some(vec![1; 16])
+            }
         );
         assert!(decode_client_token(&r[..r.len() - 1]).is_err());
         assert!(decode_client_token(&[0xa1, 0x84, 0xff, 0xff, 0xff, 0xff]).is_err());

@@ -6,11 +6,17 @@ use shoal_vfs::{Attr, FileKind, SetAttr, SetTime, Timespec, WriteStability};
 
 /// `nfstime3` has unsigned 32-bit seconds: times before 1970 or after 2106 are clamped.
 pub(crate) fn time3(t: Timespec) -> Nfstime3 {
-    Nfstime3 { seconds: t.secs.clamp(0, i64::from(u32::MAX)) as u32, nseconds: t.nanos.min(999_999_999) }
+    Nfstime3 {
+        seconds: t.secs.clamp(0, i64::from(u32::MAX)) as u32,
+        nseconds: t.nanos.min(999_999_999),
+    }
 }
 
 pub(crate) fn timespec(t: Nfstime3) -> Timespec {
-    Timespec { secs: i64::from(t.seconds), nanos: t.nseconds.min(999_999_999) }
+    Timespec {
+        secs: i64::from(t.seconds),
+        nanos: t.nseconds.min(999_999_999),
+    }
 }
 
 pub(crate) fn ftype(kind: FileKind) -> Ftype3 {
@@ -47,7 +53,10 @@ pub(crate) fn fattr3(a: &Attr) -> Fattr3 {
         gid: a.gid,
         size: a.size,
         used: a.used,
-        rdev: Specdata3 { major: a.rdev.0, minor: a.rdev.1 },
+        rdev: Specdata3 {
+            major: a.rdev.0,
+            minor: a.rdev.1,
+        },
         fsid: a.fsid,
         fileid: a.fileid,
         atime: time3(a.atime),
@@ -57,7 +66,11 @@ pub(crate) fn fattr3(a: &Attr) -> Fattr3 {
 }
 
 pub(crate) fn wcc_attr(a: &Attr) -> WccAttr {
-    WccAttr { size: a.size, mtime: time3(a.mtime), ctime: time3(a.ctime) }
+    WccAttr {
+        size: a.size,
+        mtime: time3(a.mtime),
+        ctime: time3(a.ctime),
+    }
 }
 
 fn set_time(t: SetTime3) -> SetTime {
@@ -102,12 +115,23 @@ mod tests {
     #[test]
     fn times_clamp() {
         assert_eq!(time3(Timespec { secs: -5, nanos: 1 }).seconds, 0);
-        assert_eq!(time3(Timespec { secs: i64::MAX, nanos: 1 }).seconds, u32::MAX);
+        assert_eq!(
+            time3(Timespec {
+                secs: i64::MAX,
+                nanos: 1
+            })
+            .seconds,
+            u32::MAX
+        );
     }
 
     #[test]
     fn stability_round_trip() {
-        for s in [WriteStability::Unstable, WriteStability::DataSync, WriteStability::FileSync] {
+        for s in [
+            WriteStability::Unstable,
+            WriteStability::DataSync,
+            WriteStability::FileSync,
+        ] {
             assert_eq!(stability(stable_how(s)), s);
         }
     }

@@ -72,7 +72,11 @@ fn non_idempotent(proc_: NfsProc) -> bool {
 
 /// Handles one record; `None` means nothing is sent back (not a call, or a retransmission of
 /// a call still being executed).
-pub(crate) async fn call(shared: &Arc<Shared>, peer: SocketAddr, record: BytesMut) -> Option<Bytes> {
+pub(crate) async fn call(
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+    record: BytesMut,
+) -> Option<Bytes> {
     let mut r = Reader::new(&record);
     let header = match CallHeader::decode(&mut r) {
         Ok(h) => h,
@@ -92,7 +96,13 @@ pub(crate) async fn call(shared: &Arc<Shared>, peer: SocketAddr, record: BytesMu
     };
     let xid = header.xid;
     let args_at = record.len() - r.remaining();
-    let span = tracing::debug_span!("rpc", xid, prog = header.prog, vers = header.vers, proc_ = header.proc_);
+    let span = tracing::debug_span!(
+        "rpc",
+        xid,
+        prog = header.prog,
+        vers = header.vers,
+        proc_ = header.proc_
+    );
     async move {
         let mut r = Reader::new(record.get(args_at..).unwrap_or_default());
         let cred = match Credential::from_opaque(&header.cred) {
@@ -136,11 +146,17 @@ pub(crate) async fn call(shared: &Arc<Shared>, peer: SocketAddr, record: BytesMu
                 }
                 let capacity = match &args {
                     Args::Read(a) => 256 + a.count.min(shared.io_max) as usize,
-                    Args::Readdir(a) | Args::Readdirplus(a) => 256 + (a.maxcount as usize).min(1 << 20),
+                    Args::Readdir(a) | Args::Readdirplus(a) => {
+                        256 + (a.maxcount as usize).min(1 << 20)
+                    }
                     _ => 512,
                 };
                 drop(record);
-                let ctx = Ctx { shared: shared.clone(), peer, cred };
+                let ctx = Ctx {
+                    shared: shared.clone(),
+                    peer,
+                    cred,
+                };
                 let mut out = reply_start(xid, &ReplyHeader::Success, capacity);
                 crate::proc::run(&ctx, args, &mut out).await;
                 let reply = reply_finish(out);

@@ -26,7 +26,11 @@ impl Key {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        Key { client, xid, checksum: h }
+        Key {
+            client,
+            xid,
+            checksum: h,
+        }
     }
 }
 
@@ -62,7 +66,10 @@ pub(crate) struct Drc {
 
 impl Drc {
     pub(crate) fn new(capacity: usize) -> Drc {
-        Drc { capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
+        Drc {
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     /// Looks a call up, marking it in progress when new.
@@ -106,7 +113,11 @@ mod tests {
     use super::*;
 
     fn key(xid: u32) -> Key {
-        Key::new("127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1])), xid, b"rec")
+        Key::new(
+            "127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            xid,
+            b"rec",
+        )
     }
 
     #[test]
@@ -115,7 +126,10 @@ mod tests {
         assert_eq!(d.begin(key(1)), Lookup::Execute);
         assert_eq!(d.begin(key(1)), Lookup::Drop);
         d.finish(key(1), Bytes::from_static(b"reply"));
-        assert_eq!(d.begin(key(1)), Lookup::Replay(Bytes::from_static(b"reply")));
+        assert_eq!(
+            d.begin(key(1)),
+            Lookup::Replay(Bytes::from_static(b"reply"))
+        );
     }
 
     #[test]

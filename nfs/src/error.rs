@@ -59,6 +59,9 @@ mod tests {
         assert_eq!(nfsstat(&VfsError::Stale), Nfsstat3::NFS3ERR_STALE);
         assert_eq!(nfsstat(&VfsError::ReadOnly), Nfsstat3::NFS3ERR_ROFS);
         assert_eq!(nfsstat(&VfsError::NotSync), Nfsstat3::NFS3ERR_NOT_SYNC);
-        assert_eq!(mountstat(Nfsstat3::NFS3ERR_ACCES), Mountstat3::MNT3ERR_ACCES);
+        assert_eq!(
+            mountstat(Nfsstat3::NFS3ERR_ACCES),
+            Mountstat3::MNT3ERR_ACCES
+        );
     }
 }

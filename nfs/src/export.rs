@@ -69,10 +69,24 @@ impl Exports {
                     format!("export {path} is listed twice (or its id collides)"),
                 ));
             }
-            let clients = ClientList::new(c.clients.iter().map(|e| (e.patterns.clone(), e.clone())))
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("export {path}: {e}")))?;
-            let patterns = c.clients.iter().flat_map(|e| e.patterns.iter().cloned()).collect();
-            list.push(Arc::new(Export { id, path, root: c.root.clone(), zone: c.zone, clients, patterns }));
+            let clients =
+                ClientList::new(c.clients.iter().map(|e| (e.patterns.clone(), e.clone())))
+                    .map_err(|e| {
+                        io::Error::new(io::ErrorKind::InvalidInput, format!("export {path}: {e}"))
+                    })?;
+            let patterns = c
+                .clients
+                .iter()
+                .flat_map(|e| e.patterns.iter().cloned())
+                .collect();
+            list.push(Arc::new(Export {
+                id,
+                path,
+                root: c.root.clone(),
+                zone: c.zone,
+                clients,
+                patterns,
+            }));
         }
         Ok(Exports { list })
     }
@@ -113,7 +127,10 @@ impl Exports {
             }
         }
         let (export, rest) = best?;
-        let parts: Vec<&[u8]> = rest.split(|c| *c == b'/').filter(|c| !c.is_empty()).collect();
+        let parts: Vec<&[u8]> = rest
+            .split(|c| *c == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
         if parts.iter().any(|p| *p == b"." || *p == b"..") {
             return None;
         }
@@ -122,8 +139,14 @@ impl Exports {
 
     /// Splits a wire handle into its export and VFS handle.
     pub(crate) fn split(&self, fh: &NfsFh3) -> Result<(&Arc<Export>, FileHandle), Nfsstat3> {
-        let (id, rest) = fh.0.split_at_checked(EXPORT_ID_LEN).ok_or(Nfsstat3::NFS3ERR_BADHANDLE)?;
-        let export = self.list.iter().find(|e| e.id == id).ok_or(Nfsstat3::NFS3ERR_STALE)?;
+        let (id, rest) =
+            fh.0.split_at_checked(EXPORT_ID_LEN)
+                .ok_or(Nfsstat3::NFS3ERR_BADHANDLE)?;
+        let export = self
+            .list
+            .iter()
+            .find(|e| e.id == id)
+            .ok_or(Nfsstat3::NFS3ERR_STALE)?;
         let handle = FileHandle::from_bytes(rest).ok_or(Nfsstat3::NFS3ERR_BADHANDLE)?;
         Ok((export, handle))
     }
@@ -146,7 +169,12 @@ impl Export {
 
 /// Builds the VFS caller: credentials after squash (R1), the client address, the zone.
 /// `AUTH_NONE` (and any flavor without identity) maps to the anonymous ids.
-pub(crate) fn caller(entry: &ClientEntry, cred: &Credential, peer: SocketAddr, zone: ZoneId) -> Caller {
+pub(crate) fn caller(
+    entry: &ClientEntry,
+    cred: &Credential,
+    peer: SocketAddr,
+    zone: ZoneId,
+) -> Caller {
     let (mut uid, mut gid, mut groups) = match cred {
         Credential::Sys(sys) => (sys.uid, sys.gid, sys.gids.clone()),
         _ => (entry.anon_uid, entry.anon_gid, Vec::new()),
@@ -172,7 +200,15 @@ pub(crate) fn caller(entry: &ClientEntry, cred: &Credential, peer: SocketAddr, z
             groups.clear();
         }
     }
-    Caller { uid, gid, groups, sid: None, client_addr: peer, zone, protocol: Protocol::Nfs3 }
+    Caller {
+        uid,
+        gid,
+        groups,
+        sid: None,
+        client_addr: peer,
+        zone,
+        protocol: Protocol::Nfs3,
+    }
 }
 
 #[cfg(test)]
@@ -212,15 +248,24 @@ mod tests {
         let mut forged = fh.clone();
         forged.0[0] ^= 1;
         assert_eq!(ex.split(&forged).unwrap_err(), Nfsstat3::NFS3ERR_STALE);
-        assert_eq!(ex.split(&NfsFh3(vec![1, 2])).unwrap_err(), Nfsstat3::NFS3ERR_BADHANDLE);
-        assert_eq!(ex.split(&NfsFh3(fh.0[..8].to_vec())).unwrap_err(), Nfsstat3::NFS3ERR_BADHANDLE);
+        assert_eq!(
+            ex.split(&NfsFh3(vec![1, 2])).unwrap_err(),
+            Nfsstat3::NFS3ERR_BADHANDLE
+        );
+        assert_eq!(
+            ex.split(&NfsFh3(fh.0[..8].to_vec())).unwrap_err(),
+            Nfsstat3::NFS3ERR_BADHANDLE
+        );
     }
 
     #[test]
     fn mount_paths_and_subdirectories() {
         let ex = exports();
         assert_eq!(ex.for_mount(b"/data").unwrap().1.len(), 0);
-        assert_eq!(ex.for_mount(b"/data/a//b/").unwrap().1, vec![&b"a"[..], &b"b"[..]]);
+        assert_eq!(
+            ex.for_mount(b"/data/a//b/").unwrap().1,
+            vec![&b"a"[..], &b"b"[..]]
+        );
         assert!(ex.for_mount(b"/database").is_none());
         assert!(ex.for_mount(b"/data/../etc").is_none());
         assert!(ex.for_mount(b"/").is_none());
@@ -237,8 +282,20 @@ mod tests {
     #[test]
     fn squash_modes() {
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let root = Credential::Sys(AuthSys { stamp: 0, machine_name: vec![], uid: 0, gid: 0, gids: vec![0, 5] });
-        let user = Credential::Sys(AuthSys { stamp: 0, machine_name: vec![], uid: 1000, gid: 100, gids: vec![5] });
+        let root = Credential::Sys(AuthSys {
+            stamp: 0,
+            machine_name: vec![],
+            uid: 0,
+            gid: 0,
+            gids: vec![0, 5],
+        });
+        let user = Credential::Sys(AuthSys {
+            stamp: 0,
+            machine_name: vec![],
+            uid: 1000,
+            gid: 100,
+            gids: vec![5],
+        });
         let c = caller(&entry(&[], Squash::Root), &root, peer, ZoneId::SYSTEM);
         assert_eq!((c.uid, c.gid, c.groups), (65534, 65533, vec![65533, 5]));
         let c = caller(&entry(&[], Squash::None), &root, peer, ZoneId::SYSTEM);
@@ -247,7 +304,12 @@ mod tests {
         assert_eq!((c.uid, c.gid), (1000, 100));
         let c = caller(&entry(&[], Squash::All), &user, peer, ZoneId::SYSTEM);
         assert_eq!((c.uid, c.gid, c.groups.len()), (65534, 65533, 0));
-        let c = caller(&entry(&[], Squash::None), &Credential::None, peer, ZoneId::SYSTEM);
+        let c = caller(
+            &entry(&[], Squash::None),
+            &Credential::None,
+            peer,
+            ZoneId::SYSTEM,
+        );
         assert_eq!((c.uid, c.gid), (65534, 65533));
     }
 }

@@ -25,7 +25,10 @@ pub(crate) enum MountArgs {
     Export,
 }
 
-pub(crate) fn decode(proc_: MountProc, r: &mut Reader<'_>) -> Result<Option<MountArgs>, DecodeError> {
+pub(crate) fn decode(
+    proc_: MountProc,
+    r: &mut Reader<'_>,
+) -> Result<Option<MountArgs>, DecodeError> {
     Ok(Some(match proc_ {
         MountProc::NULL => MountArgs::Null,
         MountProc::MNT => MountArgs::Mnt(mount::decode_dirpath(r)?),
@@ -37,14 +40,22 @@ pub(crate) fn decode(proc_: MountProc, r: &mut Reader<'_>) -> Result<Option<Moun
     }))
 }
 
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<(String, String)>> {
+fn lock(
+    shared: &Shared,
+) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<(String, String)>> {
     match shared.mounts.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }
 }
 
-pub(crate) async fn run(shared: &Arc<Shared>, peer: SocketAddr, cred: &Credential, args: MountArgs, out: &mut BytesMut) {
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+    cred: &Credential,
+    args: MountArgs,
+    out: &mut BytesMut,
+) {
     let client = peer.ip().to_string();
     match args {
         MountArgs::Null => {}
@@ -52,7 +63,10 @@ pub(crate) async fn run(shared: &Arc<Shared>, peer: SocketAddr, cred: &Credentia
         MountArgs::Dump => {
             let entries: Vec<MountEntry> = lock(shared)
                 .iter()
-                .map(|(host, dir)| MountEntry { hostname: host.as_bytes().to_vec(), directory: dir.as_bytes().to_vec() })
+                .map(|(host, dir)| MountEntry {
+                    hostname: host.as_bytes().to_vec(),
+                    directory: dir.as_bytes().to_vec(),
+                })
                 .collect();
             mount::encode_mountlist(&entries, out);
         }
@@ -79,7 +93,13 @@ pub(crate) async fn run(shared: &Arc<Shared>, peer: SocketAddr, cred: &Credentia
 /// MNT: the export must exist (`MNT3ERR_NOENT`) and allow the client (`MNT3ERR_ACCES`).
 /// A path below an export is looked up component by component (never following symlinks)
 /// and must be a directory.
-async fn mnt(shared: &Arc<Shared>, peer: SocketAddr, cred: &Credential, path: &[u8], client: &str) -> MntRes {
+async fn mnt(
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+    cred: &Credential,
+    path: &[u8],
+    client: &str,
+) -> MntRes {
     let Some((export, parts)) = shared.exports.for_mount(path) else {
         tracing::debug!(path = %String::from_utf8_lossy(path), "MNT of an unknown export");
         return MntRes::Err(Mountstat3::MNT3ERR_NOENT);
@@ -116,5 +136,8 @@ async fn mnt(shared: &Arc<Shared>, peer: SocketAddr, cred: &Credential, path: &[
         }
     }
     tracing::debug!(export = %export.path, "MNT");
-    MntRes::Ok { handle: export.wrap(&handle).0, auth_flavors: vec![AuthFlavor::SYS.0] }
+    MntRes::Ok {
+        handle: export.wrap(&handle).0,
+        auth_flavors: vec![AuthFlavor::SYS.0],
+    }
 }

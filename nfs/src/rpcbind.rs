@@ -19,15 +19,29 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// (program, version) pairs we serve.
 const SERVICES: [(u32, u32); 2] = [
-    (shoal_nfs_proto::nfs3::PROGRAM, shoal_nfs_proto::nfs3::VERSION),
-    (shoal_nfs_proto::mount::PROGRAM, shoal_nfs_proto::mount::VERSION),
+    (
+        shoal_nfs_proto::nfs3::PROGRAM,
+        shoal_nfs_proto::nfs3::VERSION,
+    ),
+    (
+        shoal_nfs_proto::mount::PROGRAM,
+        shoal_nfs_proto::mount::VERSION,
+    ),
 ];
 
 async fn pmap_call(xid: u32, proc_: u32, prog: u32, vers: u32, port: u16) -> std::io::Result<bool> {
-    let mut stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(("127.0.0.1", 111))).await??;
+    let mut stream =
+        tokio::time::timeout(TIMEOUT, TcpStream::connect(("127.0.0.1", 111))).await??;
     let mut body = BytesMut::new();
-    CallHeader { xid, prog: PMAP_PROGRAM, vers: PMAP_VERSION, proc_, cred: OpaqueAuth::none(), verf: OpaqueAuth::none() }
-        .encode(&mut body);
+    CallHeader {
+        xid,
+        prog: PMAP_PROGRAM,
+        vers: PMAP_VERSION,
+        proc_,
+        cred: OpaqueAuth::none(),
+        verf: OpaqueAuth::none(),
+    }
+    .encode(&mut body);
     for v in [prog, vers, IPPROTO_TCP, u32::from(port)] {
         body.put_u32(v);
     }
@@ -45,7 +59,9 @@ async fn pmap_call(xid: u32, proc_: u32, prog: u32, vers: u32, port: u16) -> std
     let mut r = Reader::new(&reply);
     match ReplyHeader::decode(&mut r) {
         Ok((_, ReplyHeader::Success)) => Ok(r.bool().unwrap_or(false)),
-        other => Err(std::io::Error::other(format!("portmapper refused: {other:?}"))),
+        other => Err(std::io::Error::other(format!(
+            "portmapper refused: {other:?}"
+        ))),
     }
 }
 

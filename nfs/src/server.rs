@@ -73,7 +73,11 @@ pub(crate) async fn serve(
     if config.register_rpcbind {
         tokio::spawn(crate::rpcbind::register(port));
     }
-    tracing::info!(port, exports = shared.exports.all().len(), "NFSv3 and MOUNT v3 serving");
+    tracing::info!(
+        port,
+        exports = shared.exports.all().len(),
+        "NFSv3 and MOUNT v3 serving"
+    );
     let conn_limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut conns = JoinSet::new();
     let mut conn_id: u64 = 0;
@@ -103,7 +107,10 @@ pub(crate) async fn serve(
     }
     tracing::info!(connections = conns.len(), "NFS shutting down");
     drop(listener);
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while conns.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
         conns.abort_all();
     }

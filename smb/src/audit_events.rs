@@ -22,8 +22,17 @@ pub(crate) enum SessionEvent {
 /// Emits a session event on the blocking pool (in guaranteed mode `emit` waits for the disk)
 /// without holding up the reply. `target` is the user name for logon/logoff, the share name
 /// for tree_connect. No-op without an auditor.
-pub(crate) fn session_event(conn: &Conn, identity: &Identity, zone: ZoneId, event: SessionEvent, target: &str, status: NtStatus) {
-    let Some(auditor) = super::handlers::auditor(conn) else { return };
+pub(crate) fn session_event(
+    conn: &Conn,
+    identity: &Identity,
+    zone: ZoneId,
+    event: SessionEvent,
+    target: &str,
+    status: NtStatus,
+) {
+    let Some(auditor) = super::handlers::auditor(conn) else {
+        return;
+    };
     let caller = conn.caller(identity, zone);
     let name = match event {
         SessionEvent::Logon => EventName::Logon,

@@ -122,7 +122,10 @@ impl Default for SmbConfig {
 impl SmbConfig {
     /// Largest READ/WRITE/transaction payload announced (leaves room for headers).
     pub fn max_io(&self) -> u32 {
-        let cap = self.max_message.saturating_sub(64 * 1024).clamp(65536, 8 * 1024 * 1024);
+        let cap = self
+            .max_message
+            .saturating_sub(64 * 1024)
+            .clamp(65536, 8 * 1024 * 1024);
         u32::try_from(cap).unwrap_or(65536)
     }
 }
@@ -145,4 +148,9 @@ pub enum EncryptionPolicy {
 
 /// Default 3.1.1 cipher preference: GCM before CCM (faster, as Windows and Samba order
 /// them), 128-bit before 256-bit.
-pub const DEFAULT_CIPHERS: [Cipher; 4] = [Cipher::AES_128_GCM, Cipher::AES_128_CCM, Cipher::AES_256_GCM, Cipher::AES_256_CCM];
+pub const DEFAULT_CIPHERS: [Cipher; 4] = [
+    Cipher::AES_128_GCM,
+    Cipher::AES_128_CCM,
+    Cipher::AES_256_GCM,
+    Cipher::AES_256_CCM,
+];

@@ -22,8 +22,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod config;
 mod audit_events;
+pub mod config;
 mod conn;
 pub mod error;
 mod handlers;

@@ -60,13 +60,27 @@ struct Tables {
 
 fn tables() -> MutexGuard<'static, Tables> {
     static T: OnceLock<Mutex<Tables>> = OnceLock::new();
-    T.get_or_init(|| Mutex::new(Tables::default())).lock().unwrap_or_else(|p| p.into_inner())
+    T.get_or_init(|| Mutex::new(Tables::default()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
 
 /// Records a new open of `file` linked at `parent/name`.
-pub(crate) fn insert(session: u64, id: FileId, state: OpenState, parent: Option<FileHandle>, name: Vec<u8>, delete_on_close: bool) {
+pub(crate) fn insert(
+    session: u64,
+    id: FileId,
+    state: OpenState,
+    parent: Option<FileHandle>,
+    name: Vec<u8>,
+    delete_on_close: bool,
+) {
     let mut t = tables();
-    let f = t.files.entry(state.file).or_insert(FileState { opens: 0, delete_pending: false, parent: None, name: Vec::new() });
+    let f = t.files.entry(state.file).or_insert(FileState {
+        opens: 0,
+        delete_pending: false,
+        parent: None,
+        name: Vec::new(),
+    });
     f.opens += 1;
     f.parent = parent;
     f.name = name;
@@ -134,12 +148,20 @@ pub(crate) fn forget(session: u64, id: FileId) -> Option<(OpenState, Option<Unli
 /// (this connection's sessions) missing from `local_open`, and those of sessions that are
 /// neither local nor `alive` (established on some connection). They are left behind by
 /// TREE_DISCONNECT, LOGOFF and dropped connections, which do not pass through CLOSE.
-pub(crate) fn stale(local: &dyn Fn(u64) -> bool, local_open: &dyn Fn(u64, FileId) -> bool, alive: &dyn Fn(u64) -> bool) -> Vec<(u64, FileId)> {
+pub(crate) fn stale(
+    local: &dyn Fn(u64) -> bool,
+    local_open: &dyn Fn(u64, FileId) -> bool,
+    alive: &dyn Fn(u64) -> bool,
+) -> Vec<(u64, FileId)> {
     let t = tables();
     let mut out = Vec::new();
     for (s, ids) in &t.by_session {
         if local(*s) {
-            out.extend(ids.iter().filter(|id| !local_open(*s, **id)).map(|id| (*s, *id)));
+            out.extend(
+                ids.iter()
+                    .filter(|id| !local_open(*s, **id))
+                    .map(|id| (*s, *id)),
+            );
         } else if !alive(*s) {
             out.extend(ids.iter().map(|id| (*s, *id)));
         }
@@ -151,7 +173,11 @@ pub(crate) fn stale(local: &dyn Fn(u64) -> bool, local_open: &dyn Fn(u64, FileId
 pub(crate) fn release(vfs: &Arc<dyn Vfs>, stale: &[(u64, FileId)]) {
     for (s, id) in stale {
         if let Some((o, Some((parent, name)))) = forget(*s, *id) {
-            let _ = if o.is_dir { vfs.rmdir(&o.caller, &parent, &name) } else { vfs.remove(&o.caller, &parent, &name) };
+            let _ = if o.is_dir {
+                vfs.rmdir(&o.caller, &parent, &name)
+            } else {
+                vfs.remove(&o.caller, &parent, &name)
+            };
         }
     }
 }
@@ -159,10 +185,19 @@ pub(crate) fn release(vfs: &Arc<dyn Vfs>, stale: &[(u64, FileId)]) {
 /// Closes every open of a session that went away (logoff, disconnect), deleting
 /// delete-pending files whose last open it held. Blocking: call from the blocking pool.
 pub(crate) fn release_session(vfs: &Arc<dyn Vfs>, session: u64) {
-    let ids: Vec<FileId> = tables().opens.keys().filter(|(s, _)| *s == session).map(|(_, id)| *id).collect();
+    let ids: Vec<FileId> = tables()
+        .opens
+        .keys()
+        .filter(|(s, _)| *s == session)
+        .map(|(_, id)| *id)
+        .collect();
     for id in ids {
         if let Some((o, Some((parent, name)))) = forget(session, id) {
-            let _ = if o.is_dir { vfs.rmdir(&o.caller, &parent, &name) } else { vfs.remove(&o.caller, &parent, &name) };
+            let _ = if o.is_dir {
+                vfs.rmdir(&o.caller, &parent, &name)
+            } else {
+                vfs.remove(&o.caller, &parent, &name)
+            };
         }
     }
 }

@@ -21,7 +21,11 @@ pub fn shoal_bin() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let p = target.join("release/shoal");
-    assert!(p.exists(), "{} missing: run `cargo build --release` (scripts/test does)", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo build --release` (scripts/test does)",
+        p.display()
+    );
     p
 }
 
@@ -112,7 +116,15 @@ impl Server {
             opts.nfs_extra, opts.smb_extra, opts.body
         );
         std::fs::write(&config, text).unwrap();
-        let mut s = Server { dir, backing, state, config, nfs_port: 0, smb_port: 0, child: None };
+        let mut s = Server {
+            dir,
+            backing,
+            state,
+            config,
+            nfs_port: 0,
+            smb_port: 0,
+            child: None,
+        };
         s.spawn();
         s
     }
@@ -131,7 +143,10 @@ impl Server {
             .arg("serve")
             .arg("--ready-file")
             .arg(&ready)
-            .env("RUST_LOG", std::env::var("SHOAL_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("SHOAL_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -156,7 +171,11 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("shoal exited during start ({status}):\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "shoal not ready in 30 s:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "shoal not ready in 30 s:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -220,14 +239,26 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
     /// Adds an SMB user through the CLI.
     pub fn add_user(&self, name: &str, password: &str) {
-        let out = self.shoal(&["user", "add", name, "--password-stdin"], &format!("{password}\n"));
-        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self.shoal(
+            &["user", "add", name, "--password-stdin"],
+            &format!("{password}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "user add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -238,7 +269,10 @@ impl Drop for Server {
 }
 
 fn unsafe_kill(pid: u32, sig: i32) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Runs a command with a timeout; returns its output. Stdout and stderr are drained while the
@@ -269,7 +303,10 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            let (o, e) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+            let (o, e) = (
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            );
             panic!(
                 "{desc}: timed out after {timeout:?}\nstdout: {}\nstderr: {}",
                 String::from_utf8_lossy(&o),
@@ -278,7 +315,11 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
 }
 
 /// Deterministic pseudo-random bytes (xorshift), for test files.
@@ -357,7 +398,10 @@ pub fn nfs_op_tool() -> PathBuf {
                 .arg("-lnfs")
                 .status()
                 .expect("cc");
-            assert!(st.success(), "building nfs-op needs libnfs-dev (scripts/test installs it)");
+            assert!(
+                st.success(),
+                "building nfs-op needs libnfs-dev (scripts/test installs it)"
+            );
             out
         })
         .clone()
@@ -365,5 +409,8 @@ pub fn nfs_op_tool() -> PathBuf {
 
 /// Runs the nfs-op tool against an export URL.
 pub fn nfs_op(url: &str, args: &[&str]) -> Output {
-    run(Command::new(nfs_op_tool()).arg(url).args(args), Duration::from_secs(60))
+    run(
+        Command::new(nfs_op_tool()).arg(url).args(args),
+        Duration::from_secs(60),
+    )
 }

@@ -27,9 +27,9 @@ pub use caller::{Caller, Protocol, ZoneId};
 pub use error::{VfsError, VfsResult};
 pub use local::LocalFs;
 pub use types::{
-    Attr, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr, SetTime, Timespec,
-    WriteStability, MAX_HANDLE_LEN, MAX_NAME_LEN, MAX_XATTR_NAME_LEN, MAX_XATTR_VALUE_LEN,
-    XATTR_NAMESPACE,
+    Attr, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr, SetTime,
+    Timespec, WriteStability, MAX_HANDLE_LEN, MAX_NAME_LEN, MAX_XATTR_NAME_LEN,
+    MAX_XATTR_VALUE_LEN, XATTR_NAMESPACE,
 };
 
 /// A filesystem as the protocols see it: handle based, every call on behalf of a [`Caller`].
@@ -61,8 +61,12 @@ pub trait Vfs: Send + Sync + 'static {
 
     /// Looks `name` up in directory `dir`. `..` of a root handed out by [`Vfs::root`] is
     /// that root itself. Symlinks are returned as objects, never followed.
-    fn lookup(&self, caller: &Caller, dir: &FileHandle, name: &[u8])
-        -> VfsResult<(FileHandle, Attr)>;
+    fn lookup(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+    ) -> VfsResult<(FileHandle, Attr)>;
 
     /// Which of the `ACCESS_*` bits in `mask` the caller is granted (see [`perm`]).
     fn access(&self, caller: &Caller, handle: &FileHandle, mask: u32) -> VfsResult<(u32, Attr)>;
@@ -178,8 +182,12 @@ pub trait Vfs: Send + Sync + 'static {
     /// [`VfsError::Invalid`], symlinks and special files with [`VfsError::NotSupported`].
     /// Like [`Vfs::getattr`] this is metadata: no read permission is checked here (protocol
     /// layers check their own rights, e.g. SMB FILE_READ_ATTRIBUTES / FILE_READ_EA).
-    fn get_xattr(&self, caller: &Caller, handle: &FileHandle, name: &str)
-        -> VfsResult<Option<Vec<u8>>>;
+    fn get_xattr(
+        &self,
+        caller: &Caller,
+        handle: &FileHandle,
+        name: &str,
+    ) -> VfsResult<Option<Vec<u8>>>;
 
     /// Sets (`Some`) or removes (`None`; removing an absent one succeeds) extended attribute
     /// `name`, in the `user.` namespace only, value at most [`MAX_XATTR_VALUE_LEN`] bytes

@@ -22,7 +22,11 @@ pub const ACCESS_EXECUTE: u32 = 0x0020;
 pub fn rwx(caller: &Caller, attr: &Attr) -> u32 {
     if caller.is_root() {
         // Root may read and write anything; execute only if some x bit is set (or a directory).
-        let x = if attr.kind == FileKind::Directory || attr.mode & 0o111 != 0 { 1 } else { 0 };
+        let x = if attr.kind == FileKind::Directory || attr.mode & 0o111 != 0 {
+            1
+        } else {
+            0
+        };
         return 6 | x;
     }
     if caller.uid == attr.uid {
@@ -81,7 +85,11 @@ pub fn access_mask(caller: &Caller, attr: &Attr, mask: u32) -> u32 {
         }
     }
     if bits & 1 != 0 {
-        granted |= if is_dir { ACCESS_LOOKUP } else { ACCESS_EXECUTE };
+        granted |= if is_dir {
+            ACCESS_LOOKUP
+        } else {
+            ACCESS_EXECUTE
+        };
     }
     if is_dir && bits & 1 == 0 {
         // Without search permission nothing inside can be changed.

@@ -45,7 +45,11 @@ pub struct LogReader {
 impl LogReader {
     /// A reader over `dir` (`<log_dir>/<node>/<topic>`).
     pub fn new(dir: &Path) -> LogReader {
-        LogReader { dir: dir.to_path_buf(), bytes_read: 0, corruptions: 0 }
+        LogReader {
+            dir: dir.to_path_buf(),
+            bytes_read: 0,
+            corruptions: 0,
+        }
     }
 
     /// The directory.
@@ -70,7 +74,9 @@ impl LogReader {
     ) -> io::Result<ScanEnd> {
         let file = match File::open(segment::log_path(&self.dir, seg)) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ScanEnd::End { offset: from }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(ScanEnd::End { offset: from })
+            }
             Err(e) => return Err(e),
         };
         let file_len = file.metadata()?.len();
@@ -173,7 +179,9 @@ impl LogReader {
             return Ok(());
         }
         self.bytes_read += HEADER as u64;
-        let Some(total) = record::announced_len(&head) else { return Ok(()) };
+        let Some(total) = record::announced_len(&head) else {
+            return Ok(());
+        };
         let mut buf = vec![0u8; total];
         if file.read_exact_at(&mut buf, from).is_err() {
             return Ok(());
@@ -196,8 +204,14 @@ impl LogReader {
     }
 
     /// Offset in `seg` from which to scan for records at or after time `ts` (or id `id`).
-    fn seek_hint(&mut self, seg: u64, by: impl Fn(&segment::IndexEntry) -> bool) -> io::Result<u64> {
-        let Some(idx) = Index::open(&self.dir, seg)? else { return Ok(0) };
+    fn seek_hint(
+        &mut self,
+        seg: u64,
+        by: impl Fn(&segment::IndexEntry) -> bool,
+    ) -> io::Result<u64> {
+        let Some(idx) = Index::open(&self.dir, seg)? else {
+            return Ok(0);
+        };
         let mut br = 0;
         let hit = idx.last_where(&mut br, by)?;
         self.bytes_read += br;
@@ -231,7 +245,11 @@ impl LogReader {
             if matches!(next_first, Some(n) if n < start) {
                 continue;
             }
-            let from = if first_ts < start { self.seek_hint(seg, |e| e.ts < start)? } else { 0 };
+            let from = if first_ts < start {
+                self.seek_hint(seg, |e| e.ts < start)?
+            } else {
+                0
+            };
             let mut stop = false;
             self.scan(seg, from, &mut |r, _, _| {
                 if r.ts < start {
@@ -260,7 +278,10 @@ impl LogReader {
             return Ok(None);
         };
         if seg > target {
-            return Ok(Some(Position { segment: seg, offset: 0 }));
+            return Ok(Some(Position {
+                segment: seg,
+                offset: 0,
+            }));
         }
         let from = self.seek_hint(seg, |e| e.id <= target)?;
         let mut found = None;
@@ -276,12 +297,20 @@ impl LogReader {
             (None, ScanEnd::End { offset }) => offset,
             (None, ScanEnd::Stopped) => from,
         };
-        Ok(Some(Position { segment: seg, offset }))
+        Ok(Some(Position {
+            segment: seg,
+            offset,
+        }))
     }
 
     /// Reads up to `max` records from `pos` on whose id is ≤ `max_id`, advancing `pos` (and
     /// moving to the next segment at the end of one that has a successor).
-    pub fn read_from(&mut self, pos: &mut Position, max_id: u64, max: usize) -> io::Result<Vec<Record>> {
+    pub fn read_from(
+        &mut self,
+        pos: &mut Position,
+        max_id: u64,
+        max: usize,
+    ) -> io::Result<Vec<Record>> {
         let mut out = Vec::new();
         loop {
             let mut more = true;
@@ -302,7 +331,12 @@ impl LogReader {
             }
             let segs = self.segments()?;
             match segs.iter().find(|&&s| s > pos.segment) {
-                Some(&next) => *pos = Position { segment: next, offset: 0 },
+                Some(&next) => {
+                    *pos = Position {
+                        segment: next,
+                        offset: 0,
+                    }
+                }
                 None => return Ok(out),
             }
         }
@@ -321,7 +355,9 @@ impl LogReader {
                 None => continue,
             }
         }
-        let Some((seg, mut best)) = pick else { return Ok(0) };
+        let Some((seg, mut best)) = pick else {
+            return Ok(0);
+        };
         let from = self.seek_hint(seg, |e| e.ts < ts)?;
         self.scan(seg, from, &mut |r, _, _| {
             if r.ts < ts {

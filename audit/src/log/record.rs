@@ -48,7 +48,12 @@ pub struct Record {
 impl RecordRef<'_> {
     /// Copies into an owned record.
     pub fn to_owned(&self) -> Record {
-        Record { id: self.id, ts: self.ts, flags: self.flags, payload: self.payload.to_vec() }
+        Record {
+            id: self.id,
+            ts: self.ts,
+            flags: self.flags,
+            payload: self.payload.to_vec(),
+        }
     }
 }
 
@@ -139,9 +144,13 @@ mod tests {
         let mut buf = Vec::new();
         encode(&mut buf, 1, 10, 0, b"{\"a\":1}");
         encode(&mut buf, 2, 11, FLAG_SYSLOG, b"{\"b\":2}");
-        let Decoded::Ok(r, n) = decode(&buf) else { panic!() };
+        let Decoded::Ok(r, n) = decode(&buf) else {
+            panic!()
+        };
         assert_eq!((r.id, r.ts, r.payload), (1, 10, &b"{\"a\":1}"[..]));
-        let Decoded::Ok(r2, _) = decode(&buf[n..]) else { panic!() };
+        let Decoded::Ok(r2, _) = decode(&buf[n..]) else {
+            panic!()
+        };
         assert_eq!((r2.id, r2.flags), (2, FLAG_SYSLOG));
         // Torn tail.
         assert_eq!(decode(&buf[n..buf.len() - 1]), Decoded::Short);

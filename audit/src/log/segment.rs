@@ -75,7 +75,11 @@ impl IndexEntry {
         a.copy_from_slice(&b[8..16]);
         let id = u64::from_le_bytes(a);
         a.copy_from_slice(&b[16..24]);
-        IndexEntry { ts, id, offset: u64::from_le_bytes(a) }
+        IndexEntry {
+            ts,
+            id,
+            offset: u64::from_le_bytes(a),
+        }
     }
 }
 

@@ -51,7 +51,12 @@ impl LogWriter {
             None => 1,
         };
         let path = segment::log_path(dir, first);
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
         let data = fs::read(&path)?;
         // Scan the tail segment; rebuild its index.
         let mut at = 0usize;
@@ -62,7 +67,12 @@ impl LogWriter {
             match record::decode(&data[at..]) {
                 Decoded::Ok(r, n) => {
                     if !matches!(last_index_at, Some(l) if at as u64 - l < INDEX_STRIDE) {
-                        IndexEntry { ts: r.ts, id: r.id, offset: at as u64 }.encode(&mut idx_buf);
+                        IndexEntry {
+                            ts: r.ts,
+                            id: r.id,
+                            offset: at as u64,
+                        }
+                        .encode(&mut idx_buf);
                         last_index_at = Some(at as u64);
                     }
                     rec.last_id = r.id;
@@ -95,7 +105,10 @@ impl LogWriter {
                 rec.last_ts = last.ts;
             }
         }
-        let idx = OpenOptions::new().write(true).create(true).truncate(true)
+        let idx = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
             .open(segment::idx_path(dir, first))?;
         idx.write_all_at(&idx_buf, 0)?;
         sync_dir(dir)?;
@@ -176,8 +189,16 @@ impl LogWriter {
 
     fn rotate(&mut self, next_id: u64) -> io::Result<()> {
         let path = segment::log_path(&self.dir, next_id);
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
-        let idx = OpenOptions::new().write(true).create(true).truncate(true)
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
+        let idx = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
             .open(segment::idx_path(&self.dir, next_id))?;
         sync_dir(&self.dir)?;
         let _ = self.idx.flush();
@@ -279,7 +300,10 @@ mod tests {
         data[mid] ^= 0xff;
         fs::write(&p, &data).unwrap();
         let mut r = LogReader::new(&t.0);
-        let mut pos = Position { segment: 1, offset: 0 };
+        let mut pos = Position {
+            segment: 1,
+            offset: 0,
+        };
         let recs = r.read_from(&mut pos, u64::MAX, 1000).unwrap();
         assert_eq!(recs.len(), 99, "one record lost, the rest read");
         assert_eq!(r.corruptions, 1);
@@ -295,7 +319,12 @@ mod tests {
         let (mut w, _) = LogWriter::open(&t.0, 64 * 1024).unwrap();
         // 20,000 records, 1 per ms of "time".
         for i in 1..=20_000u64 {
-            w.push(i, i as i64 * 1000, 0, format!("{{\"n\":{i},\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"}}").as_bytes());
+            w.push(
+                i,
+                i as i64 * 1000,
+                0,
+                format!("{{\"n\":{i},\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"}}").as_bytes(),
+            );
             if i % 500 == 0 {
                 w.flush().unwrap();
                 w.sync(i + 1).unwrap();
@@ -305,7 +334,10 @@ mod tests {
         w.sync(20_001).unwrap();
         let segs = segment::list(&t.0).unwrap();
         assert!(segs.len() > 5, "{segs:?}");
-        let total: u64 = segs.iter().map(|s| fs::metadata(segment::log_path(&t.0, *s)).unwrap().len()).sum();
+        let total: u64 = segs
+            .iter()
+            .map(|s| fs::metadata(segment::log_path(&t.0, *s)).unwrap().len())
+            .sum();
 
         // Window of 100 records.
         let mut r = LogReader::new(&t.0);

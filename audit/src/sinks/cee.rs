@@ -34,7 +34,11 @@ pub fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -134,7 +138,9 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses a URI.
     pub fn parse(uri: &str) -> Result<Endpoint, String> {
-        let rest = uri.strip_prefix("http://").ok_or_else(|| format!("`{uri}`: only http:// URIs (CEE speaks plain HTTP)"))?;
+        let rest = uri
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("`{uri}`: only http:// URIs (CEE speaks plain HTTP)"))?;
         let (auth, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/cee"),
@@ -146,8 +152,15 @@ impl Endpoint {
             Some(i) => !auth[i..].contains(']'),
             None => false,
         };
-        let authority = if has_port { auth.to_string() } else { format!("{auth}:12228") };
-        Ok(Endpoint { authority, path: path.to_string() })
+        let authority = if has_port {
+            auth.to_string()
+        } else {
+            format!("{auth}:12228")
+        };
+        Ok(Endpoint {
+            authority,
+            path: path.to_string(),
+        })
     }
 }
 
@@ -163,7 +176,10 @@ struct EndpointState {
 
 impl EndpointState {
     fn connect(&self) -> io::Result<Conn> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{}: no address", self.ep.authority));
+        let mut last = io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{}: no address", self.ep.authority),
+        );
         for a in self.ep.authority.to_socket_addrs()? {
             match TcpStream::connect_timeout(&a, IO_TIMEOUT) {
                 Ok(s) => {
@@ -171,7 +187,10 @@ impl EndpointState {
                     s.set_write_timeout(Some(IO_TIMEOUT))?;
                     s.set_nodelay(true)?;
                     let local_ip = s.local_addr()?.ip().to_string();
-                    return Ok(Conn { stream: BufReader::new(s), local_ip });
+                    return Ok(Conn {
+                        stream: BufReader::new(s),
+                        local_ip,
+                    });
                 }
                 Err(e) => last = e,
             }
@@ -180,7 +199,10 @@ impl EndpointState {
     }
 
     /// PUTs each body in order on one keep-alive connection; each must get a 2xx.
-    fn put_all(&self, bodies: &mut dyn Iterator<Item = Box<dyn Fn(&str) -> String + '_>>) -> io::Result<()> {
+    fn put_all(
+        &self,
+        bodies: &mut dyn Iterator<Item = Box<dyn Fn(&str) -> String + '_>>,
+    ) -> io::Result<()> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         for body in bodies {
             if guard.is_none() {
@@ -221,24 +243,38 @@ fn put(conn: &mut Conn, ep: &Endpoint, body: &[u8]) -> io::Result<bool> {
     // Response head.
     let mut status_line = String::new();
     if conn.stream.read_line(&mut status_line)? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "CEE closed the connection"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "CEE closed the connection",
+        ));
     }
     let status: u16 = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}")))?;
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line {status_line:?}"),
+            )
+        })?;
     let mut content_length = 0usize;
     let mut keep = !status_line.starts_with("HTTP/1.0");
     let mut head_len = status_line.len();
     loop {
         let mut line = String::new();
         if conn.stream.read_line(&mut line)? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated response"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "truncated response",
+            ));
         }
         head_len += line.len();
         if head_len > MAX_RESPONSE_HEAD {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "response head too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "response head too large",
+            ));
         }
         let l = line.trim_end();
         if l.is_empty() {
@@ -247,7 +283,9 @@ fn put(conn: &mut Conn, ep: &Endpoint, body: &[u8]) -> io::Result<bool> {
         if let Some((k, v)) = l.split_once(':') {
             let v = v.trim();
             if k.eq_ignore_ascii_case("content-length") {
-                content_length = v.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad content-length"))?;
+                content_length = v.parse().map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidData, "bad content-length")
+                })?;
             } else if k.eq_ignore_ascii_case("connection") {
                 keep = !v.eq_ignore_ascii_case("close");
             } else if k.eq_ignore_ascii_case("transfer-encoding") {
@@ -257,7 +295,10 @@ fn put(conn: &mut Conn, ep: &Endpoint, body: &[u8]) -> io::Result<bool> {
         }
     }
     if content_length > MAX_RESPONSE_BODY {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "response body too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "response body too large",
+        ));
     }
     let mut body = vec![0u8; content_length];
     conn.stream.read_exact(&mut body)?;
@@ -277,16 +318,30 @@ pub struct CeeSink {
 
 impl CeeSink {
     /// A sink for `uris`.
-    pub fn new(uris: &[String], heartbeat: Option<Duration>, hostname: String) -> io::Result<CeeSink> {
+    pub fn new(
+        uris: &[String],
+        heartbeat: Option<Duration>,
+        hostname: String,
+    ) -> io::Result<CeeSink> {
         let endpoints = uris
             .iter()
-            .map(|u| Endpoint::parse(u).map(|ep| EndpointState { ep, conn: Mutex::new(None) }))
+            .map(|u| {
+                Endpoint::parse(u).map(|ep| EndpointState {
+                    ep,
+                    conn: Mutex::new(None),
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         if endpoints.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no CEE URI"));
         }
-        Ok(CeeSink { endpoints, heartbeat, hostname, next: 0 })
+        Ok(CeeSink {
+            endpoints,
+            heartbeat,
+            hostname,
+            next: 0,
+        })
     }
 
     fn send_chunk(&self, first: usize, events: &[&AuditEvent]) -> io::Result<()> {
@@ -351,7 +406,8 @@ impl Sink for CeeSink {
         let mut res = Ok(());
         for ep in &self.endpoints {
             let b = body.clone();
-            let mut it = std::iter::once(Box::new(move |_: &str| b.clone()) as Box<dyn Fn(&str) -> String>);
+            let mut it =
+                std::iter::once(Box::new(move |_: &str| b.clone()) as Box<dyn Fn(&str) -> String>);
             if let Err(e) = ep.put_all(&mut it) {
                 res = Err(e);
             }
@@ -377,18 +433,41 @@ mod tests {
     #[test]
     fn base64_vectors() {
         // RFC 4648 §10.
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
         // "powerscale1" as OneFS sends it.
-        assert_eq!(b64_utf16le("powerscale1"), "cABvAHcAZQByAHMAYwBhAGwAZQAxAA==");
+        assert_eq!(
+            b64_utf16le("powerscale1"),
+            "cABvAHcAZQByAHMAYwBhAGwAZQAxAA=="
+        );
     }
 
     #[test]
     fn endpoints() {
-        assert_eq!(Endpoint::parse("http://10.0.0.1:12228/cee").unwrap(), Endpoint { authority: "10.0.0.1:12228".into(), path: "/cee".into() });
-        assert_eq!(Endpoint::parse("http://cee.example").unwrap().authority, "cee.example:12228");
-        assert_eq!(Endpoint::parse("http://[::1]/cee").unwrap().authority, "[::1]:12228");
+        assert_eq!(
+            Endpoint::parse("http://10.0.0.1:12228/cee").unwrap(),
+            Endpoint {
+                authority: "10.0.0.1:12228".into(),
+                path: "/cee".into()
+            }
+        );
+        assert_eq!(
+            Endpoint::parse("http://cee.example").unwrap().authority,
+            "cee.example:12228"
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]/cee").unwrap().authority,
+            "[::1]:12228"
+        );
         assert!(Endpoint::parse("https://x/cee").is_err());
     }
 
@@ -411,14 +490,29 @@ mod tests {
         let x = event_xml(&e, "powerscale1", "10.26.1.150").unwrap();
         assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><CheckFileRequest><Args action=\"11\" sourceIP=\"10.26.1.150\""), "{x}");
         assert!(x.contains("eventType=\"8\""), "{x}");
-        assert!(x.contains(&format!("name=\"{}\"", b64_utf16le("\\\\powerscale1\\dir\\a&b.txt"))), "{x}");
-        assert!(x.contains("userSid=\"S-1-22-1-1000\" clientIP=\"10.26.1.222\""), "{x}");
-        assert!(x.contains("timeStamp=\"1786563708\" timeStampMicroSeconds=\"18481\" inode=\"4295432746\""), "{x}");
+        assert!(
+            x.contains(&format!(
+                "name=\"{}\"",
+                b64_utf16le("\\\\powerscale1\\dir\\a&b.txt")
+            )),
+            "{x}"
+        );
+        assert!(
+            x.contains("userSid=\"S-1-22-1-1000\" clientIP=\"10.26.1.222\""),
+            "{x}"
+        );
+        assert!(
+            x.contains(
+                "timeStamp=\"1786563708\" timeStampMicroSeconds=\"18481\" inode=\"4295432746\""
+            ),
+            "{x}"
+        );
         assert!(x.contains("createDispo=\"0x3\""), "{x}");
         assert!(x.contains("protocol=\"1\""));
         assert!(x.ends_with("/></CheckFileRequest>"));
         // Not forwarded to CEE.
         assert!(event_xml(&AuditEvent::new(EventName::Logon, &caller), "h", "ip").is_none());
-        assert!(heartbeat_xml("powerscale1").contains("action=\"9\" name=\"cABvAHcAZQByAHMAYwBhAGwAZQAxAA==\""));
+        assert!(heartbeat_xml("powerscale1")
+            .contains("action=\"9\" name=\"cABvAHcAZQByAHMAYwBhAGwAZQAxAA==\""));
     }
 }

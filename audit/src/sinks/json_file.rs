@@ -19,7 +19,12 @@ pub struct JsonFileSink {
 impl JsonFileSink {
     /// A sink writing `path`.
     pub fn new(path: PathBuf, max_bytes: u64, keep: u32) -> JsonFileSink {
-        JsonFileSink { path, max_bytes, keep, file: None }
+        JsonFileSink {
+            path,
+            max_bytes,
+            keep,
+            file: None,
+        }
     }
 
     fn rotated(&self, n: u32) -> PathBuf {
@@ -59,12 +64,17 @@ impl JsonFileSink {
             if let Some(d) = self.path.parent() {
                 fs::create_dir_all(d)?;
             }
-            let f = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
             let len = f.metadata()?.len();
             self.file = Some((f, len));
         }
         // Just filled above.
-        self.file.as_mut().ok_or_else(|| io::Error::other("json sink: no file"))
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("json sink: no file"))
     }
 }
 
@@ -103,7 +113,13 @@ mod tests {
         let path = t.0.join("a.jsonl");
         let mut s = JsonFileSink::new(path.clone(), 100, 2);
         let recs: Vec<SinkRecord> = (0..30)
-            .map(|i| SinkRecord { id: i, ts: 0, flags: 0, json: format!("{{\"id\":{i:03}}}").into_bytes(), event: None })
+            .map(|i| SinkRecord {
+                id: i,
+                ts: 0,
+                flags: 0,
+                json: format!("{{\"id\":{i:03}}}").into_bytes(),
+                event: None,
+            })
             .collect();
         s.send(Topic::Protocol, &recs).unwrap();
         assert!(t.0.join("a.jsonl.1").exists());

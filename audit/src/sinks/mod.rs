@@ -61,19 +61,29 @@ pub trait Sink: Send {
 /// Builds the sink of a config entry.
 pub fn build(cfg: &SinkConfig, audit: &AuditConfig) -> io::Result<Box<dyn Sink>> {
     Ok(match &cfg.kind {
-        SinkKind::JsonFile { path, max_bytes, keep } => {
-            Box::new(json_file::JsonFileSink::new(path.clone(), *max_bytes, *keep))
-        }
-        SinkKind::Syslog { transport, address, ca_file, server_name, facility } => Box::new(
-            syslog::SyslogSink::new(
-                *transport,
-                address.clone(),
-                ca_file.as_deref(),
-                server_name.clone(),
-                *facility,
-                audit.hostname.clone(),
-            )?,
-        ),
+        SinkKind::JsonFile {
+            path,
+            max_bytes,
+            keep,
+        } => Box::new(json_file::JsonFileSink::new(
+            path.clone(),
+            *max_bytes,
+            *keep,
+        )),
+        SinkKind::Syslog {
+            transport,
+            address,
+            ca_file,
+            server_name,
+            facility,
+        } => Box::new(syslog::SyslogSink::new(
+            *transport,
+            address.clone(),
+            ca_file.as_deref(),
+            server_name.clone(),
+            *facility,
+            audit.hostname.clone(),
+        )?),
         SinkKind::Cee { uris, heartbeat } => {
             Box::new(cee::CeeSink::new(uris, *heartbeat, audit.hostname.clone())?)
         }

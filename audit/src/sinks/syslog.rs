@@ -44,7 +44,11 @@ fn sd_escape(s: &str) -> String {
 
 fn header_field(s: &str, max: usize) -> String {
     // PRINTUSASCII, no spaces; `-` when empty.
-    let v: String = s.chars().filter(|c| c.is_ascii_graphic()).take(max).collect();
+    let v: String = s
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(max)
+        .collect();
     if v.is_empty() {
         "-".to_string()
     } else {
@@ -55,7 +59,11 @@ fn header_field(s: &str, max: usize) -> String {
 /// Formats one RFC 5424 message for a record.
 pub fn format_5424(facility: u8, hostname: &str, procid: u32, rec: &SinkRecord) -> String {
     let (severity, msgid, node) = match &rec.event {
-        Some(e) => (if e.succeeded() { 6 } else { 5 }, e.detail_type.as_str(), e.node.as_str()),
+        Some(e) => (
+            if e.succeeded() { 6 } else { 5 },
+            e.detail_type.as_str(),
+            e.node.as_str(),
+        ),
         None => (6, "-", ""),
     };
     let pri = u32::from(facility) * 8 + severity;
@@ -113,11 +121,23 @@ fn tcp_connect(address: &str) -> io::Result<TcpStream> {
 pub fn tls_client_config(ca_file: &Path) -> io::Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca_file)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", ca_file.display())))?
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", ca_file.display()),
+            )
+        })?
         .collect::<Result<_, _>>()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", ca_file.display())))?;
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", ca_file.display()),
+            )
+        })?;
     for c in certs {
-        roots.add(c).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        roots
+            .add(c)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
@@ -142,33 +162,55 @@ impl SyslogSink {
             SyslogTransport::Tls => {
                 let ca = ca_file.ok_or_else(|| io::Error::other("tls needs ca_file"))?;
                 let name = server_name.unwrap_or_else(|| {
-                    let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
-                    host.trim_start_matches('[').trim_end_matches(']').to_string()
+                    let host = address
+                        .rsplit_once(':')
+                        .map_or(address.as_str(), |(h, _)| h);
+                    host.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_string()
                 });
-                let sn = ServerName::try_from(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                let sn = ServerName::try_from(name)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
                 Some((tls_client_config(ca)?, sn))
             }
             _ => None,
         };
-        Ok(SyslogSink { transport, address, tls, facility, hostname, conn: None })
+        Ok(SyslogSink {
+            transport,
+            address,
+            tls,
+            facility,
+            hostname,
+            conn: None,
+        })
     }
 
     fn connect(&mut self) -> io::Result<&mut Conn> {
         if self.conn.is_none() {
             let conn = match self.transport {
                 SyslogTransport::Udp => {
-                    let target = self.address.to_socket_addrs()?.next()
-                        .ok_or_else(|| io::Error::other(format!("{}: no address", self.address)))?;
-                    let bind = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+                    let target =
+                        self.address.to_socket_addrs()?.next().ok_or_else(|| {
+                            io::Error::other(format!("{}: no address", self.address))
+                        })?;
+                    let bind = if target.is_ipv4() {
+                        "0.0.0.0:0"
+                    } else {
+                        "[::]:0"
+                    };
                     let s = UdpSocket::bind(bind)?;
                     s.connect(target)?;
                     Conn::Udp(s)
                 }
                 SyslogTransport::Tcp => Conn::Tcp(tcp_connect(&self.address)?),
                 SyslogTransport::Tls => {
-                    let (cfg, name) = self.tls.clone().ok_or_else(|| io::Error::other("no tls config"))?;
+                    let (cfg, name) = self
+                        .tls
+                        .clone()
+                        .ok_or_else(|| io::Error::other("no tls config"))?;
                     let tcp = tcp_connect(&self.address)?;
-                    let conn = rustls::ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+                    let conn =
+                        rustls::ClientConnection::new(cfg, name).map_err(io::Error::other)?;
                     let mut s = rustls::StreamOwned::new(conn, tcp);
                     // Complete the handshake now so certificate errors surface here.
                     while s.conn.is_handshaking() {
@@ -179,7 +221,9 @@ impl SyslogSink {
             };
             self.conn = Some(conn);
         }
-        self.conn.as_mut().ok_or_else(|| io::Error::other("syslog: not connected"))
+        self.conn
+            .as_mut()
+            .ok_or_else(|| io::Error::other("syslog: not connected"))
     }
 }
 
@@ -249,7 +293,13 @@ mod tests {
     #[test]
     fn rfc5424_shape_and_framing() {
         let json = br#"{"id":7,"detailType":"create_file"}"#.to_vec();
-        let rec = SinkRecord { id: 7, ts: 1_764_078_395_123_456, flags: FLAG_SYSLOG, json, event: None };
+        let rec = SinkRecord {
+            id: 7,
+            ts: 1_764_078_395_123_456,
+            flags: FLAG_SYSLOG,
+            json,
+            event: None,
+        };
         let m = format_5424(13, "filer one", 42, &rec);
         assert_eq!(
             m,

@@ -25,7 +25,14 @@ fn negotiate(flags: u32) -> Vec<u8> {
 /// Builds an AUTHENTICATE_MESSAGE with the given fields (MIC slot at 72 when `mic`).
 fn authenticate(lm: &[u8], nt: &[u8], domain: &str, user: &str, key: &[u8], flags: u32) -> Vec<u8> {
     let payload_start = 88;
-    let fields: Vec<Vec<u8>> = vec![lm.to_vec(), nt.to_vec(), utf16le(domain), utf16le(user), utf16le("COMPUTER"), key.to_vec()];
+    let fields: Vec<Vec<u8>> = vec![
+        lm.to_vec(),
+        nt.to_vec(),
+        utf16le(domain),
+        utf16le(user),
+        utf16le("COMPUTER"),
+        key.to_vec(),
+    ];
     let mut hdr = SIGNATURE.to_vec();
     hdr.extend_from_slice(&3u32.to_le_bytes());
     let mut off = payload_start;
@@ -59,41 +66,72 @@ const ALL_FLAGS: u32 = 0xe288_8235 | flags::UNICODE;
 
 #[test]
 fn ms_nlmp_4_2_4_ntlmv2_verifies_and_yields_the_random_session_key() {
-    let (c, challenge) = Challenger::challenge(&negotiate(ALL_FLAGS), SERVER_CHALLENGE, 0, &names()).unwrap();
+    let (c, challenge) =
+        Challenger::challenge(&negotiate(ALL_FLAGS), SERVER_CHALLENGE, 0, &names()).unwrap();
     assert_eq!(le32(&challenge, 24).unwrap(), 0x6745_2301);
     // NTProofStr of section 4.2.4.2.2.
-    let proof = [0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a, 0x1c];
+    let proof = [
+        0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a,
+        0x1c,
+    ];
     let mut nt = proof.to_vec();
     nt.extend_from_slice(&ms_nlmp_blob());
     // EncryptedRandomSessionKey of section 4.2.4.2.3 (RandomSessionKey 0x55 * 16).
-    let enc = [0xc5, 0xda, 0xd2, 0x54, 0x4f, 0xc9, 0x79, 0x90, 0x94, 0xce, 0x1c, 0xe9, 0x0b, 0xc9, 0xd0, 0x3e];
+    let enc = [
+        0xc5, 0xda, 0xd2, 0x54, 0x4f, 0xc9, 0x79, 0x90, 0x94, 0xce, 0x1c, 0xe9, 0x0b, 0xc9, 0xd0,
+        0x3e,
+    ];
     let msg = authenticate(&[0; 24], &nt, "Domain", "User", &enc, ALL_FLAGS);
     let auth = AuthenticateMessage::decode(&msg).unwrap();
     assert_eq!(auth.user, "User");
     let v = c.verify(&auth, &nt_hash("Password")).unwrap();
     assert_eq!(v.session_key, [0x55; 16]);
     assert!(!v.had_mic);
-    assert!(matches!(c.verify(&auth, &nt_hash("password")), Err(AuthError::LogonFailure)));
+    assert!(matches!(
+        c.verify(&auth, &nt_hash("password")),
+        Err(AuthError::LogonFailure)
+    ));
 }
 
 #[test]
 fn session_base_key_without_key_exchange_is_ms_nlmp_4_2_4_1_2() {
     let flags = ALL_FLAGS & !flags::KEY_EXCH;
     let (c, _) = Challenger::challenge(&negotiate(flags), SERVER_CHALLENGE, 0, &names()).unwrap();
-    let mut nt = vec![0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a, 0x1c];
+    let mut nt = vec![
+        0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a,
+        0x1c,
+    ];
     nt.extend_from_slice(&ms_nlmp_blob());
     let msg = authenticate(&[], &nt, "Domain", "User", &[], flags);
-    let v = c.verify(&AuthenticateMessage::decode(&msg).unwrap(), &nt_hash("Password")).unwrap();
-    assert_eq!(v.session_key, [0x8d, 0xe4, 0x0c, 0xca, 0xdb, 0xc1, 0x4a, 0x82, 0xf1, 0x5c, 0xb0, 0xad, 0x0d, 0xe9, 0x5c, 0xa3]);
+    let v = c
+        .verify(
+            &AuthenticateMessage::decode(&msg).unwrap(),
+            &nt_hash("Password"),
+        )
+        .unwrap();
+    assert_eq!(
+        v.session_key,
+        [
+            0x8d, 0xe4, 0x0c, 0xca, 0xdb, 0xc1, 0x4a, 0x82, 0xf1, 0x5c, 0xb0, 0xad, 0x0d, 0xe9,
+            0x5c, 0xa3
+        ]
+    );
 }
 
 #[test]
 fn lm_ntlmv1_and_anonymous_are_refused() {
-    let (c, _) = Challenger::challenge(&negotiate(ALL_FLAGS), SERVER_CHALLENGE, 0, &names()).unwrap();
+    let (c, _) =
+        Challenger::challenge(&negotiate(ALL_FLAGS), SERVER_CHALLENGE, 0, &names()).unwrap();
     let v1 = authenticate(&[1; 24], &[2; 24], "D", "User", &[], ALL_FLAGS);
-    assert!(matches!(c.verify(&AuthenticateMessage::decode(&v1).unwrap(), &[0; 16]), Err(AuthError::Refused(_))));
+    assert!(matches!(
+        c.verify(&AuthenticateMessage::decode(&v1).unwrap(), &[0; 16]),
+        Err(AuthError::Refused(_))
+    ));
     let lm = authenticate(&[1; 24], &[], "D", "User", &[], ALL_FLAGS);
-    assert!(matches!(c.verify(&AuthenticateMessage::decode(&lm).unwrap(), &[0; 16]), Err(AuthError::Refused(_))));
+    assert!(matches!(
+        c.verify(&AuthenticateMessage::decode(&lm).unwrap(), &[0; 16]),
+        Err(AuthError::Refused(_))
+    ));
     let anon = authenticate(&[0], &[], "", "", &[], ALL_FLAGS);
     assert!(AuthenticateMessage::decode(&anon).unwrap().is_anonymous());
 }
@@ -121,11 +159,16 @@ fn mic_is_checked_when_announced() {
     let mut msg = authenticate(&[0; 24], &nt, "WG", "alice", &enc, ALL_FLAGS);
     let mic = hmac_md5(&exported, &[&neg, &challenge, &msg]);
     msg[72..88].copy_from_slice(&mic);
-    let v = c.verify(&AuthenticateMessage::decode(&msg).unwrap(), &hash).unwrap();
+    let v = c
+        .verify(&AuthenticateMessage::decode(&msg).unwrap(), &hash)
+        .unwrap();
     assert_eq!(v.session_key, exported);
     assert!(v.had_mic);
     msg[80] ^= 1;
-    assert!(matches!(c.verify(&AuthenticateMessage::decode(&msg).unwrap(), &hash), Err(AuthError::LogonFailure)));
+    assert!(matches!(
+        c.verify(&AuthenticateMessage::decode(&msg).unwrap(), &hash),
+        Err(AuthError::LogonFailure)
+    ));
 }
 
 #[test]
@@ -161,6 +204,12 @@ fn unterminated_av_pairs_are_malformed() {
     nt.extend_from_slice(&blob);
     let msg = authenticate(&[], &nt, "D", "bob", &[], flags);
     let auth = AuthenticateMessage::decode(&msg).unwrap();
-    assert!(matches!(c.verify(&auth, &hash), Err(AuthError::Malformed { .. })));
-    assert!(matches!(c.verify(&auth, &nt_hash("other")), Err(AuthError::Malformed { .. })));
+    assert!(matches!(
+        c.verify(&auth, &hash),
+        Err(AuthError::Malformed { .. })
+    ));
+    assert!(matches!(
+        c.verify(&auth, &nt_hash("other")),
+        Err(AuthError::Malformed { .. })
+    ));
 }

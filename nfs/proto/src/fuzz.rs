@@ -59,7 +59,10 @@ mod tests {
 
     impl Lcg {
         fn next(&mut self) -> u32 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 33) as u32
         }
     }
@@ -67,7 +70,14 @@ mod tests {
     fn seed_calls() -> Vec<Vec<u8>> {
         let mut seeds = Vec::new();
         let mut cred = Vec::new();
-        AuthSys { stamp: 1, machine_name: b"m".to_vec(), uid: 0, gid: 0, gids: vec![1] }.encode(&mut cred);
+        AuthSys {
+            stamp: 1,
+            machine_name: b"m".to_vec(),
+            uid: 0,
+            gid: 0,
+            gids: vec![1],
+        }
+        .encode(&mut cred);
         for (prog, procs) in [(nfs3::PROGRAM, 22u32), (mount::PROGRAM, 6)] {
             for p in 0..procs {
                 let mut body = Vec::new();
@@ -76,7 +86,10 @@ mod tests {
                     prog,
                     vers: 3,
                     proc_: p,
-                    cred: OpaqueAuth { flavor: AuthFlavor::SYS, body: cred.clone() },
+                    cred: OpaqueAuth {
+                        flavor: AuthFlavor::SYS,
+                        body: cred.clone(),
+                    },
                     verf: OpaqueAuth::none(),
                 }
                 .encode(&mut body);
@@ -113,7 +126,8 @@ mod tests {
                     }
                     1 => {
                         let at = (rng.next() as usize % len) & !3;
-                        let v = [0xffff_ffffu32, 0x8000_0000, 0x7fff_ffff, 65, 17, 0, 2][rng.next() as usize % 7];
+                        let v = [0xffff_ffffu32, 0x8000_0000, 0x7fff_ffff, 65, 17, 0, 2]
+                            [rng.next() as usize % 7];
                         for (k, b) in v.to_be_bytes().iter().enumerate() {
                             if let Some(x) = input.get_mut(at + k) {
                                 *x = *b;

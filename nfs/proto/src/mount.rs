@@ -83,7 +83,10 @@ pub enum MntRes {
 impl Encode for MntRes {
     fn encode<B: BufMut>(&self, out: &mut B) {
         match self {
-            MntRes::Ok { handle, auth_flavors } => {
+            MntRes::Ok {
+                handle,
+                auth_flavors,
+            } => {
                 Mountstat3::MNT3_OK.encode(out);
                 out.put_xdr_opaque(handle);
                 out.put_u32(auth_flavors.len() as u32);
@@ -156,14 +159,27 @@ mod tests {
     #[test]
     fn mnt_ok_encoding() {
         let mut w = Vec::new();
-        MntRes::Ok { handle: vec![1, 2, 3], auth_flavors: vec![1] }.encode(&mut w);
-        assert_eq!(w, [0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+        MntRes::Ok {
+            handle: vec![1, 2, 3],
+            auth_flavors: vec![1],
+        }
+        .encode(&mut w);
+        assert_eq!(
+            w,
+            [0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 0, 1, 0, 0, 0, 1]
+        );
     }
 
     #[test]
     fn exports_encoding() {
         let mut w = Vec::new();
-        encode_exports(&[ExportEntry { dir: b"/d".to_vec(), groups: vec![b"*".to_vec()] }], &mut w);
+        encode_exports(
+            &[ExportEntry {
+                dir: b"/d".to_vec(),
+                groups: vec![b"*".to_vec()],
+            }],
+            &mut w,
+        );
         let mut r = Reader::new(&w);
         assert!(r.bool().unwrap());
         assert_eq!(r.opaque(10).unwrap(), b"/d");

@@ -32,7 +32,11 @@ pub struct RecordDecoder {
 impl RecordDecoder {
     /// A decoder refusing records larger than `max_record` bytes (data, without headers).
     pub fn new(max_record: usize) -> RecordDecoder {
-        RecordDecoder { max_record, partial: BytesMut::new(), fragments: 0 }
+        RecordDecoder {
+            max_record,
+            partial: BytesMut::new(),
+            fragments: 0,
+        }
     }
 
     /// True when fragments of an unfinished record have been taken already.
@@ -59,7 +63,10 @@ impl RecordDecoder {
             let len = (header & !LAST_FRAGMENT) as usize;
             let total = self.partial.len() as u64 + len as u64;
             if total > self.max_record as u64 {
-                return Err(FrameError::RecordTooLarge { len: total, max: self.max_record });
+                return Err(FrameError::RecordTooLarge {
+                    len: total,
+                    max: self.max_record,
+                });
             }
             if input.len() - 4 < len {
                 // Make room for the rest of this fragment only (bounded by the check above).
@@ -98,7 +105,9 @@ mod tests {
     use super::*;
 
     fn frag(last: bool, data: &[u8]) -> Vec<u8> {
-        let mut v = ((data.len() as u32) | if last { LAST_FRAGMENT } else { 0 }).to_be_bytes().to_vec();
+        let mut v = ((data.len() as u32) | if last { LAST_FRAGMENT } else { 0 })
+            .to_be_bytes()
+            .to_vec();
         v.extend_from_slice(data);
         v
     }
@@ -158,7 +167,10 @@ mod tests {
         }
         let mut d = RecordDecoder::new(64);
         let mut input = BytesMut::from(&wire[..]);
-        assert_eq!(d.decode(&mut input), Err(FrameError::TooManyFragments(MAX_FRAGMENTS)));
+        assert_eq!(
+            d.decode(&mut input),
+            Err(FrameError::TooManyFragments(MAX_FRAGMENTS))
+        );
     }
 
     #[test]

@@ -85,7 +85,10 @@ pub struct OpaqueAuth {
 impl OpaqueAuth {
     /// `AUTH_NONE` with an empty body.
     pub fn none() -> OpaqueAuth {
-        OpaqueAuth { flavor: AuthFlavor::NONE, body: Vec::new() }
+        OpaqueAuth {
+            flavor: AuthFlavor::NONE,
+            body: Vec::new(),
+        }
     }
 }
 
@@ -131,7 +134,13 @@ impl Decode for AuthSys {
         let uid = r.u32()?;
         let gid = r.u32()?;
         let gids = r.array(MAX_AUTH_SYS_GIDS, 4)?;
-        Ok(AuthSys { stamp, machine_name, uid, gid, gids })
+        Ok(AuthSys {
+            stamp,
+            machine_name,
+            uid,
+            gid,
+            gids,
+        })
     }
 }
 
@@ -231,7 +240,14 @@ impl CallHeader {
         let proc_ = r.u32().map_err(malformed)?;
         let cred = OpaqueAuth::decode(r).map_err(malformed)?;
         let verf = OpaqueAuth::decode(r).map_err(malformed)?;
-        Ok(CallHeader { xid, prog, vers, proc_, cred, verf })
+        Ok(CallHeader {
+            xid,
+            prog,
+            vers,
+            proc_,
+            cred,
+            verf,
+        })
     }
 }
 
@@ -314,7 +330,10 @@ impl ReplyHeader {
         let xid = r.u32()?;
         let mtype = r.u32()?;
         if mtype != REPLY {
-            return Err(DecodeError::Invalid { what: "msg_type", value: mtype });
+            return Err(DecodeError::Invalid {
+                what: "msg_type",
+                value: mtype,
+            });
         }
         let header = match r.u32()? {
             0 => {
@@ -322,13 +341,19 @@ impl ReplyHeader {
                 match AcceptStat::decode(r)? {
                     AcceptStat::SUCCESS => ReplyHeader::Success,
                     AcceptStat::PROG_UNAVAIL => ReplyHeader::ProgUnavail,
-                    AcceptStat::PROG_MISMATCH => {
-                        ReplyHeader::ProgMismatch { low: r.u32()?, high: r.u32()? }
-                    }
+                    AcceptStat::PROG_MISMATCH => ReplyHeader::ProgMismatch {
+                        low: r.u32()?,
+                        high: r.u32()?,
+                    },
                     AcceptStat::PROC_UNAVAIL => ReplyHeader::ProcUnavail,
                     AcceptStat::GARBAGE_ARGS => ReplyHeader::GarbageArgs,
                     AcceptStat::SYSTEM_ERR => ReplyHeader::SystemErr,
-                    other => return Err(DecodeError::Invalid { what: "accept_stat", value: other.0 }),
+                    other => {
+                        return Err(DecodeError::Invalid {
+                            what: "accept_stat",
+                            value: other.0,
+                        })
+                    }
                 }
             }
             1 => match r.u32()? {
@@ -338,9 +363,19 @@ impl ReplyHeader {
                     ReplyHeader::RpcMismatch
                 }
                 1 => ReplyHeader::AuthError(AuthStat::decode(r)?),
-                v => return Err(DecodeError::Invalid { what: "reject_stat", value: v }),
+                v => {
+                    return Err(DecodeError::Invalid {
+                        what: "reject_stat",
+                        value: v,
+                    })
+                }
             },
-            v => return Err(DecodeError::Invalid { what: "reply_stat", value: v }),
+            v => {
+                return Err(DecodeError::Invalid {
+                    what: "reply_stat",
+                    value: v,
+                })
+            }
         };
         Ok((xid, header))
     }
@@ -352,15 +387,31 @@ mod tests {
     use super::*;
 
     fn call(cred: OpaqueAuth) -> CallHeader {
-        CallHeader { xid: 7, prog: 100003, vers: 3, proc_: 1, cred, verf: OpaqueAuth::none() }
+        CallHeader {
+            xid: 7,
+            prog: 100003,
+            vers: 3,
+            proc_: 1,
+            cred,
+            verf: OpaqueAuth::none(),
+        }
     }
 
     #[test]
     fn call_header_round_trip_with_auth_sys() {
-        let sys = AuthSys { stamp: 1, machine_name: b"host".to_vec(), uid: 0, gid: 0, gids: vec![1, 2] };
+        let sys = AuthSys {
+            stamp: 1,
+            machine_name: b"host".to_vec(),
+            uid: 0,
+            gid: 0,
+            gids: vec![1, 2],
+        };
         let mut body = Vec::new();
         sys.encode(&mut body);
-        let c = call(OpaqueAuth { flavor: AuthFlavor::SYS, body });
+        let c = call(OpaqueAuth {
+            flavor: AuthFlavor::SYS,
+            body,
+        });
         let mut wire = Vec::new();
         c.encode(&mut wire);
         wire.extend_from_slice(b"ARGS");
@@ -368,15 +419,27 @@ mod tests {
         let got = CallHeader::decode(&mut r).unwrap();
         assert_eq!(got, c);
         assert_eq!(r.rest(), b"ARGS");
-        assert_eq!(Credential::from_opaque(&got.cred).unwrap(), Credential::Sys(sys));
+        assert_eq!(
+            Credential::from_opaque(&got.cred).unwrap(),
+            Credential::Sys(sys)
+        );
     }
 
     #[test]
     fn auth_sys_with_17_gids_is_rejected() {
-        let sys = AuthSys { stamp: 1, machine_name: vec![], uid: 1, gid: 1, gids: vec![0; 17] };
+        let sys = AuthSys {
+            stamp: 1,
+            machine_name: vec![],
+            uid: 1,
+            gid: 1,
+            gids: vec![0; 17],
+        };
         let mut body = Vec::new();
         sys.encode(&mut body);
-        assert!(matches!(AuthSys::decode_all(&body), Err(DecodeError::TooLong { .. })));
+        assert!(matches!(
+            AuthSys::decode_all(&body),
+            Err(DecodeError::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -385,7 +448,10 @@ mod tests {
         for v in [9u32, CALL, 3] {
             wire.put_u32(v);
         }
-        assert_eq!(CallHeader::decode(&mut Reader::new(&wire)), Err(CallError::RpcVersion { xid: 9 }));
+        assert_eq!(
+            CallHeader::decode(&mut Reader::new(&wire)),
+            Err(CallError::RpcVersion { xid: 9 })
+        );
     }
 
     #[test]

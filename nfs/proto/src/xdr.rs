@@ -42,7 +42,10 @@ impl<'a> Reader<'a> {
     /// Borrows the next `n` bytes, or fails without consuming anything.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.rest.len() {
-            return Err(DecodeError::Truncated { needed: n, remaining: self.rest.len() });
+            return Err(DecodeError::Truncated {
+                needed: n,
+                remaining: self.rest.len(),
+            });
         }
         let (head, tail) = self.rest.split_at(n);
         self.rest = tail;
@@ -75,18 +78,27 @@ impl<'a> Reader<'a> {
         match self.u32()? {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(DecodeError::Invalid { what: "bool", value: v }),
+            v => Err(DecodeError::Invalid {
+                what: "bool",
+                value: v,
+            }),
         }
     }
 
     /// `opaque[n]`: fixed length, padded to a multiple of four.
     pub fn fixed(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let padded = n.checked_add(3).map(|p| p & !3).ok_or(DecodeError::Truncated {
-            needed: usize::MAX,
-            remaining: self.rest.len(),
-        })?;
+        let padded = n
+            .checked_add(3)
+            .map(|p| p & !3)
+            .ok_or(DecodeError::Truncated {
+                needed: usize::MAX,
+                remaining: self.rest.len(),
+            })?;
         if padded > self.rest.len() {
-            return Err(DecodeError::Truncated { needed: padded, remaining: self.rest.len() });
+            return Err(DecodeError::Truncated {
+                needed: padded,
+                remaining: self.rest.len(),
+            });
         }
         let data = self.take(n)?;
         self.take(padded - n)?;
@@ -105,14 +117,21 @@ impl<'a> Reader<'a> {
 
     /// `T<max>`: a count checked against `max` and against what remains (each item takes at
     /// least `min_item_size` bytes on the wire), then the items.
-    pub fn array<T: Decode>(&mut self, max: u32, min_item_size: usize) -> Result<Vec<T>, DecodeError> {
+    pub fn array<T: Decode>(
+        &mut self,
+        max: u32,
+        min_item_size: usize,
+    ) -> Result<Vec<T>, DecodeError> {
         let n = self.u32()?;
         if n > max {
             return Err(DecodeError::TooLong { len: n, max });
         }
         let needed = (n as usize).saturating_mul(min_item_size.max(1));
         if needed > self.rest.len() {
-            return Err(DecodeError::Truncated { needed, remaining: self.rest.len() });
+            return Err(DecodeError::Truncated {
+                needed,
+                remaining: self.rest.len(),
+            });
         }
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -254,7 +273,13 @@ mod tests {
         let mut out = Vec::new();
         out.put_u32(1000);
         let mut r = Reader::new(&out);
-        assert_eq!(r.opaque(255), Err(DecodeError::TooLong { len: 1000, max: 255 }));
+        assert_eq!(
+            r.opaque(255),
+            Err(DecodeError::TooLong {
+                len: 1000,
+                max: 255
+            })
+        );
     }
 
     #[test]
@@ -263,7 +288,10 @@ mod tests {
         out.put_u32(0xffff_fff0);
         out.put_u32(0);
         let mut r = Reader::new(&out);
-        assert!(matches!(r.opaque(u32::MAX), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            r.opaque(u32::MAX),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -271,7 +299,10 @@ mod tests {
         let mut out = Vec::new();
         out.put_u32(0x4000_0000);
         let mut r = Reader::new(&out);
-        assert!(matches!(r.array::<u32>(u32::MAX, 4), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            r.array::<u32>(u32::MAX, 4),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]

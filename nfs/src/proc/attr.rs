@@ -3,8 +3,8 @@
 
 use shoal_nfs_proto::nfs3::args::{AccessArgs, SetattrArgs};
 use shoal_nfs_proto::nfs3::res::{
-    AccessOk, AccessRes, FsinfoOk, FsinfoRes, FsstatOk, FsstatRes, GetattrRes, PathconfOk, PathconfRes, Reply,
-    SetattrRes, Void,
+    AccessOk, AccessRes, FsinfoOk, FsinfoRes, FsstatOk, FsstatRes, GetattrRes, PathconfOk,
+    PathconfRes, Reply, SetattrRes, Void,
 };
 use shoal_nfs_proto::nfs3::types::{NfsFh3, Nfstime3, WccData};
 use shoal_nfs_proto::nfs3::{FSF3_CANSETTIME, FSF3_HOMOGENEOUS, FSF3_LINK, FSF3_SYMLINK};
@@ -44,7 +44,10 @@ pub(crate) async fn setattr(ctx: &Ctx, a: SetattrArgs) -> SetattrRes {
         .await;
     match r {
         Ok((before, Ok(after))) => Reply::Ok(wcc(before.as_ref(), Some(&after))),
-        Ok((before, Err(e))) => Reply::Fail(crate::error::nfsstat(&e), wcc(before.as_ref(), before.as_ref())),
+        Ok((before, Err(e))) => Reply::Fail(
+            crate::error::nfsstat(&e),
+            wcc(before.as_ref(), before.as_ref()),
+        ),
         Err(s) => Reply::Fail(s, WccData::default()),
     }
 }
@@ -58,14 +61,20 @@ pub(crate) async fn access(ctx: &Ctx, a: AccessArgs) -> AccessRes {
     };
     let read_only = t.read_only;
     let mask = a.access & 0x3f;
-    match flat(ctx.blocking(move |v| v.access(&t.caller, &t.handle, mask)).await) {
+    match flat(
+        ctx.blocking(move |v| v.access(&t.caller, &t.handle, mask))
+            .await,
+    ) {
         Ok((mut granted, attr)) => {
             if read_only {
                 granted &= !(shoal_nfs_proto::nfs3::ACCESS3_MODIFY
                     | shoal_nfs_proto::nfs3::ACCESS3_EXTEND
                     | shoal_nfs_proto::nfs3::ACCESS3_DELETE);
             }
-            Reply::Ok(AccessOk { obj_attributes: Some(fattr3(&attr)), access: granted & mask })
+            Reply::Ok(AccessOk {
+                obj_attributes: Some(fattr3(&attr)),
+                access: granted & mask,
+            })
         }
         Err(s) => Reply::Fail(s, None),
     }
@@ -117,7 +126,10 @@ pub(crate) async fn fsinfo(ctx: &Ctx, fh: NfsFh3) -> FsinfoRes {
             wtmult: 4096,
             dtpref: 64 * 1024,
             maxfilesize: i64::MAX as u64,
-            time_delta: Nfstime3 { seconds: 0, nseconds: 1 },
+            time_delta: Nfstime3 {
+                seconds: 0,
+                nseconds: 1,
+            },
             properties: FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
         }),
         Err(s) => Reply::Fail(s, None),

@@ -35,7 +35,10 @@ async fn make_in(
             obj_attributes: Some(fattr3(&attr)),
             dir_wcc: wcc(before.as_ref(), after.as_ref()),
         }),
-        Ok((before, Err(e), after)) => Reply::Fail(crate::error::nfsstat(&e), wcc(before.as_ref(), after.as_ref())),
+        Ok((before, Err(e), after)) => Reply::Fail(
+            crate::error::nfsstat(&e),
+            wcc(before.as_ref(), after.as_ref()),
+        ),
         Err(s) => Reply::Fail(s, WccData::default()),
     }
 }
@@ -50,32 +53,46 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> CreateRes {
         CreateHow3::Exclusive(verf) => CreateHow::Exclusive(*verf),
     };
     let name = a.whereto.name;
-    make_in(ctx, &a.whereto.dir, move |v, c, d| v.create(c, d, &name, &how)).await
+    make_in(ctx, &a.whereto.dir, move |v, c, d| {
+        v.create(c, d, &name, &how)
+    })
+    .await
 }
 
 /// MKDIR.
 pub(crate) async fn mkdir(ctx: &Ctx, a: MkdirArgs) -> CreateRes {
     let set = set_attr(&a.attributes);
     let name = a.whereto.name;
-    make_in(ctx, &a.whereto.dir, move |v, c, d| v.mkdir(c, d, &name, &set)).await
+    make_in(ctx, &a.whereto.dir, move |v, c, d| {
+        v.mkdir(c, d, &name, &set)
+    })
+    .await
 }
 
 /// SYMLINK: the target is stored as given, never resolved by the server.
 pub(crate) async fn symlink(ctx: &Ctx, a: SymlinkArgs) -> CreateRes {
     let set = set_attr(&a.attributes);
     let (name, target) = (a.whereto.name, a.target);
-    make_in(ctx, &a.whereto.dir, move |v, c, d| v.symlink(c, d, &name, &target, &set)).await
+    make_in(ctx, &a.whereto.dir, move |v, c, d| {
+        v.symlink(c, d, &name, &target, &set)
+    })
+    .await
 }
 
 /// MKNOD. 3.3.11: regular files, directories and symlinks are made by other procedures:
 /// "NFS3ERR_BADTYPE" for those.
 pub(crate) async fn mknod(ctx: &Ctx, a: MknodArgs) -> CreateRes {
     let kind = match file_kind(a.ftype) {
-        Some(k @ (FileKind::CharDevice | FileKind::BlockDevice | FileKind::Socket | FileKind::Fifo)) => k,
+        Some(
+            k @ (FileKind::CharDevice | FileKind::BlockDevice | FileKind::Socket | FileKind::Fifo),
+        ) => k,
         _ => return Reply::Fail(Nfsstat3::NFS3ERR_BADTYPE, WccData::default()),
     };
     let set = set_attr(&a.attributes);
     let rdev = (a.spec.major, a.spec.minor);
     let name = a.whereto.name;
-    make_in(ctx, &a.whereto.dir, move |v, c, d| v.mknod(c, d, &name, kind, rdev, &set)).await
+    make_in(ctx, &a.whereto.dir, move |v, c, d| {
+        v.mknod(c, d, &name, kind, rdev, &set)
+    })
+    .await
 }

@@ -16,14 +16,23 @@ pub(crate) async fn read(ctx: &Ctx, a: ReadArgs) -> ReadRes {
     };
     let count = a.count.min(ctx.shared.io_max);
     let r = ctx
-        .blocking(move |v| match v.read(&t.caller, &t.handle, a.offset, count) {
-            Ok(ok) => Ok(ok),
-            Err(e) => Err(Box::new((e, attr_of(v, &t.caller, &t.handle)))),
-        })
+        .blocking(
+            move |v| match v.read(&t.caller, &t.handle, a.offset, count) {
+                Ok(ok) => Ok(ok),
+                Err(e) => Err(Box::new((e, attr_of(v, &t.caller, &t.handle)))),
+            },
+        )
         .await;
     match r {
-        Ok(Ok((data, eof, attr))) => Reply::Ok(ReadOk { file_attributes: Some(fattr3(&attr)), eof, data }),
-        Ok(Err(failed)) => Reply::Fail(crate::error::nfsstat(&failed.0), failed.1.as_ref().map(fattr3)),
+        Ok(Ok((data, eof, attr))) => Reply::Ok(ReadOk {
+            file_attributes: Some(fattr3(&attr)),
+            eof,
+            data,
+        }),
+        Ok(Err(failed)) => Reply::Fail(
+            crate::error::nfsstat(&failed.0),
+            failed.1.as_ref().map(fattr3),
+        ),
         Err(s) => Reply::Fail(s, None),
     }
 }
@@ -57,7 +66,10 @@ pub(crate) async fn write(ctx: &Ctx, mut a: WriteArgs) -> WriteRes {
             committed: stable_how(achieved.max(want)),
             verf,
         }),
-        Ok((before, Err(e), _)) => Reply::Fail(crate::error::nfsstat(&e), wcc(before.as_ref(), before.as_ref())),
+        Ok((before, Err(e), _)) => Reply::Fail(
+            crate::error::nfsstat(&e),
+            wcc(before.as_ref(), before.as_ref()),
+        ),
         Err(s) => Reply::Fail(s, WccData::default()),
     }
 }
@@ -75,8 +87,14 @@ pub(crate) async fn commit(ctx: &Ctx, a: CommitArgs) -> CommitRes {
         })
         .await;
     match r {
-        Ok((before, Ok(after), verf)) => Reply::Ok(CommitOk { file_wcc: wcc(before.as_ref(), Some(&after)), verf }),
-        Ok((before, Err(e), _)) => Reply::Fail(crate::error::nfsstat(&e), wcc(before.as_ref(), before.as_ref())),
+        Ok((before, Ok(after), verf)) => Reply::Ok(CommitOk {
+            file_wcc: wcc(before.as_ref(), Some(&after)),
+            verf,
+        }),
+        Ok((before, Err(e), _)) => Reply::Fail(
+            crate::error::nfsstat(&e),
+            wcc(before.as_ref(), before.as_ref()),
+        ),
         Err(s) => Reply::Fail(s, WccData::default()),
     }
 }

@@ -46,7 +46,10 @@ pub(crate) async fn readlink(ctx: &Ctx, fh: NfsFh3) -> ReadlinkRes {
         })
         .await;
     match r {
-        Ok((Ok(data), attr)) => Reply::Ok(ReadlinkOk { symlink_attributes: attr.as_ref().map(fattr3), data }),
+        Ok((Ok(data), attr)) => Reply::Ok(ReadlinkOk {
+            symlink_attributes: attr.as_ref().map(fattr3),
+            data,
+        }),
         Ok((Err(e), attr)) => Reply::Fail(crate::error::nfsstat(&e), attr.as_ref().map(fattr3)),
         Err(s) => Reply::Fail(s, None),
     }

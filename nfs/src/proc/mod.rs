@@ -62,7 +62,12 @@ impl Ctx {
             return Err(Nfsstat3::NFS3ERR_ACCES);
         };
         let caller = crate::export::caller(entry, &self.cred, self.peer, export.zone);
-        Ok(Target { export: export.clone(), handle, caller, read_only: entry.read_only })
+        Ok(Target {
+            export: export.clone(),
+            handle,
+            caller,
+            read_only: entry.read_only,
+        })
     }
 
     /// [`Ctx::target`] for a modifying procedure: read-only → ROFS (R1).
@@ -80,16 +85,21 @@ impl Ctx {
         f: impl FnOnce(&dyn Vfs) -> T + Send + 'static,
     ) -> Result<T, Nfsstat3> {
         let vfs = self.shared.vfs.clone();
-        tokio::task::spawn_blocking(move || f(&*vfs)).await.map_err(|e| {
-            tracing::error!(error = %e, "VFS task failed");
-            Nfsstat3::NFS3ERR_SERVERFAULT
-        })
+        tokio::task::spawn_blocking(move || f(&*vfs))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "VFS task failed");
+                Nfsstat3::NFS3ERR_SERVERFAULT
+            })
     }
 }
 
 /// Attributes before and after a change, as `wcc_data`.
 pub(crate) fn wcc(before: Option<&Attr>, after: Option<&Attr>) -> WccData {
-    WccData { before: before.map(wcc_attr), after: after.map(fattr3) }
+    WccData {
+        before: before.map(wcc_attr),
+        after: after.map(fattr3),
+    }
 }
 
 /// `getattr` that turns failure into "no attributes" (for `post_op_attr`).

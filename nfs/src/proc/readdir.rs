@@ -9,7 +9,8 @@
 
 use shoal_nfs_proto::nfs3::args::ReaddirArgs;
 use shoal_nfs_proto::nfs3::res::{
-    Entry3, Entryplus3, ReaddirOk, ReaddirRes, ReaddirplusOk, ReaddirplusRes, Reply, READDIR_OVERHEAD,
+    Entry3, Entryplus3, ReaddirOk, ReaddirRes, ReaddirplusOk, ReaddirplusRes, Reply,
+    READDIR_OVERHEAD,
 };
 use shoal_nfs_proto::nfs3::Nfsstat3;
 use shoal_vfs::{Attr, DirEntry};
@@ -29,7 +30,13 @@ const MIN_ENTRY_PLUS: usize = MIN_ENTRY + 4 + 84 + 4 + 4 + 16;
 
 type Listing = (Option<Attr>, Vec<DirEntry>, bool);
 
-async fn list(ctx: &Ctx, a: &ReaddirArgs, plus: bool, budget: usize, min_entry: usize) -> Result<(std::sync::Arc<Export>, Listing), Nfsstat3> {
+async fn list(
+    ctx: &Ctx,
+    a: &ReaddirArgs,
+    plus: bool,
+    budget: usize,
+    min_entry: usize,
+) -> Result<(std::sync::Arc<Export>, Listing), Nfsstat3> {
     let t = ctx.target(&a.dir)?;
     let export = t.export.clone();
     let max = (budget.saturating_sub(READDIR_OVERHEAD) / min_entry).clamp(1, MAX_ENTRIES);
@@ -37,7 +44,8 @@ async fn list(ctx: &Ctx, a: &ReaddirArgs, plus: bool, budget: usize, min_entry: 
     let r = ctx
         .blocking(move |v| {
             let dir = attr_of(v, &t.caller, &t.handle);
-            v.readdir(&t.caller, &t.handle, cookie, max, plus).map(|(e, eof)| (dir, e, eof))
+            v.readdir(&t.caller, &t.handle, cookie, max, plus)
+                .map(|(e, eof)| (dir, e, eof))
         })
         .await;
     Ok((export, super::flat(r)?))
@@ -54,7 +62,11 @@ pub(crate) async fn readdir(ctx: &Ctx, a: ReaddirArgs) -> ReaddirRes {
     let mut out = Vec::with_capacity(entries.len());
     let mut complete = true;
     for e in entries {
-        let entry = Entry3 { fileid: e.fileid, name: e.name, cookie: e.cookie };
+        let entry = Entry3 {
+            fileid: e.fileid,
+            name: e.name,
+            cookie: e.cookie,
+        };
         let s = entry.encoded_size();
         if size + s > budget {
             complete = false;
@@ -66,7 +78,12 @@ pub(crate) async fn readdir(ctx: &Ctx, a: ReaddirArgs) -> ReaddirRes {
     if out.is_empty() && !complete {
         return Reply::Fail(Nfsstat3::NFS3ERR_TOOSMALL, dir.as_ref().map(fattr3));
     }
-    Reply::Ok(ReaddirOk { dir_attributes: dir.as_ref().map(fattr3), cookieverf: [0; 8], entries: out, eof: eof && complete })
+    Reply::Ok(ReaddirOk {
+        dir_attributes: dir.as_ref().map(fattr3),
+        cookieverf: [0; 8],
+        entries: out,
+        eof: eof && complete,
+    })
 }
 
 /// READDIRPLUS.
@@ -86,7 +103,13 @@ pub(crate) async fn readdirplus(ctx: &Ctx, a: ReaddirArgs) -> ReaddirplusRes {
             Some((h, attr)) => (Some(export.wrap(h)), Some(fattr3(attr))),
             None => (None, None),
         };
-        let entry = Entryplus3 { fileid: e.fileid, name: e.name, cookie: e.cookie, name_attributes, name_handle };
+        let entry = Entryplus3 {
+            fileid: e.fileid,
+            name: e.name,
+            cookie: e.cookie,
+            name_attributes,
+            name_handle,
+        };
         let s = entry.encoded_size();
         let d = entry.dircount_size();
         // A dircount of 0 would allow nothing; treat small values as "no extra limit beyond

@@ -27,7 +27,10 @@ pub(crate) async fn remove(ctx: &Ctx, a: Diropargs3, dir: bool) -> RemoveRes {
         .await;
     match r {
         Ok((before, Ok(()), after)) => Reply::Ok(wcc(before.as_ref(), after.as_ref())),
-        Ok((before, Err(e), after)) => Reply::Fail(crate::error::nfsstat(&e), wcc(before.as_ref(), after.as_ref())),
+        Ok((before, Err(e), after)) => Reply::Fail(
+            crate::error::nfsstat(&e),
+            wcc(before.as_ref(), after.as_ref()),
+        ),
         Err(s) => Reply::Fail(s, WccData::default()),
     }
 }
@@ -87,7 +90,10 @@ pub(crate) async fn link(ctx: &Ctx, a: LinkArgs) -> LinkRes {
         }),
         Ok((Err(e), before, after, fattr)) => Reply::Fail(
             crate::error::nfsstat(&e),
-            LinkWcc { file_attributes: fattr.as_ref().map(fattr3), linkdir_wcc: wcc(before.as_ref(), after.as_ref()) },
+            LinkWcc {
+                file_attributes: fattr.as_ref().map(fattr3),
+                linkdir_wcc: wcc(before.as_ref(), after.as_ref()),
+            },
         ),
         Err(s) => Reply::Fail(s, LinkWcc::default()),
     }

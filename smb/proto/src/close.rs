@@ -26,14 +26,21 @@ impl CloseRequest {
         r.structure_size(24)?;
         let flags = r.u16()?;
         r.skip(4)?;
-        Ok(CloseRequest { flags, file_id: FileId::decode(&mut r)? })
+        Ok(CloseRequest {
+            flags,
+            file_id: FileId::decode(&mut r)?,
+        })
     }
 }
 
 /// Encodes a CLOSE response body; `info` only when POSTQUERY_ATTRIB was asked.
 pub fn encode_close_response(out: &mut impl BufMut, info: Option<&FileInfo>) {
     out.put_u16_le(60);
-    out.put_u16_le(if info.is_some() { CLOSE_FLAG_POSTQUERY_ATTRIB } else { 0 });
+    out.put_u16_le(if info.is_some() {
+        CLOSE_FLAG_POSTQUERY_ATTRIB
+    } else {
+        0
+    });
     out.put_u32_le(0);
     let d = FileInfo::default();
     let i = info.unwrap_or(&d);

@@ -53,7 +53,12 @@ mod tests {
 
     fn msg(next: u32, body: usize) -> Vec<u8> {
         let mut v = Vec::new();
-        Header { command: Command::ECHO, next_command: next, ..Header::default() }.encode(&mut v);
+        Header {
+            command: Command::ECHO,
+            next_command: next,
+            ..Header::default()
+        }
+        .encode(&mut v);
         v.resize(HEADER_LEN + body, 0);
         v
     }

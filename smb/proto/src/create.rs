@@ -103,7 +103,12 @@ impl<'a> CreateRequest<'a> {
 }
 
 /// Encodes a CREATE response body (MS-SMB2 2.2.14) without create contexts.
-pub fn encode_create_response(out: &mut impl BufMut, create_action: u32, info: &FileInfo, file_id: FileId) {
+pub fn encode_create_response(
+    out: &mut impl BufMut,
+    create_action: u32,
+    info: &FileInfo,
+    file_id: FileId,
+) {
     encode_create_response_with(out, create_action, info, file_id, &[]);
 }
 
@@ -178,7 +183,11 @@ fn put_context(out: &mut Vec<u8>, name: &[u8], data: &[u8], last: bool) {
     let name_len = name.len();
     let data_off = (16 + name_len).next_multiple_of(8);
     let total = (data_off + data.len()).next_multiple_of(8);
-    out.put_u32_le(if last { 0 } else { u32::try_from(total).unwrap_or(0) });
+    out.put_u32_le(if last {
+        0
+    } else {
+        u32::try_from(total).unwrap_or(0)
+    });
     out.put_u16_le(16);
     out.put_u16_le(u16::try_from(name_len).unwrap_or(0));
     out.put_u16_le(0);

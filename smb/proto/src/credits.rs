@@ -37,7 +37,11 @@ impl CreditWindow {
     pub fn new(max_credits: u16) -> Self {
         let mut used = VecDeque::new();
         used.push_back(false);
-        CreditWindow { low: 0, used, max_credits: max_credits.max(1) }
+        CreditWindow {
+            low: 0,
+            used,
+            max_credits: max_credits.max(1),
+        }
     }
 
     /// Credits the client holds (ids granted and not yet used).
@@ -54,8 +58,15 @@ impl CreditWindow {
     pub fn consume(&mut self, message_id: u64, charge: u16) -> Result<(), SequenceError> {
         let charge_n = u64::from(charge.max(1));
         let (low, high) = self.bounds();
-        let err = SequenceError { message_id, charge, low, high };
-        let end = message_id.checked_add(charge_n).ok_or_else(|| err.clone())?;
+        let err = SequenceError {
+            message_id,
+            charge,
+            low,
+            high,
+        };
+        let end = message_id
+            .checked_add(charge_n)
+            .ok_or_else(|| err.clone())?;
         if message_id < low || end > high {
             return Err(err);
         }

@@ -55,9 +55,15 @@ mod tests {
         assert_eq!(parse_frame_header([0, 0, 1, 0], 1 << 20), Ok(256));
         assert_eq!(
             parse_frame_header([0, 0xFF, 0xFF, 0xFF], 1 << 20),
-            Err(FrameError::TooLarge { len: 0xFF_FFFF, max: 1 << 20 })
+            Err(FrameError::TooLarge {
+                len: 0xFF_FFFF,
+                max: 1 << 20
+            })
         );
-        assert_eq!(parse_frame_header([0x81, 0, 0, 4], 100), Err(FrameError::NotSessionMessage(0x81)));
+        assert_eq!(
+            parse_frame_header([0x81, 0, 0, 4], 100),
+            Err(FrameError::NotSessionMessage(0x81))
+        );
         let mut v = Vec::new();
         put_frame_header(&mut v, 0x012345);
         assert_eq!(v, [0, 1, 0x23, 0x45]);

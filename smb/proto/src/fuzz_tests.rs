@@ -7,7 +7,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: usize) -> usize {
@@ -37,9 +40,24 @@ pub fn decode_all(data: &[u8]) {
 
 fn seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
-    for (cmd, size) in [(0u16, 36u16), (1, 25), (3, 9), (5, 57), (6, 24), (8, 49), (9, 49), (11, 57), (14, 33), (16, 41)] {
+    for (cmd, size) in [
+        (0u16, 36u16),
+        (1, 25),
+        (3, 9),
+        (5, 57),
+        (6, 24),
+        (8, 49),
+        (9, 49),
+        (11, 57),
+        (14, 33),
+        (16, 41),
+    ] {
         let mut v = Vec::new();
-        header::Header { command: header::Command(cmd), ..Default::default() }.encode(&mut v);
+        header::Header {
+            command: header::Command(cmd),
+            ..Default::default()
+        }
+        .encode(&mut v);
         v.extend_from_slice(&size.to_le_bytes());
         v.resize(160, 0);
         // Point the usual offset fields at the body so mutations explore them.

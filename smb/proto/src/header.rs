@@ -81,12 +81,20 @@ open_enum! {
 
 impl Dialect {
     /// The dialects this server speaks, best first.
-    pub const SUPPORTED: [Dialect; 5] =
-        [Dialect::SMB3_1_1, Dialect::SMB3_0_2, Dialect::SMB3_0, Dialect::SMB2_1, Dialect::SMB2_0_2];
+    pub const SUPPORTED: [Dialect; 5] = [
+        Dialect::SMB3_1_1,
+        Dialect::SMB3_0_2,
+        Dialect::SMB3_0,
+        Dialect::SMB2_1,
+        Dialect::SMB2_0_2,
+    ];
 
     /// SMB 3.x family.
     pub fn is_smb3(self) -> bool {
-        matches!(self, Dialect::SMB3_0 | Dialect::SMB3_0_2 | Dialect::SMB3_1_1)
+        matches!(
+            self,
+            Dialect::SMB3_0 | Dialect::SMB3_0_2 | Dialect::SMB3_1_1
+        )
     }
 }
 
@@ -256,7 +264,10 @@ mod tests {
         let mut v = Vec::new();
         Header::default().encode(&mut v);
         v[4] = 65;
-        assert!(matches!(Header::decode(&v), Err(DecodeError::StructureSize { .. })));
+        assert!(matches!(
+            Header::decode(&v),
+            Err(DecodeError::StructureSize { .. })
+        ));
         assert!(Header::decode(&v[..63]).is_err());
     }
 }

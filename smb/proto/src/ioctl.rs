@@ -72,15 +72,28 @@ impl CopyChunkCopy {
                 let target_offset = r.u64()?;
                 let length = r.u32()?;
                 r.skip(4)?;
-                chunks.push(Chunk { source_offset, target_offset, length });
+                chunks.push(Chunk {
+                    source_offset,
+                    target_offset,
+                    length,
+                });
             }
         }
-        Ok(CopyChunkCopy { source_key, chunk_count, chunks })
+        Ok(CopyChunkCopy {
+            source_key,
+            chunk_count,
+            chunks,
+        })
     }
 }
 
 /// SRV_COPYCHUNK_RESPONSE (MS-SMB2 2.2.32.1).
-pub fn encode_copychunk_response(out: &mut impl BufMut, chunks_written: u32, chunk_bytes_written: u32, total_bytes_written: u32) {
+pub fn encode_copychunk_response(
+    out: &mut impl BufMut,
+    chunks_written: u32,
+    chunk_bytes_written: u32,
+    total_bytes_written: u32,
+) {
     out.put_u32_le(chunks_written);
     out.put_u32_le(chunk_bytes_written);
     out.put_u32_le(total_bytes_written);
@@ -119,7 +132,13 @@ impl<'a> IoctlRequest<'a> {
         let max_output = r.u32()?;
         let flags = r.u32()?;
         let input = slice_at(msg, in_off, in_len)?;
-        Ok(IoctlRequest { ctl_code, file_id, input, max_output, flags })
+        Ok(IoctlRequest {
+            ctl_code,
+            file_id,
+            input,
+            max_output,
+            flags,
+        })
     }
 }
 

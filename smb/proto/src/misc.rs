@@ -24,11 +24,17 @@ pub struct FileId {
 
 impl FileId {
     /// All ones: "the file of the previous request" inside a related compound.
-    pub const RELATED: FileId = FileId { persistent: u64::MAX, volatile: u64::MAX };
+    pub const RELATED: FileId = FileId {
+        persistent: u64::MAX,
+        volatile: u64::MAX,
+    };
 
     /// Reads a FileId.
     pub fn decode(r: &mut Reader<'_>) -> Result<FileId, DecodeError> {
-        Ok(FileId { persistent: r.u64()?, volatile: r.u64()? })
+        Ok(FileId {
+            persistent: r.u64()?,
+            volatile: r.u64()?,
+        })
     }
 
     /// Writes a FileId.
@@ -68,6 +74,11 @@ impl ChangeNotifyRequest {
         let output_len = r.u32()?;
         let file_id = FileId::decode(&mut r)?;
         let filter = r.u32()?;
-        Ok(ChangeNotifyRequest { flags, output_len, file_id, filter })
+        Ok(ChangeNotifyRequest {
+            flags,
+            output_len,
+            file_id,
+            filter,
+        })
     }
 }

@@ -130,7 +130,10 @@ impl NegotiateRequest {
             // MS-SMB2 3.3.5.3.1: DialectCount 0 fails with STATUS_INVALID_PARAMETER.
             return Err(DecodeError::Invalid("no dialects"));
         }
-        let dialects: Vec<Dialect> = u16_list(&mut r, dialect_count)?.into_iter().map(Dialect).collect();
+        let dialects: Vec<Dialect> = u16_list(&mut r, dialect_count)?
+            .into_iter()
+            .map(Dialect)
+            .collect();
         let mut contexts = Vec::new();
         if dialects.contains(&Dialect::SMB3_1_1) && context_count > 0 {
             let mut r = Reader::at(msg, context_offset)?;
@@ -150,7 +153,13 @@ impl NegotiateRequest {
                 contexts.push(decode_context(context_type, data)?);
             }
         }
-        Ok(NegotiateRequest { security_mode, capabilities, client_guid, dialects, contexts })
+        Ok(NegotiateRequest {
+            security_mode,
+            capabilities,
+            client_guid,
+            dialects,
+            contexts,
+        })
     }
 }
 
@@ -162,17 +171,27 @@ fn decode_context(context_type: u16, data: &[u8]) -> Result<NegotiateContext, De
             let salt_len = usize::from(r.u16()?);
             let hash_algorithms = u16_list(&mut r, count)?;
             let salt = r.take(salt_len)?.to_vec();
-            NegotiateContext::PreauthIntegrity { hash_algorithms, salt }
+            NegotiateContext::PreauthIntegrity {
+                hash_algorithms,
+                salt,
+            }
         }
         context_type::ENCRYPTION => {
             let count = usize::from(r.u16()?);
-            NegotiateContext::Encryption { ciphers: u16_list(&mut r, count)? }
+            NegotiateContext::Encryption {
+                ciphers: u16_list(&mut r, count)?,
+            }
         }
         context_type::SIGNING => {
             let count = usize::from(r.u16()?);
-            NegotiateContext::Signing { algorithms: u16_list(&mut r, count)? }
+            NegotiateContext::Signing {
+                algorithms: u16_list(&mut r, count)?,
+            }
         }
-        other => NegotiateContext::Other { context_type: other, len: data.len() },
+        other => NegotiateContext::Other {
+            context_type: other,
+            len: data.len(),
+        },
     })
 }
 
@@ -221,7 +240,11 @@ impl NegotiateResponse<'_> {
         let start = out.len();
         let sec_offset = HEADER_LEN + 64;
         let sec_len = self.security_buffer.len();
-        let ctx_offset = if self.contexts.is_empty() { 0 } else { (sec_offset + sec_len + 7) & !7 };
+        let ctx_offset = if self.contexts.is_empty() {
+            0
+        } else {
+            (sec_offset + sec_len + 7) & !7
+        };
         out.put_u16_le(65);
         out.put_u16_le(self.security_mode);
         out.put_u16_le(self.dialect.0);
@@ -342,7 +365,12 @@ impl ValidateNegotiateInfo {
         let security_mode = r.u16()?;
         let count = usize::from(r.u16()?);
         let dialects = u16_list(&mut r, count)?.into_iter().map(Dialect).collect();
-        Ok(ValidateNegotiateInfo { capabilities, guid, security_mode, dialects })
+        Ok(ValidateNegotiateInfo {
+            capabilities,
+            guid,
+            security_mode,
+            dialects,
+        })
     }
 }
 
@@ -373,7 +401,9 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -390,9 +420,16 @@ mod tests {
         assert_eq!(req.dialects.len(), 5);
         assert_eq!(req.dialects[4], Dialect::SMB3_1_1);
         assert_eq!(req.contexts.len(), 2);
-        assert!(matches!(&req.contexts[0], NegotiateContext::PreauthIntegrity { hash_algorithms, salt }
-            if hash_algorithms == &[1] && salt.len() == 32));
-        assert_eq!(req.contexts[1], NegotiateContext::Encryption { ciphers: vec![2, 1] });
+        assert!(
+            matches!(&req.contexts[0], NegotiateContext::PreauthIntegrity { hash_algorithms, salt }
+            if hash_algorithms == &[1] && salt.len() == 32)
+        );
+        assert_eq!(
+            req.contexts[1],
+            NegotiateContext::Encryption {
+                ciphers: vec![2, 1]
+            }
+        );
     }
 
     #[test]

@@ -64,7 +64,13 @@ impl QueryDirectoryRequest {
         let len = usize::from(r.u16()?);
         let output_len = r.u32()?;
         let pattern = crate::utf16_to_string(slice_at(msg, off, len)?)?;
-        Ok(QueryDirectoryRequest { class, flags, file_id, pattern, output_len })
+        Ok(QueryDirectoryRequest {
+            class,
+            flags,
+            file_id,
+            pattern,
+            output_len,
+        })
     }
 }
 
@@ -84,7 +90,13 @@ pub fn is_supported_class(c: u8) -> bool {
 /// Appends one entry of class `c` to `out` (which holds earlier entries of this response),
 /// 8-byte aligned, and patches the previous entry's NextEntryOffset. `prev` is the offset of
 /// the previous entry in `out`, if any. Returns the offset of the new entry.
-pub fn encode_dir_entry(out: &mut Vec<u8>, prev: Option<usize>, c: u8, name: &str, i: &FileInfo) -> usize {
+pub fn encode_dir_entry(
+    out: &mut Vec<u8>,
+    prev: Option<usize>,
+    c: u8,
+    name: &str,
+    i: &FileInfo,
+) -> usize {
     while !out.len().is_multiple_of(8) {
         out.put_u8(0);
     }
@@ -156,7 +168,12 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
                 star = Some((pi, ni));
                 pi += 1;
             }
-            Some(&pc) if pc == '?' || pc == '>' || (pc == '"' && n.get(ni) == Some(&'.')) || Some(&pc) == n.get(ni) => {
+            Some(&pc)
+                if pc == '?'
+                    || pc == '>'
+                    || (pc == '"' && n.get(ni) == Some(&'.'))
+                    || Some(&pc) == n.get(ni) =>
+            {
                 pi += 1;
                 ni += 1;
             }
@@ -183,11 +200,26 @@ mod tests {
     #[test]
     fn entries_are_aligned_and_linked() {
         let mut out = Vec::new();
-        let a = encode_dir_entry(&mut out, None, class::ID_BOTH_DIRECTORY, "a", &FileInfo::default());
-        let b = encode_dir_entry(&mut out, Some(a), class::ID_BOTH_DIRECTORY, "bb", &FileInfo::default());
+        let a = encode_dir_entry(
+            &mut out,
+            None,
+            class::ID_BOTH_DIRECTORY,
+            "a",
+            &FileInfo::default(),
+        );
+        let b = encode_dir_entry(
+            &mut out,
+            Some(a),
+            class::ID_BOTH_DIRECTORY,
+            "bb",
+            &FileInfo::default(),
+        );
         assert_eq!(a, 0);
         assert_eq!(b % 8, 0);
-        assert_eq!(u32::from_le_bytes(out[0..4].try_into().unwrap()) as usize, b);
+        assert_eq!(
+            u32::from_le_bytes(out[0..4].try_into().unwrap()) as usize,
+            b
+        );
         assert_eq!(out.len(), b + 104 + 4);
     }
 

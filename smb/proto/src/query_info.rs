@@ -156,7 +156,13 @@ impl QueryInfoRequest {
         let additional = r.u32()?;
         r.skip(4)?;
         let file_id = FileId::decode(&mut r)?;
-        Ok(QueryInfoRequest { info_type, class, output_len, additional, file_id })
+        Ok(QueryInfoRequest {
+            info_type,
+            class,
+            output_len,
+            additional,
+            file_id,
+        })
     }
 }
 
@@ -285,12 +291,26 @@ pub fn short_name(name: &str) -> String {
         Some((b, e)) if !b.is_empty() => (b, e),
         _ => (name, ""),
     };
-    let legal = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'()-@^_`{}~".contains(c));
-    if !base.is_empty() && base.len() <= 8 && ext.len() <= 3 && legal(base) && legal(ext) && name != "." && name != ".." {
+    let legal = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'()-@^_`{}~".contains(c))
+    };
+    if !base.is_empty()
+        && base.len() <= 8
+        && ext.len() <= 3
+        && legal(base)
+        && legal(ext)
+        && name != "."
+        && name != ".."
+    {
         return name.to_ascii_uppercase();
     }
     let clean = |s: &str, n: usize| -> String {
-        s.chars().filter(|c| c.is_ascii_alphanumeric()).take(n).collect::<String>().to_ascii_uppercase()
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(n)
+            .collect::<String>()
+            .to_ascii_uppercase()
     };
     let mut h: u32 = 0x811C_9DC5;
     for b in name.bytes() {
@@ -392,13 +412,31 @@ mod tests {
     #[test]
     fn sizes_match_ms_fscc() {
         let i = FileInfo::default();
-        assert_eq!(encode_file_info(file_class::BASIC, &i, "", 0).map(|v| v.len()), Some(40));
-        assert_eq!(encode_file_info(file_class::STANDARD, &i, "", 0).map(|v| v.len()), Some(24));
-        assert_eq!(encode_file_info(file_class::NETWORK_OPEN, &i, "", 0).map(|v| v.len()), Some(56));
-        assert_eq!(encode_file_info(file_class::ALL, &i, "ab", 0).map(|v| v.len()), Some(104));
+        assert_eq!(
+            encode_file_info(file_class::BASIC, &i, "", 0).map(|v| v.len()),
+            Some(40)
+        );
+        assert_eq!(
+            encode_file_info(file_class::STANDARD, &i, "", 0).map(|v| v.len()),
+            Some(24)
+        );
+        assert_eq!(
+            encode_file_info(file_class::NETWORK_OPEN, &i, "", 0).map(|v| v.len()),
+            Some(56)
+        );
+        assert_eq!(
+            encode_file_info(file_class::ALL, &i, "ab", 0).map(|v| v.len()),
+            Some(104)
+        );
         let f = FsInfo::default();
-        assert_eq!(encode_fs_info(fs_class::FULL_SIZE, &f).map(|v| v.len()), Some(32));
-        assert_eq!(encode_fs_info(fs_class::SIZE, &f).map(|v| v.len()), Some(24));
+        assert_eq!(
+            encode_fs_info(fs_class::FULL_SIZE, &f).map(|v| v.len()),
+            Some(32)
+        );
+        assert_eq!(
+            encode_fs_info(fs_class::SIZE, &f).map(|v| v.len()),
+            Some(24)
+        );
         assert_eq!(unix_to_filetime(0, 0), 116_444_736_000_000_000);
     }
 
@@ -407,7 +445,10 @@ mod tests {
         assert_eq!(short_name("hello.txt"), "HELLO.TXT");
         assert_eq!(short_name("README"), "README");
         let m = short_name("torture_getinfo.txt");
-        assert!(m.starts_with("TORTU~") && m.ends_with(".TXT") && m.len() == 12, "{m}");
+        assert!(
+            m.starts_with("TORTU~") && m.ends_with(".TXT") && m.len() == 12,
+            "{m}"
+        );
         assert_eq!(m, short_name("torture_getinfo.txt"));
         assert!(short_name(".bashrc").starts_with("BASHR~"));
     }

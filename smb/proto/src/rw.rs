@@ -29,7 +29,12 @@ impl ReadRequest {
         let offset = r.u64()?;
         let file_id = FileId::decode(&mut r)?;
         let minimum_count = r.u32()?;
-        Ok(ReadRequest { length, offset, file_id, minimum_count })
+        Ok(ReadRequest {
+            length,
+            offset,
+            file_id,
+            minimum_count,
+        })
     }
 }
 
@@ -75,7 +80,12 @@ impl<'a> WriteRequest<'a> {
         r.skip(4 + 4 + 2 + 2)?; // Channel, RemainingBytes, WriteChannelInfo offset/length
         let flags = r.u32()?;
         let data = slice_at(msg, data_off, len)?;
-        Ok(WriteRequest { offset, file_id, data, flags })
+        Ok(WriteRequest {
+            offset,
+            file_id,
+            data,
+            flags,
+        })
     }
 }
 

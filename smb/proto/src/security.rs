@@ -24,7 +24,9 @@ pub fn sid_from_string(s: &str) -> Option<Vec<u8>> {
     let mut parts = s.strip_prefix("S-")?.split('-');
     let revision: u8 = parts.next()?.parse().ok()?;
     let authority: u64 = parts.next()?.parse().ok()?;
-    let subs: Vec<u32> = parts.map(|p| p.parse().ok()).collect::<Option<Vec<u32>>>()?;
+    let subs: Vec<u32> = parts
+        .map(|p| p.parse().ok())
+        .collect::<Option<Vec<u32>>>()?;
     if revision != 1 || subs.len() > 15 || authority >= 1 << 48 {
         return None;
     }
@@ -55,7 +57,12 @@ pub fn mask_from_rwx(rwx: u32) -> u32 {
 
 /// Builds a self-relative descriptor with the parts `info` asks for. `aces` are
 /// ACCESS_ALLOWED entries `(sid, mask)`.
-pub fn encode_descriptor(info: u32, owner: &[u8], group: &[u8], aces: &[(Vec<u8>, u32)]) -> Vec<u8> {
+pub fn encode_descriptor(
+    info: u32,
+    owner: &[u8],
+    group: &[u8],
+    aces: &[(Vec<u8>, u32)],
+) -> Vec<u8> {
     let mut body = Vec::new();
     let mut offsets = [0u32; 3];
     let hdr = 20usize;
@@ -104,13 +111,21 @@ mod tests {
 
     #[test]
     fn sids_and_descriptor_layout() {
-        assert_eq!(sid_from_string("S-1-1-0").unwrap(), [1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(
+            sid_from_string("S-1-1-0").unwrap(),
+            [1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+        );
         let user = sid_from_string("S-1-5-21-1-2-3-1000").unwrap();
         assert_eq!(user.len(), 8 + 4 * 5);
         assert!(sid_from_string("S-2-1-0").is_none());
         assert!(sid_from_string("S-1-x").is_none());
         let group = sid_from_string("S-1-22-2-100").unwrap();
-        let sd = encode_descriptor(7, &user, &group, &[(user.clone(), mask_from_rwx(6) | OWNER_RIGHTS)]);
+        let sd = encode_descriptor(
+            7,
+            &user,
+            &group,
+            &[(user.clone(), mask_from_rwx(6) | OWNER_RIGHTS)],
+        );
         assert_eq!(&sd[..4], &[1, 0, 0x04, 0x80]);
         assert_eq!(u32::from_le_bytes(sd[4..8].try_into().unwrap()), 20);
         let dacl = u32::from_le_bytes(sd[16..20].try_into().unwrap()) as usize;

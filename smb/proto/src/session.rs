@@ -42,7 +42,13 @@ impl<'a> SessionSetupRequest<'a> {
         let len = usize::from(r.u16()?);
         let previous_session_id = r.u64()?;
         let security_buffer = slice_at(msg, off, len)?;
-        Ok(SessionSetupRequest { flags, security_mode, capabilities, previous_session_id, security_buffer })
+        Ok(SessionSetupRequest {
+            flags,
+            security_mode,
+            capabilities,
+            previous_session_id,
+            security_buffer,
+        })
     }
 }
 
@@ -80,8 +86,14 @@ mod tests {
         msg.extend_from_slice(&[88, 0, 200, 0]); // offset 88, length 200
         msg.extend_from_slice(&[0; 8]);
         msg.extend_from_slice(&[0x60; 10]);
-        assert_eq!(SessionSetupRequest::decode(&msg), Err(DecodeError::OutOfBounds));
+        assert_eq!(
+            SessionSetupRequest::decode(&msg),
+            Err(DecodeError::OutOfBounds)
+        );
         msg[64 + 14] = 10;
-        assert_eq!(SessionSetupRequest::decode(&msg).unwrap().security_buffer, &[0x60; 10]);
+        assert_eq!(
+            SessionSetupRequest::decode(&msg).unwrap().security_buffer,
+            &[0x60; 10]
+        );
     }
 }

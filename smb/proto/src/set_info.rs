@@ -72,7 +72,13 @@ impl<'a> SetInfoRequest<'a> {
         let additional = r.u32()?;
         let file_id = FileId::decode(&mut r)?;
         let buffer = slice_at(msg, off, len)?;
-        Ok(SetInfoRequest { info_type, class, additional, file_id, buffer })
+        Ok(SetInfoRequest {
+            info_type,
+            class,
+            additional,
+            file_id,
+            buffer,
+        })
     }
 }
 
@@ -106,7 +112,13 @@ impl BasicInfo {
         let last_write_time = r.u64()? as i64;
         let change_time = r.u64()? as i64;
         let attributes = r.u32()?;
-        Ok(BasicInfo { creation_time, last_access_time, last_write_time, change_time, attributes })
+        Ok(BasicInfo {
+            creation_time,
+            last_access_time,
+            last_write_time,
+            change_time,
+            attributes,
+        })
     }
 }
 
@@ -128,7 +140,10 @@ impl RenameInfo {
         r.skip(8)?; // RootDirectory: MUST be 0 for SMB2
         let len = usize::try_from(r.u32()?).map_err(|_| DecodeError::OutOfBounds)?;
         let name = crate::utf16_to_string(r.take(len)?)?;
-        Ok(RenameInfo { replace_if_exists, name })
+        Ok(RenameInfo {
+            replace_if_exists,
+            name,
+        })
     }
 }
 

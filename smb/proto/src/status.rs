@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn debug_prints_names_and_unknowns_round_trip() {
         assert_eq!(format!("{:?}", NtStatus::LOGON_FAILURE), "LOGON_FAILURE");
-        assert_eq!(format!("{:?}", NtStatus(0xC0FF_EE00)), "NtStatus(0xc0ffee00)");
+        assert_eq!(
+            format!("{:?}", NtStatus(0xC0FF_EE00)),
+            "NtStatus(0xc0ffee00)"
+        );
         assert!(NtStatus::ACCESS_DENIED.is_error());
         assert!(!NtStatus::BUFFER_OVERFLOW.is_error());
     }

@@ -58,7 +58,13 @@ impl TransformHeader {
         r.skip(2)?;
         let flags = r.u16()?;
         let session_id = r.u64()?;
-        Ok(TransformHeader { signature, nonce, original_message_size, flags, session_id })
+        Ok(TransformHeader {
+            signature,
+            nonce,
+            original_message_size,
+            flags,
+            session_id,
+        })
     }
 
     /// Encodes the 52-byte header.
@@ -118,7 +124,10 @@ pub fn peek(msg: &[u8]) -> Result<TransformHeader, TransformError> {
         return Err(TransformError::BadFlags(h.flags));
     }
     if usize::try_from(h.original_message_size).ok() != Some(payload) {
-        return Err(TransformError::SizeMismatch { size: h.original_message_size, payload });
+        return Err(TransformError::SizeMismatch {
+            size: h.original_message_size,
+            payload,
+        });
     }
     Ok(h)
 }
@@ -136,8 +145,17 @@ pub fn open(key: &CipherKey, msg: &mut [u8]) -> Result<TransformHeader, Transfor
 /// Encrypts in place: `buf` holds [`HEADER_LEN`] bytes of room followed by the plaintext
 /// message; the header is written there (with the tag as Signature) and the message
 /// replaced by its ciphertext. `nonce` must never have been used with `key` before.
-pub fn seal(key: &CipherKey, nonce: [u8; 16], session_id: u64, buf: &mut [u8]) -> Result<(), TransformError> {
-    let payload_len = buf.len().checked_sub(HEADER_LEN).filter(|l| *l > 0).ok_or(TransformError::Empty)?;
+pub fn seal(
+    key: &CipherKey,
+    nonce: [u8; 16],
+    session_id: u64,
+    buf: &mut [u8],
+) -> Result<(), TransformError> {
+    let payload_len = buf
+        .len()
+        .checked_sub(HEADER_LEN)
+        .filter(|l| *l > 0)
+        .ok_or(TransformError::Empty)?;
     let mut h = TransformHeader {
         signature: [0; 16],
         nonce,
@@ -160,7 +178,13 @@ mod tests {
 
     #[test]
     fn header_round_trips() {
-        let h = TransformHeader { signature: [1; 16], nonce: [2; 16], original_message_size: 77, flags: 1, session_id: 9 };
+        let h = TransformHeader {
+            signature: [1; 16],
+            nonce: [2; 16],
+            original_message_size: 77,
+            flags: 1,
+            session_id: 9,
+        };
         let mut v = Vec::new();
         h.encode(&mut v);
         assert_eq!(v.len(), HEADER_LEN);
@@ -195,7 +219,10 @@ mod tests {
             }
             // Another key fails.
             let other = CipherKey::new(c, &vec![8u8; c.key_len()]).unwrap();
-            assert!(matches!(open(&other, &mut buf.clone()), Err(TransformError::Cipher(_))));
+            assert!(matches!(
+                open(&other, &mut buf.clone()),
+                Err(TransformError::Cipher(_))
+            ));
         }
     }
 

@@ -38,12 +38,15 @@ impl TreeConnectRequest {
 /// Splits a UNC path `\\server\share` into the share name. Accepts `/` too, tolerates a
 /// trailing separator, and refuses empty or extra components.
 pub fn share_name_from_unc(path: &str) -> Option<&str> {
-    let p = path.strip_prefix("\\\\").or_else(|| path.strip_prefix("//"))?;
+    let p = path
+        .strip_prefix("\\\\")
+        .or_else(|| path.strip_prefix("//"))?;
     let mut parts = p.split(['\\', '/']);
     let server = parts.next()?;
     let share = parts.next()?;
     let rest: Vec<&str> = parts.collect();
-    if server.is_empty() || share.is_empty() || rest.iter().any(|s| !s.is_empty()) || rest.len() > 1 {
+    if server.is_empty() || share.is_empty() || rest.iter().any(|s| !s.is_empty()) || rest.len() > 1
+    {
         return None;
     }
     Some(share)

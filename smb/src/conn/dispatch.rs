@@ -63,13 +63,19 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub fn ok(body: Vec<u8>) -> Reply {
-        Reply { body, ..Reply::default() }
+        Reply {
+            body,
+            ..Reply::default()
+        }
     }
     pub fn with_status(status: NtStatus, body: Vec<u8>) -> Reply {
-        Reply { status, body, ..Reply::default() }
+        Reply {
+            status,
+            body,
+            ..Reply::default()
+        }
     }
 }
-
 
 struct Outgoing {
     bytes: Vec<u8>,
@@ -80,18 +86,23 @@ struct Outgoing {
 
 impl Conn {
     /// Handles one transport frame; returns frames to send, or why the connection must close.
-    pub(crate) async fn handle_frame(&mut self, buf: Vec<u8>) -> Result<Vec<Vec<u8>>, &'static str> {
+    pub(crate) async fn handle_frame(
+        &mut self,
+        buf: Vec<u8>,
+    ) -> Result<Vec<Vec<u8>>, &'static str> {
         if buf.starts_with(&SMB1_ID) {
             return self.handle_smb1(&buf).map(|r| vec![r]);
         }
-        let (buf, encrypted_session) = if buf.starts_with(&shoal_smb_proto::transform::PROTOCOL_ID) {
+        let (buf, encrypted_session) = if buf.starts_with(&shoal_smb_proto::transform::PROTOCOL_ID)
+        {
             let (plain, sid) = self.decrypt_frame(buf)?;
             (plain, Some(sid))
         } else {
             (buf, None)
         };
         let encrypted = encrypted_session.is_some();
-        let ranges = compound::split(&buf, self.shared.config.max_compound).map_err(|_| "malformed SMB2 message or chain")?;
+        let ranges = compound::split(&buf, self.shared.config.max_compound)
+            .map_err(|_| "malformed SMB2 message or chain")?;
         let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
         let mut prev: Option<(u64, u32, Option<FileId>, NtStatus)> = None;
         for range in ranges {
@@ -114,7 +125,10 @@ impl Conn {
                 self.cancel(&hdr);
                 continue;
             }
-            let charge = if self.negotiated().is_some_and(|d| d != shoal_smb_proto::Dialect::SMB2_0_2) {
+            let charge = if self
+                .negotiated()
+                .is_some_and(|d| d != shoal_smb_proto::Dialect::SMB2_0_2)
+            {
                 hdr.credit_charge
             } else {
                 1
@@ -129,16 +143,30 @@ impl Conn {
                 _ => (hdr.session_id, hdr.tree_id, None, None),
             };
             let span = tracing::debug_span!("req", command = ?hdr.command, mid = hdr.message_id, session = session_id, tree = tree_id);
-            let req = Req { hdr: &hdr, msg, session_id, tree_id, related_file, encrypted };
+            let req = Req {
+                hdr: &hdr,
+                msg,
+                session_id,
+                tree_id,
+                related_file,
+                encrypted,
+            };
             let reply = match prev_status {
                 // MS-SMB2 3.3.5.2.7.2: a related request after a failed one fails the same way.
-                Some(st) if st.is_error() && st != NtStatus::MORE_PROCESSING_REQUIRED => Reply::with_status(st, Vec::new()),
+                Some(st) if st.is_error() && st != NtStatus::MORE_PROCESSING_REQUIRED => {
+                    Reply::with_status(st, Vec::new())
+                }
                 _ => self.process(&req).instrument(span).await?,
             };
             let granted = self.credits.grant(hdr.credits);
             let session_for_reply = reply.session_id.unwrap_or(session_id);
             let tree_for_reply = reply.tree_id.unwrap_or(tree_id);
-            prev = Some((session_for_reply, tree_for_reply, reply.file_id.or(related_file), reply.status));
+            prev = Some((
+                session_for_reply,
+                tree_for_reply,
+                reply.file_id.or(related_file),
+                reply.status,
+            ));
             if reply.no_reply {
                 continue;
             }
@@ -150,7 +178,11 @@ impl Conn {
                 credits: granted,
                 flags: flags::SERVER_TO_REDIR
                     | (hdr.flags & flags::RELATED_OPERATIONS)
-                    | if reply.async_id.is_some() { flags::ASYNC_COMMAND } else { 0 },
+                    | if reply.async_id.is_some() {
+                        flags::ASYNC_COMMAND
+                    } else {
+                        0
+                    },
                 next_command: 0,
                 message_id: hdr.message_id,
                 async_id: reply.async_id.unwrap_or(0),
@@ -184,21 +216,34 @@ impl Conn {
             } else {
                 self.sessions.get(&session_for_reply).and_then(|s| {
                     let e = s.established.as_ref()?;
-                    (hdr.is_signed() || e.signing_required).then_some(e.signer).flatten()
+                    (hdr.is_signed() || e.signing_required)
+                        .then_some(e.signer)
+                        .flatten()
                 })
             };
-            out.push(Outgoing { bytes, signer, encrypt_for });
+            out.push(Outgoing {
+                bytes,
+                signer,
+                encrypt_for,
+            });
         }
         let mut frames = std::mem::take(&mut self.extra_frames);
         if out.is_empty() {
             return Ok(frames);
         }
-        let mut msgs: Vec<Vec<u8>> = out.iter_mut().map(|o| std::mem::take(&mut o.bytes)).collect();
+        let mut msgs: Vec<Vec<u8>> = out
+            .iter_mut()
+            .map(|o| std::mem::take(&mut o.bytes))
+            .collect();
         compound::link(&mut msgs);
         let total: usize = msgs.iter().map(Vec::len).sum();
         // One key seals the whole chain: the first reply that must be encrypted names it.
         let seal_for = out.iter().find_map(|o| o.encrypt_for);
-        let room = if seal_for.is_some() { super::encryption::TRANSFORM_ROOM } else { 0 };
+        let room = if seal_for.is_some() {
+            super::encryption::TRANSFORM_ROOM
+        } else {
+            0
+        };
         let mut frame = Vec::with_capacity(4 + room + total);
         framing::put_frame_header(&mut frame, total);
         frame.resize(4 + room, 0);
@@ -233,20 +278,36 @@ impl Conn {
             return Ok(reply);
         }
         // Signature checks (MS-SMB2 3.3.5.2.4), skipped for a decrypted request.
-        if let Some(session) = self.sessions.get(&req.session_id).filter(|_| !req.encrypted) {
+        if let Some(session) = self
+            .sessions
+            .get(&req.session_id)
+            .filter(|_| !req.encrypted)
+        {
             if let Some(est) = &session.established {
                 if req.hdr.is_signed() {
                     match est.signer {
                         Some(s) if s.verify_request(req.msg) => {}
                         Some(_) => {
                             tracing::warn!("bad signature; request refused");
-                            return Ok(Reply { status: NtStatus::ACCESS_DENIED, unsigned: true, ..Reply::default() });
+                            return Ok(Reply {
+                                status: NtStatus::ACCESS_DENIED,
+                                unsigned: true,
+                                ..Reply::default()
+                            });
                         }
                         None => {}
                     }
-                } else if est.signing_required && est.signer.is_some() && cmd != Command::SESSION_SETUP && cmd != Command::ECHO {
+                } else if est.signing_required
+                    && est.signer.is_some()
+                    && cmd != Command::SESSION_SETUP
+                    && cmd != Command::ECHO
+                {
                     tracing::warn!("unsigned request on a session that requires signing");
-                    return Ok(Reply { status: NtStatus::ACCESS_DENIED, unsigned: true, ..Reply::default() });
+                    return Ok(Reply {
+                        status: NtStatus::ACCESS_DENIED,
+                        unsigned: true,
+                        ..Reply::default()
+                    });
                 }
             }
         }
@@ -318,13 +379,20 @@ impl Conn {
         let est = session.established.as_ref()?;
         let session_wide = est.encrypt_data;
         let tree_wide = !matches!(cmd, Command::TREE_CONNECT | Command::LOGOFF | Command::ECHO)
-            && session.trees.get(&req.tree_id).is_some_and(|t| t.encrypt_data);
+            && session
+                .trees
+                .get(&req.tree_id)
+                .is_some_and(|t| t.encrypt_data);
         if !(session_wide || tree_wide) {
             return None;
         }
         tracing::warn!(peer = %self.peer, command = ?cmd, session_wide, "unencrypted request where encryption is required");
         self.close_after_reply = true;
-        Some(Reply { status: NtStatus::ACCESS_DENIED, unsigned: true, ..Reply::default() })
+        Some(Reply {
+            status: NtStatus::ACCESS_DENIED,
+            unsigned: true,
+            ..Reply::default()
+        })
     }
 
     /// An SMB1 NEGOTIATE (MS-SMB2 3.3.5.3.1): answered with an SMB2 NEGOTIATE response.

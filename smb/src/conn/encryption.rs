@@ -45,28 +45,46 @@ impl Conn {
     /// Decrypts a transform frame in place. Every failure (malformed header, unknown session,
     /// bad tag, replayed nonce) closes the connection with a warning naming the peer: the
     /// caller turns `Err` into a disconnect (MS-SMB2 3.3.5.2.1.1).
-    pub(crate) fn decrypt_frame(&mut self, mut buf: Vec<u8>) -> Result<(Vec<u8>, u64), &'static str> {
+    pub(crate) fn decrypt_frame(
+        &mut self,
+        mut buf: Vec<u8>,
+    ) -> Result<(Vec<u8>, u64), &'static str> {
         let peer = self.peer;
         let fail = |why: &'static str, detail: String| {
             tracing::warn!(%peer, why, detail, "decryption failed; closing connection");
             why
         };
-        if !self.negotiated().is_some_and(shoal_smb_proto::Dialect::is_smb3) || !self.can_encrypt() {
-            return Err(fail("encrypted message on a connection without encryption", String::new()));
+        if !self
+            .negotiated()
+            .is_some_and(shoal_smb_proto::Dialect::is_smb3)
+            || !self.can_encrypt()
+        {
+            return Err(fail(
+                "encrypted message on a connection without encryption",
+                String::new(),
+            ));
         }
-        let h = transform::peek(&buf).map_err(|e| fail("malformed transform header", e.to_string()))?;
+        let h =
+            transform::peek(&buf).map_err(|e| fail("malformed transform header", e.to_string()))?;
         let Some(crypt) = self
             .sessions
             .get_mut(&h.session_id)
             .and_then(|s| s.established.as_mut())
             .and_then(|e| e.crypt.as_mut())
         else {
-            return Err(fail("encrypted message for an unknown session", format!("{:#x}", h.session_id)));
+            return Err(fail(
+                "encrypted message for an unknown session",
+                format!("{:#x}", h.session_id),
+            ));
         };
-        transform::open(&crypt.decryption, &mut buf).map_err(|e| fail("bad encrypted message", e.to_string()))?;
+        transform::open(&crypt.decryption, &mut buf)
+            .map_err(|e| fail("bad encrypted message", e.to_string()))?;
         // Only an authenticated nonce is remembered, so forged frames cannot fill the window.
         if !crypt.seen.accept(h.nonce) {
-            return Err(fail("replayed nonce", format!("session {:#x}", h.session_id)));
+            return Err(fail(
+                "replayed nonce",
+                format!("session {:#x}", h.session_id),
+            ));
         }
         if !crypt.client_encrypts {
             tracing::info!(session = h.session_id, cipher = ?crypt.decryption.cipher(), "client encrypts");
@@ -78,9 +96,19 @@ impl Conn {
 
     /// MS-SMB2 3.3.4.1.4: whether a response of `command` on `session_id`/`tree_id` is sent
     /// encrypted, given whether its request was.
-    pub(crate) fn must_encrypt(&self, session_id: u64, tree_id: u32, command: Command, request_encrypted: bool) -> bool {
-        let Some(session) = self.sessions.get(&session_id) else { return false };
-        let Some(est) = &session.established else { return false };
+    pub(crate) fn must_encrypt(
+        &self,
+        session_id: u64,
+        tree_id: u32,
+        command: Command,
+        request_encrypted: bool,
+    ) -> bool {
+        let Some(session) = self.sessions.get(&session_id) else {
+            return false;
+        };
+        let Some(est) = &session.established else {
+            return false;
+        };
         if est.crypt.is_none() {
             return false;
         }
@@ -93,14 +121,19 @@ impl Conn {
         if est.encrypt_data {
             return true;
         }
-        command != Command::TREE_CONNECT && session.trees.get(&tree_id).is_some_and(|t| t.encrypt_data)
+        command != Command::TREE_CONNECT
+            && session.trees.get(&tree_id).is_some_and(|t| t.encrypt_data)
     }
 
     /// Seals `frame` in place: it holds the 4-byte transport header, [`TRANSFORM_ROOM`] bytes
     /// of room, then the plaintext message(s). Rewrites the transport length. `Err` when the
     /// session has no keys or its nonces are exhausted (the connection must close rather
     /// than send in clear or reuse a nonce).
-    pub(crate) fn seal_frame(&mut self, session_id: u64, frame: &mut [u8]) -> Result<(), &'static str> {
+    pub(crate) fn seal_frame(
+        &mut self,
+        session_id: u64,
+        frame: &mut [u8],
+    ) -> Result<(), &'static str> {
         let crypt = self
             .sessions
             .get_mut(&session_id)
@@ -110,7 +143,8 @@ impl Conn {
         let nonce = crypt.nonces.next_nonce().ok_or("nonce space exhausted")?;
         let body = frame.get_mut(4..).ok_or("short frame")?;
         let len = body.len();
-        transform::seal(&crypt.encryption, nonce, session_id, body).map_err(|_| "cannot encrypt the reply")?;
+        transform::seal(&crypt.encryption, nonce, session_id, body)
+            .map_err(|_| "cannot encrypt the reply")?;
         let mut hdr = Vec::with_capacity(4);
         shoal_smb_proto::framing::put_frame_header(&mut hdr, len);
         if let Some(h) = frame.get_mut(..4) {
@@ -122,7 +156,13 @@ impl Conn {
     /// Encrypts a complete plaintext transport frame (an async final response) when the
     /// session's policy says so, or when the client has been encrypting (whether the original
     /// request was is not recorded); returns it unchanged otherwise.
-    pub(crate) fn protect_frame(&mut self, session_id: u64, tree_id: u32, command: Command, frame: Vec<u8>) -> Vec<u8> {
+    pub(crate) fn protect_frame(
+        &mut self,
+        session_id: u64,
+        tree_id: u32,
+        command: Command,
+        frame: Vec<u8>,
+    ) -> Vec<u8> {
         let client_encrypts = self
             .sessions
             .get(&session_id)

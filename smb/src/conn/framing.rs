@@ -13,7 +13,10 @@ pub(crate) enum ReadError {
 }
 
 /// Reads one frame; `Ok(None)` at a clean end of stream.
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    max: usize,
+) -> Result<Option<Vec<u8>>, ReadError> {
     let mut h = [0u8; 4];
     match rd.read_exact(&mut h).await {
         Ok(_) => {}

@@ -33,16 +33,29 @@ pub(crate) struct Shared {
     pub rng: ring::rand::SystemRandom,
     /// Established sessions of every connection: user name and how to tell the owning
     /// connection to drop the session (a reconnecting client names it as PreviousSessionId).
-    pub registry: std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
+    pub registry:
+        std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
 }
 
 impl Shared {
     pub fn new(config: SmbConfig, users: Arc<UserDb>, vfs: Arc<dyn Vfs>) -> Shared {
         let server_guid = users.server_guid();
-        Shared { config, users, vfs, server_guid, rng: ring::rand::SystemRandom::new(), registry: Default::default() }
+        Shared {
+            config,
+            users,
+            vfs,
+            server_guid,
+            rng: ring::rand::SystemRandom::new(),
+            registry: Default::default(),
+        }
     }
 
-    fn registry(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>> {
+    fn registry(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>,
+    > {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -61,7 +74,9 @@ impl Shared {
     /// (on whatever connection holds it).
     pub fn expire_previous(&self, previous: u64, user: &str) {
         let mut reg = self.registry();
-        let same_user = reg.get(&previous).is_some_and(|(u, _)| u.eq_ignore_ascii_case(user));
+        let same_user = reg
+            .get(&previous)
+            .is_some_and(|(u, _)| u.eq_ignore_ascii_case(user));
         if same_user {
             if let Some((_, tx)) = reg.remove(&previous) {
                 // Full queue: the old connection is busy or stuck; it keeps the session.
@@ -81,8 +96,13 @@ impl Shared {
 
 /// Current time as a FILETIME.
 pub(crate) fn filetime_now() -> u64 {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    shoal_smb_proto::query_info::unix_to_filetime(i64::try_from(d.as_secs()).unwrap_or(0), d.subsec_nanos())
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    shoal_smb_proto::query_info::unix_to_filetime(
+        i64::try_from(d.as_secs()).unwrap_or(0),
+        d.subsec_nanos(),
+    )
 }
 
 /// Runs a connection until the peer closes it, it breaks the protocol, times out, or the
@@ -102,7 +122,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
         let limit = if conn.ever_authenticated {
             shared.config.idle_timeout
         } else {
-            shared.config.unauthenticated_timeout.saturating_sub(started.elapsed())
+            shared
+                .config
+                .unauthenticated_timeout
+                .saturating_sub(started.elapsed())
         };
         let frame = tokio::select! {
             biased;
@@ -116,7 +139,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
         };
         let buf = match frame {
             Err(_) => {
-                tracing::debug!(authenticated = conn.ever_authenticated, "connection timed out");
+                tracing::debug!(
+                    authenticated = conn.ever_authenticated,
+                    "connection timed out"
+                );
                 break;
             }
             Ok(Ok(Some(buf))) => buf,

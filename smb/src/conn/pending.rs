@@ -70,9 +70,13 @@ impl Conn {
     /// The cancelled request completes with STATUS_CANCELLED; CANCEL itself has no reply.
     pub(crate) fn cancel(&mut self, hdr: &Header) {
         let pos = if hdr.is_async() {
-            self.pending.iter().position(|p| p.async_id == hdr.async_id && p.session_id == hdr.session_id)
+            self.pending
+                .iter()
+                .position(|p| p.async_id == hdr.async_id && p.session_id == hdr.session_id)
         } else {
-            self.pending.iter().position(|p| p.message_id == hdr.message_id && p.session_id == hdr.session_id)
+            self.pending
+                .iter()
+                .position(|p| p.message_id == hdr.message_id && p.session_id == hdr.session_id)
         };
         if let Some(i) = pos {
             let p = self.pending.remove(i);
@@ -85,8 +89,9 @@ impl Conn {
     /// Completes the requests waiting on `file_id` (its handle is being closed) with
     /// STATUS_NOTIFY_CLEANUP.
     pub(crate) fn cleanup_pending_for(&mut self, file_id: FileId) {
-        let (done, keep): (Vec<Pending>, Vec<Pending>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|p| p.file_id == file_id);
+        let (done, keep): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.file_id == file_id);
         self.pending = keep;
         for p in done {
             let f = self.finish(&p, NtStatus::NOTIFY_CLEANUP);
@@ -98,6 +103,7 @@ impl Conn {
     /// Forgets waiting requests of a session or tree going away (their replies would have no
     /// session to be signed with; MS-SMB2 3.3.5.6 lets the server drop them).
     pub(crate) fn drop_pending(&mut self, session_id: u64, tree_id: Option<u32>) {
-        self.pending.retain(|p| !(p.session_id == session_id && tree_id.is_none_or(|t| t == p.tree_id)));
+        self.pending
+            .retain(|p| !(p.session_id == session_id && tree_id.is_none_or(|t| t == p.tree_id)));
     }
 }

@@ -4,7 +4,10 @@ use shoal_smb_proto::crypto::signing::{self, Role, SigningAlgorithm};
 use shoal_smb_proto::Dialect;
 
 /// The signing algorithm for a dialect (and the 3.1.1 negotiated one).
-pub(crate) fn algorithm(dialect: Dialect, negotiated: Option<SigningAlgorithm>) -> SigningAlgorithm {
+pub(crate) fn algorithm(
+    dialect: Dialect,
+    negotiated: Option<SigningAlgorithm>,
+) -> SigningAlgorithm {
     if dialect == Dialect::SMB3_1_1 {
         negotiated.unwrap_or(SigningAlgorithm::AesCmac)
     } else if dialect.is_smb3() {

@@ -94,7 +94,11 @@ pub(crate) struct Listing {
 
 /// What an open refers to.
 pub(crate) enum OpenKind {
-    File { handle: FileHandle, is_dir: bool, listing: Option<Listing> },
+    File {
+        handle: FileHandle,
+        is_dir: bool,
+        listing: Option<Listing>,
+    },
     Pipe(Box<Pipe>),
 }
 
@@ -150,10 +154,15 @@ pub(crate) struct Conn {
 /// How many removed sessions' keys a connection remembers.
 pub(crate) const MAX_TOMBSTONES: usize = 16;
 
-static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x0000_1000_0000_0001);
+static NEXT_SESSION: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0x0000_1000_0000_0001);
 
 impl Conn {
-    pub fn new(shared: Arc<Shared>, peer: SocketAddr, expire_tx: tokio::sync::mpsc::Sender<u64>) -> Conn {
+    pub fn new(
+        shared: Arc<Shared>,
+        peer: SocketAddr,
+        expire_tx: tokio::sync::mpsc::Sender<u64>,
+    ) -> Conn {
         let max = shared.config.max_credits;
         Conn {
             shared,
@@ -195,12 +204,19 @@ impl Conn {
     pub fn new_file_id(&mut self) -> FileId {
         let v = self.next_file_id;
         self.next_file_id += 1;
-        FileId { persistent: v, volatile: v }
+        FileId {
+            persistent: v,
+            volatile: v,
+        }
     }
 
     /// The VFS caller for a request of `session` on a share in `zone`.
     pub fn caller(&self, identity: &Identity, zone: ZoneId) -> Caller {
-        let protocol = if self.negotiated().is_some_and(Dialect::is_smb3) { Protocol::Smb3 } else { Protocol::Smb2 };
+        let protocol = if self.negotiated().is_some_and(Dialect::is_smb3) {
+            Protocol::Smb3
+        } else {
+            Protocol::Smb2
+        };
         Caller {
             uid: identity.uid,
             gid: identity.gid,
@@ -214,7 +230,12 @@ impl Conn {
 
     /// Drops a session with its trees and opens.
     pub fn remove_session(&mut self, id: u64) {
-        if let Some(signer) = self.sessions.remove(&id).and_then(|s| s.established).and_then(|e| e.signer) {
+        if let Some(signer) = self
+            .sessions
+            .remove(&id)
+            .and_then(|s| s.established)
+            .and_then(|e| e.signer)
+        {
             if self.tombstones.len() >= MAX_TOMBSTONES {
                 self.tombstones.remove(0);
             }

@@ -97,16 +97,24 @@ fn tree_connect(c: &mut Client, path: &str) -> Vec<u8> {
     m
 }
 
-const NEG_FLAGS: u32 = 0x0000_0001 | 0x0000_0200 | 0x0008_0000 | 0x0080_0000 | 0x2000_0000 | 0x0000_0010;
+const NEG_FLAGS: u32 =
+    0x0000_0001 | 0x0000_0200 | 0x0008_0000 | 0x0080_0000 | 0x2000_0000 | 0x0000_0010;
 
 /// Negotiates 3.0.2 and authenticates `user`/`password`; returns the session key on success
 /// or the failing status.
 async fn logon(c: &mut Client, user: &str, password: &str) -> Result<[u8; 16], NtStatus> {
-    logon_with(c, user, password, 0).await.map(|(signing, _)| signing)
+    logon_with(c, user, password, 0)
+        .await
+        .map(|(signing, _)| signing)
 }
 
 /// [`logon`] with the client's NEGOTIATE capabilities; returns the signing and session keys.
-async fn logon_with(c: &mut Client, user: &str, password: &str, caps: u32) -> Result<([u8; 16], [u8; 16]), NtStatus> {
+async fn logon_with(
+    c: &mut Client,
+    user: &str,
+    password: &str,
+    caps: u32,
+) -> Result<([u8; 16], [u8; 16]), NtStatus> {
     let mut neg = c.header(Command::NEGOTIATE);
     neg.extend_from_slice(&36u16.to_le_bytes());
     neg.extend_from_slice(&1u16.to_le_bytes());
@@ -147,7 +155,14 @@ async fn logon_with(c: &mut Client, user: &str, password: &str, caps: u32) -> Re
     let session_key = hmac_md5(&key, &[&proof]);
     let mut nt = proof.to_vec();
     nt.extend_from_slice(&blob);
-    let fields = [vec![0u8; 24], nt, utf16("WG"), utf16(user), utf16("WS"), Vec::new()];
+    let fields = [
+        vec![0u8; 24],
+        nt,
+        utf16("WG"),
+        utf16(user),
+        utf16("WS"),
+        Vec::new(),
+    ];
     let mut t3 = b"NTLMSSP\0\x03\0\0\0".to_vec();
     let mut off = 64usize;
     let mut payload = Vec::new();
@@ -167,12 +182,21 @@ async fn logon_with(c: &mut Client, user: &str, password: &str, caps: u32) -> Re
     }
     let keys = derive_session_keys(&session_key, Dialect::SMB3_0_2, &[0; 64]);
     assert!(h.is_signed(), "final SESSION_SETUP response must be signed");
-    assert!(verify(SigningAlgorithm::AesCmac, &keys.signing, &r, Role::Server));
+    assert!(verify(
+        SigningAlgorithm::AesCmac,
+        &keys.signing,
+        &r,
+        Role::Server
+    ));
     Ok((keys.signing, session_key))
 }
 
 async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("shoal-smb-conn-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "shoal-smb-conn-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(dir.join("backing")).unwrap();
     let users = shoal_auth::UserDb::open(&dir.join("users.sqlite")).unwrap();
     users.add("alice", "s3cret", Some(0), Some(0)).unwrap();
@@ -197,7 +221,16 @@ async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
         let _keep = _tx;
         super::run(b, "127.0.0.1:1".parse().unwrap(), shared, rx).await;
     });
-    (Client { io: a, next_id: 0, session_id: 0, tree_id: 0 }, task, dir)
+    (
+        Client {
+            io: a,
+            next_id: 0,
+            session_id: 0,
+            tree_id: 0,
+        },
+        task,
+        dir,
+    )
 }
 
 fn rand_suffix() -> u64 {
@@ -248,7 +281,10 @@ async fn signatures_are_verified_and_replies_signed() {
     sign(SigningAlgorithm::AesCmac, &key, &mut m, Role::Client);
     let (h, r) = c.call(&m).await;
     assert_eq!(h.status, NtStatus::USER_SESSION_DELETED);
-    assert!(verify(SigningAlgorithm::AesCmac, &key, &r, Role::Server), "deleted-session reply signed with the old key");
+    assert!(
+        verify(SigningAlgorithm::AesCmac, &key, &r, Role::Server),
+        "deleted-session reply signed with the old key"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -274,8 +310,17 @@ mod encryption {
     /// Client-side keys: it seals with the server's decryption key and opens with its
     /// encryption key.
     fn client_keys(session_key: &[u8; 16]) -> (CipherKey, CipherKey) {
-        let k = derive_cipher_keys(session_key, Dialect::SMB3_0_2, &[0; 64], Cipher::AES_128_CCM).unwrap();
-        (CipherKey::new(Cipher::AES_128_CCM, &k.decryption).unwrap(), CipherKey::new(Cipher::AES_128_CCM, &k.encryption).unwrap())
+        let k = derive_cipher_keys(
+            session_key,
+            Dialect::SMB3_0_2,
+            &[0; 64],
+            Cipher::AES_128_CCM,
+        )
+        .unwrap();
+        (
+            CipherKey::new(Cipher::AES_128_CCM, &k.decryption).unwrap(),
+            CipherKey::new(Cipher::AES_128_CCM, &k.encryption).unwrap(),
+        )
     }
 
     fn seal(key: &CipherKey, nonce: u8, session_id: u64, msg: &[u8]) -> Vec<u8> {
@@ -289,7 +334,10 @@ mod encryption {
 
     async fn closed(c: &mut Client) -> bool {
         let mut h = [0u8; 4];
-        matches!(tokio::time::timeout(std::time::Duration::from_secs(5), c.io.read_exact(&mut h)).await, Ok(Err(_)))
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), c.io.read_exact(&mut h)).await,
+            Ok(Err(_))
+        )
     }
 
     #[tokio::test]

@@ -18,7 +18,9 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => {}
         _ => return fail(NtStatus::FILE_CLOSED),
     }
-    let Some(open) = conn.opens.remove(&id) else { return fail(NtStatus::FILE_CLOSED) };
+    let Some(open) = conn.opens.remove(&id) else {
+        return fail(NtStatus::FILE_CLOSED);
+    };
     conn.cleanup_pending_for(id);
     let OpenKind::File { handle, .. } = open.kind else {
         let mut body = Vec::new();
@@ -32,16 +34,33 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let forgotten = crate::open_table::forget(req.session_id, id);
     let info = blocking(move || {
         // Attributes are taken before a delete on close (Windows answers them too).
-        let info = if post { vfs.getattr(&caller, &handle).ok().map(|a| super::dos::info_of(&*vfs, &caller, &handle, &a)) } else { None };
+        let info = if post {
+            vfs.getattr(&caller, &handle)
+                .ok()
+                .map(|a| super::dos::info_of(&*vfs, &caller, &handle, &a))
+        } else {
+            None
+        };
         if let Some((o, unlink)) = forgotten {
             if let Some((parent, name)) = unlink {
-                let r = if o.is_dir { vfs.rmdir(&caller, &parent, &name) } else { vfs.remove(&caller, &parent, &name) };
+                let r = if o.is_dir {
+                    vfs.rmdir(&caller, &parent, &name)
+                } else {
+                    vfs.remove(&caller, &parent, &name)
+                };
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "delete on close failed");
                 }
             }
             if let Some(a) = &auditor {
-                if let Err(e) = a.smb_close(&caller, &o.audit_name, o.is_dir, Some(o.file.1), o.bytes_read, o.bytes_written) {
+                if let Err(e) = a.smb_close(
+                    &caller,
+                    &o.audit_name,
+                    o.is_dir,
+                    Some(o.file.1),
+                    o.bytes_read,
+                    o.bytes_written,
+                ) {
                     tracing::warn!(error = %e, "audit: close event not logged");
                 }
             }

@@ -3,11 +3,14 @@
 //! and opens of the named pipes of `IPC$`.
 
 use shoal_smb_proto::create::{
-    action, context, disposition, encode_create_response, encode_create_response_with, options, parse_contexts, CreateRequest,
+    action, context, disposition, encode_create_response, encode_create_response_with, options,
+    parse_contexts, CreateRequest,
 };
 use shoal_smb_proto::query_info::{attributes, FileInfo};
 use shoal_smb_proto::NtStatus;
-use shoal_vfs::perm::{ACCESS_DELETE, ACCESS_EXECUTE, ACCESS_EXTEND, ACCESS_LOOKUP, ACCESS_MODIFY, ACCESS_READ};
+use shoal_vfs::perm::{
+    ACCESS_DELETE, ACCESS_EXECUTE, ACCESS_EXTEND, ACCESS_LOOKUP, ACCESS_MODIFY, ACCESS_READ,
+};
 use shoal_vfs::{CreateHow, FileKind, SetAttr, VfsError};
 
 use super::dos::{self, DosInfo};
@@ -73,7 +76,14 @@ fn granted_from(vfs_bits: u32, read_only: bool) -> u32 {
         g |= EXECUTE;
     }
     if !read_only && vfs_bits & (ACCESS_MODIFY | ACCESS_EXTEND) != 0 {
-        g |= WRITE_DATA | APPEND_DATA | WRITE_EA | WRITE_ATTRIBUTES | DELETE | DELETE_CHILD | WRITE_DAC | WRITE_OWNER;
+        g |= WRITE_DATA
+            | APPEND_DATA
+            | WRITE_EA
+            | WRITE_ATTRIBUTES
+            | DELETE
+            | DELETE_CHILD
+            | WRITE_DAC
+            | WRITE_OWNER;
     }
     g
 }
@@ -154,13 +164,17 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     }
     let contexts = parse_contexts(c.contexts)?;
     if c.disposition > disposition::OVERWRITE_IF
-        || c.options & (options::DIRECTORY_FILE | options::NON_DIRECTORY_FILE) == (options::DIRECTORY_FILE | options::NON_DIRECTORY_FILE)
+        || c.options & (options::DIRECTORY_FILE | options::NON_DIRECTORY_FILE)
+            == (options::DIRECTORY_FILE | options::NON_DIRECTORY_FILE)
         || c.file_attributes & 0xFFFF_8048 != 0
     {
         return fail(NtStatus::INVALID_PARAMETER);
     }
     if c.options & options::DIRECTORY_FILE != 0
-        && !matches!(c.disposition, disposition::CREATE | disposition::OPEN | disposition::OPEN_IF)
+        && !matches!(
+            c.disposition,
+            disposition::CREATE | disposition::OPEN | disposition::OPEN_IF
+        )
     {
         return fail(NtStatus::INVALID_PARAMETER);
     }
@@ -171,13 +185,22 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         return fail(NtStatus::INVALID_PARAMETER);
     }
     let desired = map_generic(c.desired_access & !access::SYSTEM_SECURITY);
-    if c.options & options::DELETE_ON_CLOSE != 0 && desired & (access::DELETE | access::MAXIMUM_ALLOWED) == 0 {
+    if c.options & options::DELETE_ON_CLOSE != 0
+        && desired & (access::DELETE | access::MAXIMUM_ALLOWED) == 0
+    {
         // MS-FSA 2.1.5.1: FILE_DELETE_ON_CLOSE needs DELETE access.
         return fail(NtStatus::INVALID_PARAMETER);
     }
-    let parts: Vec<String> = components(&c.name)?.into_iter().map(str::to_string).collect();
+    let parts: Vec<String> = components(&c.name)?
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let stale = {
-        let registry = conn.shared.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let registry = conn
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         crate::open_table::stale(
             &|s| conn.sessions.contains_key(&s),
             &|s, id| conn.opens.get(&id).is_some_and(|o| o.session_id == s),
@@ -191,7 +214,10 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let (disp, opts, file_attributes) = (c.disposition, c.options, c.file_attributes);
     let audit_name = super::audit_name(conn, &share, &c.name);
     let auditor = super::auditor(conn);
-    let audit_ctx = shoal_audit::RequestContext { desired_access: Some(c.desired_access), create_disposition: Some(disp) };
+    let audit_ctx = shoal_audit::RequestContext {
+        desired_access: Some(c.desired_access),
+        create_disposition: Some(disp),
+    };
     let desired_raw = c.desired_access;
     let caller2 = caller.clone();
     let audit_name2 = audit_name.clone();
@@ -200,15 +226,35 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             crate::open_table::release(&vfs, &stale);
         }
         let result = shoal_audit::with_request_context(audit_ctx, || {
-            open_or_create(&*vfs, &caller, &root, &parts, read_only, disp, opts, file_attributes, desired)
+            open_or_create(
+                &*vfs,
+                &caller,
+                &root,
+                &parts,
+                read_only,
+                disp,
+                opts,
+                file_attributes,
+                desired,
+            )
         });
         if let Some(a) = &auditor {
             // Creations are logged by the VFS layer; opens of existing objects (or failures
             // to open them) here.
             let (created, is_dir, inode, status) = match &result {
-                Ok(o) => (o.action == action::CREATED, o.attr.kind == FileKind::Directory, Some(o.attr.fileid), 0),
+                Ok(o) => (
+                    o.action == action::CREATED,
+                    o.attr.kind == FileKind::Directory,
+                    Some(o.attr.fileid),
+                    0,
+                ),
                 Err(SmbError::Vfs(_)) => (true, false, None, 0), // the layer saw it
-                Err(e) => (false, opts & options::DIRECTORY_FILE != 0, None, e.status().0),
+                Err(e) => (
+                    false,
+                    opts & options::DIRECTORY_FILE != 0,
+                    None,
+                    e.status().0,
+                ),
             };
             let ev = shoal_audit::SmbOpen {
                 file_name: &audit_name2,
@@ -226,7 +272,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         result
     })
     .await?;
-    let effective = if desired & access::MAXIMUM_ALLOWED != 0 { opened.maximal } else { opened.granted };
+    let effective = if desired & access::MAXIMUM_ALLOWED != 0 {
+        opened.maximal
+    } else {
+        opened.granted
+    };
     let is_dir = opened.attr.kind == FileKind::Directory;
     let id = conn.new_file_id();
     let file_key = (opened.attr.fsid, opened.attr.fileid);
@@ -257,7 +307,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         Open {
             session_id: req.session_id,
             tree_id: req.tree_id,
-            kind: OpenKind::File { handle: opened.handle, is_dir, listing: None },
+            kind: OpenKind::File {
+                handle: opened.handle,
+                is_dir,
+                listing: None,
+            },
             granted: effective,
             path: c.name.clone(),
         },
@@ -283,7 +337,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     dos::apply(&mut info, opened.dos);
     let mut body = Vec::new();
     encode_create_response_with(&mut body, opened.action, &info, id, &replies);
-    Ok(Reply { body, file_id: Some(id), ..Reply::default() })
+    Ok(Reply {
+        body,
+        file_id: Some(id),
+        ..Reply::default()
+    })
 }
 
 /// Resolves the path and opens, creates, overwrites or supersedes (blocking).
@@ -313,11 +371,18 @@ fn open_or_create(
                 dir = h;
                 dir_attr = a;
             }
-            Ok(_) | Err(VfsError::NotFound) | Err(VfsError::NotDir) => return fail(NtStatus::OBJECT_PATH_NOT_FOUND),
+            Ok(_) | Err(VfsError::NotFound) | Err(VfsError::NotDir) => {
+                return fail(NtStatus::OBJECT_PATH_NOT_FOUND)
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    let mask = ACCESS_READ | ACCESS_LOOKUP | ACCESS_MODIFY | ACCESS_EXTEND | ACCESS_DELETE | ACCESS_EXECUTE;
+    let mask = ACCESS_READ
+        | ACCESS_LOOKUP
+        | ACCESS_MODIFY
+        | ACCESS_EXTEND
+        | ACCESS_DELETE
+        | ACCESS_EXECUTE;
     let wanted = desired & !access::MAXIMUM_ALLOWED;
     let existing = match &last {
         None => Some((dir.clone(), dir_attr.clone())),
@@ -361,7 +426,11 @@ fn open_or_create(
                 }
             }
             if wanted & !maximal != 0 {
-                tracing::debug!(wanted = format_args!("{wanted:#x}"), maximal = format_args!("{maximal:#x}"), "access denied");
+                tracing::debug!(
+                    wanted = format_args!("{wanted:#x}"),
+                    maximal = format_args!("{maximal:#x}"),
+                    "access denied"
+                );
                 return fail(NtStatus::ACCESS_DENIED);
             }
             if opts & options::DELETE_ON_CLOSE != 0 && !is_dir && a.mode & 0o222 == 0 {
@@ -392,24 +461,51 @@ fn open_or_create(
                     {
                         return fail(NtStatus::ACCESS_DENIED);
                     }
-                    let mut set = SetAttr { size: Some(0), ..SetAttr::default() };
+                    let mut set = SetAttr {
+                        size: Some(0),
+                        ..SetAttr::default()
+                    };
                     if file_attributes & attributes::READONLY != 0 {
                         set.mode = Some(a.mode & !0o222);
                     }
                     // The attributes are replaced (ARCHIVE added); the creation time stays.
-                    let creation_time = stored.unwrap_or_else(|| DosInfo::fallback(&a)).creation_time;
+                    let creation_time = stored
+                        .unwrap_or_else(|| DosInfo::fallback(&a))
+                        .creation_time;
                     vfs.setattr(caller, &h, &set, None)?;
-                    let d = DosInfo { attributes: (file_attributes & dos::STORED) | attributes::ARCHIVE, creation_time };
+                    let d = DosInfo {
+                        attributes: (file_attributes & dos::STORED) | attributes::ARCHIVE,
+                        creation_time,
+                    };
                     dos::store_best_effort(vfs, caller, &h, &d);
                     let a = vfs.getattr(caller, &h)?;
-                    (a, if disp == disposition::SUPERSEDE { action::SUPERSEDED } else { action::OVERWRITTEN }, Some(d))
+                    (
+                        a,
+                        if disp == disposition::SUPERSEDE {
+                            action::SUPERSEDED
+                        } else {
+                            action::OVERWRITTEN
+                        },
+                        Some(d),
+                    )
                 }
                 _ => (a, action::OPENED, stored),
             };
-            Ok(Opened { handle: h, attr, parent: link_parent, name: link_name, action: act, maximal, granted: wanted, dos: stored })
+            Ok(Opened {
+                handle: h,
+                attr,
+                parent: link_parent,
+                name: link_name,
+                action: act,
+                maximal,
+                granted: wanted,
+                dos: stored,
+            })
         }
         None => {
-            let Some(name) = last else { return fail(NtStatus::OBJECT_NAME_NOT_FOUND) };
+            let Some(name) = last else {
+                return fail(NtStatus::OBJECT_NAME_NOT_FOUND);
+            };
             if matches!(disp, disposition::OPEN | disposition::OVERWRITE) {
                 return fail(NtStatus::OBJECT_NAME_NOT_FOUND);
             }
@@ -419,16 +515,28 @@ fn open_or_create(
             let ro = file_attributes & attributes::READONLY != 0;
             let new_dir = opts & options::DIRECTORY_FILE != 0;
             let (h, a) = if new_dir {
-                vfs.mkdir(caller, &dir, name.as_bytes(), &SetAttr { mode: Some(0o755), ..SetAttr::default() })?
+                vfs.mkdir(
+                    caller,
+                    &dir,
+                    name.as_bytes(),
+                    &SetAttr {
+                        mode: Some(0o755),
+                        ..SetAttr::default()
+                    },
+                )?
             } else {
                 let mode = if ro { 0o444 } else { 0o644 };
-                let how = CreateHow::Guarded(SetAttr { mode: Some(mode), ..SetAttr::default() });
+                let how = CreateHow::Guarded(SetAttr {
+                    mode: Some(mode),
+                    ..SetAttr::default()
+                });
                 vfs.create(caller, &dir, name.as_bytes(), &how)?
             };
             // The requested attributes (a new file gets ARCHIVE, as on NTFS) and the creation
             // time, which POSIX does not keep; storing them changes the ctime: stat again.
             let d = DosInfo {
-                attributes: (file_attributes & dos::STORED) | if new_dir { 0 } else { attributes::ARCHIVE },
+                attributes: (file_attributes & dos::STORED)
+                    | if new_dir { 0 } else { attributes::ARCHIVE },
                 creation_time: file_info(&a).creation_time,
             };
             dos::store_best_effort(vfs, caller, &h, &d);
@@ -456,16 +564,33 @@ fn rpc_context(conn: &Conn) -> RpcContext {
     let mut shares: Vec<ShareEntry> = cfg
         .shares
         .iter()
-        .map(|s| ShareEntry { name: s.name.clone(), comment: s.comment.clone(), share_type: 0, path: format!("C:\\{}", s.name) })
+        .map(|s| ShareEntry {
+            name: s.name.clone(),
+            comment: s.comment.clone(),
+            share_type: 0,
+            path: format!("C:\\{}", s.name),
+        })
         .collect();
-    shares.push(ShareEntry { name: "IPC$".into(), comment: "IPC Service".into(), share_type: 0x8000_0003, path: String::new() });
-    RpcContext { server_name: cfg.server_name.clone(), domain: cfg.workgroup.clone(), shares }
+    shares.push(ShareEntry {
+        name: "IPC$".into(),
+        comment: "IPC Service".into(),
+        share_type: 0x8000_0003,
+        path: String::new(),
+    });
+    RpcContext {
+        server_name: cfg.server_name.clone(),
+        domain: cfg.workgroup.clone(),
+        shares,
+    }
 }
 
 /// Opens a named pipe on `IPC$` (srvsvc, wkssvc).
 fn open_pipe(conn: &mut Conn, req: &Req<'_>, name: &str) -> Result<Reply, SmbError> {
     let lower = name.to_ascii_lowercase();
-    let bare = lower.strip_prefix("\\pipe\\").or_else(|| lower.strip_prefix("pipe\\")).unwrap_or(&lower);
+    let bare = lower
+        .strip_prefix("\\pipe\\")
+        .or_else(|| lower.strip_prefix("pipe\\"))
+        .unwrap_or(&lower);
     let kind = match bare {
         "srvsvc" => PipeKind::Srvsvc,
         "wkssvc" => PipeKind::Wkssvc,
@@ -485,10 +610,18 @@ fn open_pipe(conn: &mut Conn, req: &Req<'_>, name: &str) -> Result<Reply, SmbErr
             path: name.to_string(),
         },
     );
-    let info = FileInfo { attributes: attributes::NORMAL, nlink: 1, ..FileInfo::default() };
+    let info = FileInfo {
+        attributes: attributes::NORMAL,
+        nlink: 1,
+        ..FileInfo::default()
+    };
     let mut body = Vec::new();
     encode_create_response(&mut body, action::OPENED, &info, id);
-    Ok(Reply { body, file_id: Some(id), ..Reply::default() })
+    Ok(Reply {
+        body,
+        file_id: Some(id),
+        ..Reply::default()
+    })
 }
 
 #[cfg(test)]
@@ -509,7 +642,10 @@ mod tests {
 
     #[test]
     fn generic_mapping() {
-        assert_eq!(map_generic(access::GENERIC_READ) & access::READ_DATA, access::READ_DATA);
+        assert_eq!(
+            map_generic(access::GENERIC_READ) & access::READ_DATA,
+            access::READ_DATA
+        );
         assert_eq!(map_generic(access::GENERIC_ALL), 0x001F_01FF);
     }
 }

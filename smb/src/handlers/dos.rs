@@ -77,7 +77,10 @@ impl DosInfo {
     /// What an object without a stored value reports (see [`super::file_info`]).
     pub(crate) fn fallback(a: &Attr) -> DosInfo {
         let i = super::file_info(a);
-        DosInfo { attributes: i.attributes & STORED, creation_time: i.creation_time }
+        DosInfo {
+            attributes: i.attributes & STORED,
+            creation_time: i.creation_time,
+        }
     }
 }
 
@@ -95,7 +98,12 @@ pub(crate) fn load(vfs: &dyn Vfs, caller: &Caller, h: &FileHandle) -> Option<Dos
 }
 
 /// Stores `d` on an object.
-pub(crate) fn store(vfs: &dyn Vfs, caller: &Caller, h: &FileHandle, d: &DosInfo) -> Result<(), VfsError> {
+pub(crate) fn store(
+    vfs: &dyn Vfs,
+    caller: &Caller,
+    h: &FileHandle,
+    d: &DosInfo,
+) -> Result<(), VfsError> {
     vfs.set_xattr(caller, h, XATTR, Some(&d.encode()))
 }
 
@@ -118,7 +126,11 @@ pub(crate) fn apply(info: &mut FileInfo, dos: Option<DosInfo>) {
         // READONLY of a file is the write bits.
         attrs = (attrs & !attributes::READONLY) | (info.attributes & attributes::READONLY);
     }
-    info.attributes = if attrs == 0 { attributes::NORMAL } else { attrs };
+    info.attributes = if attrs == 0 {
+        attributes::NORMAL
+    } else {
+        attrs
+    };
     if d.creation_time != 0 {
         info.creation_time = d.creation_time;
     }
@@ -139,7 +151,10 @@ mod tests {
 
     #[test]
     fn round_trip_and_foreign_values() {
-        let d = DosInfo { attributes: attributes::HIDDEN | attributes::SYSTEM, creation_time: 0x01d9_0000_1234_5678 };
+        let d = DosInfo {
+            attributes: attributes::HIDDEN | attributes::SYSTEM,
+            creation_time: 0x01d9_0000_1234_5678,
+        };
         let b = d.encode();
         assert_eq!(b.len(), 14);
         assert_eq!(&b[..2], &[1, 0]);
@@ -150,7 +165,11 @@ mod tests {
         assert_eq!(DosInfo::decode(&v2), None);
         assert_eq!(DosInfo::decode(&b[..13]), None);
         assert_eq!(DosInfo::decode(b"0x20\0\0\0\0\0\0\0\0\0\0\0"), None);
-        let odd = DosInfo { attributes: 0xFFFF_FFFF, creation_time: 1 }.encode();
+        let odd = DosInfo {
+            attributes: 0xFFFF_FFFF,
+            creation_time: 1,
+        }
+        .encode();
         assert_eq!(DosInfo::decode(&odd).map(|d| d.attributes), Some(STORED));
     }
 
@@ -162,17 +181,42 @@ mod tests {
             ..FileInfo::default()
         };
         let mut i = file(false);
-        apply(&mut i, Some(DosInfo { attributes: attributes::HIDDEN | attributes::READONLY, creation_time: 0 }));
+        apply(
+            &mut i,
+            Some(DosInfo {
+                attributes: attributes::HIDDEN | attributes::READONLY,
+                creation_time: 0,
+            }),
+        );
         assert_eq!((i.attributes, i.creation_time), (attributes::HIDDEN, 5));
         let mut i = file(true);
-        apply(&mut i, Some(DosInfo { attributes: 0, creation_time: 9 }));
+        apply(
+            &mut i,
+            Some(DosInfo {
+                attributes: 0,
+                creation_time: 9,
+            }),
+        );
         assert_eq!((i.attributes, i.creation_time), (attributes::READONLY, 9));
         let mut i = file(false);
         apply(&mut i, Some(DosInfo::default()));
         assert_eq!(i.attributes, attributes::NORMAL);
-        let mut d = FileInfo { attributes: attributes::DIRECTORY, is_directory: true, ..FileInfo::default() };
-        apply(&mut d, Some(DosInfo { attributes: attributes::HIDDEN | attributes::READONLY, creation_time: 0 }));
-        assert_eq!(d.attributes, attributes::DIRECTORY | attributes::HIDDEN | attributes::READONLY);
+        let mut d = FileInfo {
+            attributes: attributes::DIRECTORY,
+            is_directory: true,
+            ..FileInfo::default()
+        };
+        apply(
+            &mut d,
+            Some(DosInfo {
+                attributes: attributes::HIDDEN | attributes::READONLY,
+                creation_time: 0,
+            }),
+        );
+        assert_eq!(
+            d.attributes,
+            attributes::DIRECTORY | attributes::HIDDEN | attributes::READONLY
+        );
         let mut i = file(false);
         apply(&mut i, None);
         assert_eq!(i, file(false));

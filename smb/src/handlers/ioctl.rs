@@ -4,14 +4,15 @@
 //! GET_REPARSE_POINT (nothing is a reparse point), DFS referrals (no DFS).
 
 use shoal_smb_proto::ioctl::{
-    copychunk_limits, encode_copychunk_response, encode_ioctl_response, CopyChunkCopy, IoctlRequest, FSCTL_DFS_GET_REFERRALS,
-    FSCTL_GET_REPARSE_POINT, FSCTL_PIPE_TRANSCEIVE, FSCTL_SET_SPARSE, FSCTL_SRV_COPYCHUNK, FSCTL_SRV_COPYCHUNK_WRITE,
-    FSCTL_SRV_REQUEST_RESUME_KEY, FSCTL_VALIDATE_NEGOTIATE_INFO,
+    copychunk_limits, encode_copychunk_response, encode_ioctl_response, CopyChunkCopy,
+    IoctlRequest, FSCTL_DFS_GET_REFERRALS, FSCTL_GET_REPARSE_POINT, FSCTL_PIPE_TRANSCEIVE,
+    FSCTL_SET_SPARSE, FSCTL_SRV_COPYCHUNK, FSCTL_SRV_COPYCHUNK_WRITE, FSCTL_SRV_REQUEST_RESUME_KEY,
+    FSCTL_VALIDATE_NEGOTIATE_INFO,
 };
 use shoal_smb_proto::misc::FileId;
-use shoal_vfs::WriteStability;
 use shoal_smb_proto::negotiate::{encode_validate_negotiate_response, ValidateNegotiateInfo};
 use shoal_smb_proto::NtStatus;
+use shoal_vfs::WriteStability;
 
 use super::tree_of;
 use crate::conn::dispatch::{Reply, Req};
@@ -58,16 +59,28 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         FSCTL_VALIDATE_NEGOTIATE_INFO => validate_negotiate(conn, &io),
         FSCTL_PIPE_TRANSCEIVE => {
             let id = req.file_id(io.file_id);
-            let Some(open) = conn.opens.get_mut(&id).filter(|o| o.session_id == req.session_id && o.tree_id == req.tree_id)
+            let Some(open) = conn
+                .opens
+                .get_mut(&id)
+                .filter(|o| o.session_id == req.session_id && o.tree_id == req.tree_id)
             else {
                 return fail(NtStatus::FILE_CLOSED);
             };
-            let OpenKind::Pipe(p) = &mut open.kind else { return fail(NtStatus::INVALID_DEVICE_REQUEST) };
+            let OpenKind::Pipe(p) = &mut open.kind else {
+                return fail(NtStatus::INVALID_DEVICE_REQUEST);
+            };
             p.write(io.input)?;
             let (data, more) = p.read(io.max_output as usize);
             let mut body = Vec::with_capacity(data.len() + 48);
             encode_ioctl_response(&mut body, io.ctl_code, id, &data);
-            Ok(Reply::with_status(if more { NtStatus::BUFFER_OVERFLOW } else { NtStatus::SUCCESS }, body))
+            Ok(Reply::with_status(
+                if more {
+                    NtStatus::BUFFER_OVERFLOW
+                } else {
+                    NtStatus::SUCCESS
+                },
+                body,
+            ))
         }
         FSCTL_DFS_GET_REFERRALS => fail(NtStatus::NOT_FOUND),
         _ => fail(NtStatus::NOT_SUPPORTED),
@@ -80,10 +93,18 @@ const READ_DATA: u32 = 0x1;
 const WRITE_DATA: u32 = 0x6;
 
 /// The handle and granted access of a file open of this session and tree.
-fn file_open(conn: &Conn, req: &Req<'_>, id: FileId) -> Result<(shoal_vfs::FileHandle, u32), SmbError> {
+fn file_open(
+    conn: &Conn,
+    req: &Req<'_>,
+    id: FileId,
+) -> Result<(shoal_vfs::FileHandle, u32), SmbError> {
     match conn.opens.get(&id) {
         Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &o.kind {
-            OpenKind::File { handle, is_dir: false, .. } => Ok((handle.clone(), o.granted)),
+            OpenKind::File {
+                handle,
+                is_dir: false,
+                ..
+            } => Ok((handle.clone(), o.granted)),
             OpenKind::File { .. } => fail(NtStatus::INVALID_DEVICE_REQUEST),
             OpenKind::Pipe(_) => fail(NtStatus::INVALID_DEVICE_REQUEST),
         },
@@ -92,7 +113,11 @@ fn file_open(conn: &Conn, req: &Req<'_>, id: FileId) -> Result<(shoal_vfs::FileH
 }
 
 /// SRV_COPYCHUNK / SRV_COPYCHUNK_WRITE (MS-SMB2 3.3.5.15.6).
-async fn copychunk(conn: &mut Conn, req: &Req<'_>, io: &IoctlRequest<'_>) -> Result<Reply, SmbError> {
+async fn copychunk(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    io: &IoctlRequest<'_>,
+) -> Result<Reply, SmbError> {
     use copychunk_limits::*;
     let id = req.file_id(io.file_id);
     let (target, tgranted) = file_open(conn, req, id)?;
@@ -102,7 +127,10 @@ async fn copychunk(conn: &mut Conn, req: &Req<'_>, io: &IoctlRequest<'_>) -> Res
     let cc = CopyChunkCopy::decode(io.input)?;
     let total: u64 = cc.chunks.iter().map(|c| u64::from(c.length)).sum();
     if cc.chunk_count > MAX_CHUNK_COUNT
-        || cc.chunks.iter().any(|c| c.length > MAX_CHUNK_SIZE || c.length == 0)
+        || cc
+            .chunks
+            .iter()
+            .any(|c| c.length > MAX_CHUNK_SIZE || c.length == 0)
         || total > u64::from(MAX_TOTAL)
     {
         // The response carries the server's limits.
@@ -113,11 +141,26 @@ async fn copychunk(conn: &mut Conn, req: &Req<'_>, io: &IoctlRequest<'_>) -> Res
         return Ok(Reply::with_status(NtStatus::INVALID_PARAMETER, body));
     }
     let key = cc.source_key;
-    let word = |i: usize| key.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes).unwrap_or(0);
-    let (src_id, src_session) = (FileId { persistent: word(0), volatile: word(8) }, word(16));
+    let word = |i: usize| {
+        key.get(i..i + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(0)
+    };
+    let (src_id, src_session) = (
+        FileId {
+            persistent: word(0),
+            volatile: word(8),
+        },
+        word(16),
+    );
     let (source, sgranted) = match conn.opens.get(&src_id) {
         Some(o) if o.session_id == src_session && src_session == req.session_id => match &o.kind {
-            OpenKind::File { handle, is_dir: false, .. } => (handle.clone(), o.granted),
+            OpenKind::File {
+                handle,
+                is_dir: false,
+                ..
+            } => (handle.clone(), o.granted),
             _ => return fail(NtStatus::OBJECT_NAME_NOT_FOUND),
         },
         _ => return fail(NtStatus::OBJECT_NAME_NOT_FOUND),
@@ -143,7 +186,13 @@ async fn copychunk(conn: &mut Conn, req: &Req<'_>, io: &IoctlRequest<'_>) -> Res
             if data.len() < c.length as usize {
                 return Ok((done, bytes, NtStatus::END_OF_FILE));
             }
-            match vfs.write(&caller, &target, c.target_offset, &data, WriteStability::Unstable) {
+            match vfs.write(
+                &caller,
+                &target,
+                c.target_offset,
+                &data,
+                WriteStability::Unstable,
+            ) {
                 Ok((n, _, _)) => bytes = bytes.saturating_add(n),
                 Err(e) => return Ok((done, bytes, crate::error::vfs_status(&e))),
             }
@@ -160,20 +209,31 @@ async fn copychunk(conn: &mut Conn, req: &Req<'_>, io: &IoctlRequest<'_>) -> Res
     encode_copychunk_response(&mut out, done, 0, bytes);
     let mut body = Vec::new();
     encode_ioctl_response(&mut body, io.ctl_code, id, &out);
-    Ok(Reply::with_status(if status.is_error() { status } else { NtStatus::SUCCESS }, body))
+    Ok(Reply::with_status(
+        if status.is_error() {
+            status
+        } else {
+            NtStatus::SUCCESS
+        },
+        body,
+    ))
 }
 
 /// MS-SMB2 3.3.5.15.12: the values must match what NEGOTIATE saw, else the connection is
 /// terminated (a man in the middle downgraded it).
 fn validate_negotiate(conn: &mut Conn, io: &IoctlRequest<'_>) -> Result<Reply, SmbError> {
     let v = ValidateNegotiateInfo::decode(io.input)?;
-    let Some(dialect) = conn.negotiated() else { return Err(SmbError::Disconnect("validate before negotiate")) };
+    let Some(dialect) = conn.negotiated() else {
+        return Err(SmbError::Disconnect("validate before negotiate"));
+    };
     if dialect == shoal_smb_proto::Dialect::SMB3_1_1 {
         // 3.1.1 is protected by preauth integrity; Windows closes the connection here too.
         return Err(SmbError::Disconnect("VALIDATE_NEGOTIATE_INFO on 3.1.1"));
     }
     // The greatest common dialect of the request's list must be the one negotiated.
-    let best = shoal_smb_proto::Dialect::SUPPORTED.into_iter().find(|d| v.dialects.contains(d));
+    let best = shoal_smb_proto::Dialect::SUPPORTED
+        .into_iter()
+        .find(|d| v.dialects.contains(d));
     // A connection negotiated through an SMB1 NEGOTIATE never saw the client's GUID,
     // capabilities or security mode: only the dialect can be checked.
     let params_match = conn.negotiated_via_smb1
@@ -187,7 +247,13 @@ fn validate_negotiate(conn: &mut Conn, io: &IoctlRequest<'_>) -> Result<Reply, S
         return fail(NtStatus::INVALID_PARAMETER);
     }
     let mut out = Vec::with_capacity(24);
-    encode_validate_negotiate_response(&mut out, conn.server_capabilities, &conn.shared.server_guid, conn.server_security_mode, dialect);
+    encode_validate_negotiate_response(
+        &mut out,
+        conn.server_capabilities,
+        &conn.shared.server_guid,
+        conn.server_security_mode,
+        dialect,
+    );
     let mut body = Vec::new();
     encode_ioctl_response(&mut body, io.ctl_code, io.file_id, &out);
     Ok(Reply::ok(body))

@@ -11,8 +11,8 @@ pub(crate) mod notify;
 pub(crate) mod query_directory;
 pub(crate) mod query_info;
 pub(crate) mod rw;
-pub(crate) mod set_info;
 pub(crate) mod session_setup;
+pub(crate) mod set_info;
 pub(crate) mod tree;
 
 use shoal_smb_proto::query_info::{attributes, unix_to_filetime, FileInfo};
@@ -27,7 +27,11 @@ use crate::error::{fail, SmbError};
 /// the stored DOS attributes and creation time.
 pub(crate) fn file_info(a: &Attr) -> FileInfo {
     let is_dir = a.kind == FileKind::Directory;
-    let mut attrs = if is_dir { attributes::DIRECTORY } else { attributes::ARCHIVE };
+    let mut attrs = if is_dir {
+        attributes::DIRECTORY
+    } else {
+        attributes::ARCHIVE
+    };
     if a.mode & 0o222 == 0 && !is_dir {
         attrs |= attributes::READONLY;
     }
@@ -51,8 +55,14 @@ pub(crate) fn file_info(a: &Attr) -> FileInfo {
 /// The identity and tree of a request (MS-SMB2 3.3.5.2.11: unknown tree →
 /// STATUS_NETWORK_NAME_DELETED).
 pub(crate) fn tree_of(conn: &Conn, req: &Req<'_>) -> Result<(Identity, TreeShare), SmbError> {
-    let session = conn.sessions.get(&req.session_id).ok_or(SmbError::Client(NtStatus::USER_SESSION_DELETED))?;
-    let est = session.established.as_ref().ok_or(SmbError::Client(NtStatus::USER_SESSION_DELETED))?;
+    let session = conn
+        .sessions
+        .get(&req.session_id)
+        .ok_or(SmbError::Client(NtStatus::USER_SESSION_DELETED))?;
+    let est = session
+        .established
+        .as_ref()
+        .ok_or(SmbError::Client(NtStatus::USER_SESSION_DELETED))?;
     match session.trees.get(&req.tree_id) {
         Some(t) => Ok((est.identity.clone(), t.share.clone())),
         None => fail(NtStatus::NETWORK_NAME_DELETED),
@@ -72,19 +82,31 @@ pub(crate) fn caller_for(conn: &Conn, identity: &Identity, share: &TreeShare) ->
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SmbError> + Send + 'static,
 ) -> Result<T, SmbError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| SmbError::Internal(format!("blocking task: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SmbError::Internal(format!("blocking task: {e}")))?
 }
 
 /// The audit `fileName` of `path` (share-relative, `\\`-separated) on `share`.
 pub(crate) fn audit_name(conn: &Conn, share: &TreeShare, path: &str) -> String {
     let base = match share {
-        TreeShare::Disk(s) => conn.shared.config.share_paths.get(&s.name.to_lowercase()).cloned().unwrap_or_default(),
+        TreeShare::Disk(s) => conn
+            .shared
+            .config
+            .share_paths
+            .get(&s.name.to_lowercase())
+            .cloned()
+            .unwrap_or_default(),
         TreeShare::Ipc => String::new(),
     };
     let base = base.trim_end_matches('/');
     let rel = path.trim_matches('\\').replace('\\', "/");
     if rel.is_empty() {
-        if base.is_empty() { "/".to_string() } else { base.to_string() }
+        if base.is_empty() {
+            "/".to_string()
+        } else {
+            base.to_string()
+        }
     } else {
         format!("{base}/{rel}")
     }

@@ -3,8 +3,9 @@
 use shoal_smb_proto::crypto::preauth::PreauthHash;
 use shoal_smb_proto::crypto::signing::SigningAlgorithm;
 use shoal_smb_proto::negotiate::{
-    capabilities, parse_smb1_negotiate, signing_algorithm, NegotiateContext, NegotiateRequest, NegotiateResponse,
-    ResponseContext, Smb1Negotiate, HASH_SHA512, SIGNING_ENABLED, SIGNING_REQUIRED,
+    capabilities, parse_smb1_negotiate, signing_algorithm, NegotiateContext, NegotiateRequest,
+    NegotiateResponse, ResponseContext, Smb1Negotiate, HASH_SHA512, SIGNING_ENABLED,
+    SIGNING_REQUIRED,
 };
 use shoal_smb_proto::{Dialect, NtStatus};
 
@@ -55,7 +56,10 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
             return Ok(Reply::with_status(NtStatus::INVALID_PARAMETER, Vec::new()));
         }
     };
-    let Some(dialect) = Dialect::SUPPORTED.into_iter().find(|d| n.dialects.contains(d)) else {
+    let Some(dialect) = Dialect::SUPPORTED
+        .into_iter()
+        .find(|d| n.dialects.contains(d))
+    else {
         return fail(NtStatus::NOT_SUPPORTED);
     };
     let mut contexts = Vec::new();
@@ -64,19 +68,28 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     let mut cipher = None;
     if dialect == Dialect::SMB3_1_1 {
         // MS-SMB2 3.3.5.4: exactly one preauth context naming SHA-512.
-        let preauth: Vec<&NegotiateContext> =
-            n.contexts.iter().filter(|c| matches!(c, NegotiateContext::PreauthIntegrity { .. })).collect();
+        let preauth: Vec<&NegotiateContext> = n
+            .contexts
+            .iter()
+            .filter(|c| matches!(c, NegotiateContext::PreauthIntegrity { .. }))
+            .collect();
         let ok = matches!(preauth.as_slice(), [NegotiateContext::PreauthIntegrity { hash_algorithms, .. }]
             if hash_algorithms.contains(&HASH_SHA512));
         if !ok {
             return fail(NtStatus::INVALID_PARAMETER);
         }
-        contexts.push(ResponseContext::PreauthIntegrity { salt: conn.shared.random() });
+        contexts.push(ResponseContext::PreauthIntegrity {
+            salt: conn.shared.random(),
+        });
         for c in &n.contexts {
             if let NegotiateContext::Signing { algorithms } = c {
-                let pick = [signing_algorithm::AES_GMAC, signing_algorithm::AES_CMAC, signing_algorithm::HMAC_SHA256]
-                    .into_iter()
-                    .find(|a| algorithms.contains(a));
+                let pick = [
+                    signing_algorithm::AES_GMAC,
+                    signing_algorithm::AES_CMAC,
+                    signing_algorithm::HMAC_SHA256,
+                ]
+                .into_iter()
+                .find(|a| algorithms.contains(a));
                 if let Some(a) = pick {
                     contexts.push(ResponseContext::Signing(a));
                     signing_alg = Some(match a {
@@ -91,7 +104,13 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
             // answered with cipher 0 (Connection.CipherId = 0: no encryption).
             if let NegotiateContext::Encryption { ciphers } = c {
                 if encryption_on {
-                    let pick = conn.shared.config.ciphers.iter().copied().find(|p| ciphers.contains(&p.0));
+                    let pick = conn
+                        .shared
+                        .config
+                        .ciphers
+                        .iter()
+                        .copied()
+                        .find(|p| ciphers.contains(&p.0));
                     cipher = pick;
                     contexts.push(ResponseContext::Encryption(pick.unwrap_or(Cipher::NONE).0));
                 }
@@ -109,7 +128,11 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     conn.client_dialects = n.dialects.clone();
     conn.signing_algorithm = signing_alg;
     conn.server_security_mode = security_mode(conn);
-    conn.server_capabilities = if dialect == Dialect::SMB2_0_2 { 0 } else { capabilities::LARGE_MTU };
+    conn.server_capabilities = if dialect == Dialect::SMB2_0_2 {
+        0
+    } else {
+        capabilities::LARGE_MTU
+    };
     // 3.0 and 3.0.2 encrypt with AES-128-CCM when both sides have SMB2_GLOBAL_CAP_ENCRYPTION
     // (MS-SMB2 3.3.5.4); 3.1.1 negotiates through the context above and leaves the bit clear.
     if encryption_on
@@ -122,7 +145,11 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     conn.cipher = cipher;
     tracing::debug!(?dialect, ?signing_alg, ?cipher, "negotiated");
     let body = response_body(conn, dialect, contexts);
-    Ok(Reply { body, preauth_conn: dialect == Dialect::SMB3_1_1, ..Reply::default() })
+    Ok(Reply {
+        body,
+        preauth_conn: dialect == Dialect::SMB3_1_1,
+        ..Reply::default()
+    })
 }
 
 /// SMB1 NEGOTIATE offering SMB2 dialect strings.

@@ -25,7 +25,9 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     }
     let signer = conn.sessions.get(&req.session_id).and_then(|s| {
         let e = s.established.as_ref()?;
-        (req.hdr.is_signed() || e.signing_required).then_some(e.signer).flatten()
+        (req.hdr.is_signed() || e.signing_required)
+            .then_some(e.signer)
+            .flatten()
     });
     let pending = Pending {
         async_id: 0,
@@ -37,7 +39,11 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
         signer,
     };
     match conn.add_pending(pending) {
-        Some(async_id) => Ok(Reply { status: NtStatus::PENDING, async_id: Some(async_id), ..Reply::default() }),
+        Some(async_id) => Ok(Reply {
+            status: NtStatus::PENDING,
+            async_id: Some(async_id),
+            ..Reply::default()
+        }),
         None => fail(NtStatus::INSUFFICIENT_RESOURCES),
     }
 }

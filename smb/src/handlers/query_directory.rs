@@ -2,7 +2,9 @@
 //! `vfs.readdir` and its cookies, so a 100,000-entry directory never sits in memory: an open
 //! buffers at most one batch ([`BATCH`] entries) and remembers the cookie after it.
 
-use shoal_smb_proto::query_directory::{encode_dir_entry, flags, is_supported_class, pattern_matches, QueryDirectoryRequest};
+use shoal_smb_proto::query_directory::{
+    encode_dir_entry, flags, is_supported_class, pattern_matches, QueryDirectoryRequest,
+};
 use shoal_smb_proto::query_info::encode_output_response;
 use shoal_smb_proto::NtStatus;
 
@@ -23,24 +25,44 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     if !is_supported_class(q.class) {
         return fail(NtStatus::INVALID_INFO_CLASS);
     }
-    let max_out = usize::try_from(q.output_len).unwrap_or(0).min(conn.shared.config.max_io() as usize);
+    let max_out = usize::try_from(q.output_len)
+        .unwrap_or(0)
+        .min(conn.shared.config.max_io() as usize);
     let restart = q.flags & (flags::RESTART_SCANS | flags::REOPEN) != 0;
     let (handle, mut listing) = match conn.opens.get_mut(&id) {
-        Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &mut o.kind {
-            OpenKind::File { handle, is_dir: true, listing } => (handle.clone(), listing.take()),
-            _ => return fail(NtStatus::INVALID_PARAMETER),
-        },
+        Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => {
+            match &mut o.kind {
+                OpenKind::File {
+                    handle,
+                    is_dir: true,
+                    listing,
+                } => (handle.clone(), listing.take()),
+                _ => return fail(NtStatus::INVALID_PARAMETER),
+            }
+        }
         _ => return fail(NtStatus::FILE_CLOSED),
     };
-    let Some(mut st) = open_table::get(req.session_id, id) else { return fail(NtStatus::FILE_CLOSED) };
+    let Some(mut st) = open_table::get(req.session_id, id) else {
+        return fail(NtStatus::FILE_CLOSED);
+    };
     if listing.is_none() || restart {
-        let pattern = if q.pattern.is_empty() { "*".to_string() } else { q.pattern.clone() };
-        listing = Some(Listing { entries: Vec::new(), next: 0, pattern });
+        let pattern = if q.pattern.is_empty() {
+            "*".to_string()
+        } else {
+            q.pattern.clone()
+        };
+        listing = Some(Listing {
+            entries: Vec::new(),
+            next: 0,
+            pattern,
+        });
         st.dir_cookie = 0;
         st.dir_eof = false;
         st.dir_returned = false;
     }
-    let Some(mut listing) = listing else { return fail(NtStatus::INTERNAL_ERROR) };
+    let Some(mut listing) = listing else {
+        return fail(NtStatus::INTERNAL_ERROR);
+    };
     let vfs = conn.shared.vfs.clone();
     let caller = caller_for(conn, &identity, &share);
     let single = q.flags & flags::RETURN_SINGLE_ENTRY != 0;
@@ -54,11 +76,13 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             if st.dir_eof {
                 break;
             }
-            let (vfs, caller, handle, cookie) = (vfs.clone(), caller.clone(), handle.clone(), st.dir_cookie);
+            let (vfs, caller, handle, cookie) =
+                (vfs.clone(), caller.clone(), handle.clone(), st.dir_cookie);
             let fetched = blocking(move || {
                 // The stored DOS attributes come with the listing (one getxattr per entry, by
                 // name in the pass that stats it: no open, no lookup).
-                let (batch, eof) = vfs.readdir_with_xattr(&caller, &handle, cookie, BATCH, super::dos::XATTR)?;
+                let (batch, eof) =
+                    vfs.readdir_with_xattr(&caller, &handle, cookie, BATCH, super::dos::XATTR)?;
                 let mut next_cookie = cookie;
                 let mut entries = Vec::with_capacity(batch.len());
                 for (e, value) in &batch {
@@ -67,7 +91,10 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                     let info = match &e.plus {
                         Some((_, a)) => {
                             let mut info = file_info(a);
-                            super::dos::apply(&mut info, value.as_deref().and_then(super::dos::DosInfo::decode));
+                            super::dos::apply(
+                                &mut info,
+                                value.as_deref().and_then(super::dos::DosInfo::decode),
+                            );
                             info
                         }
                         None => match vfs.lookup(&caller, &handle, &e.name) {
@@ -140,7 +167,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         return fail(NtStatus::BUFFER_TOO_SMALL);
     }
     if count == 0 {
-        return fail(if first { NtStatus::NO_SUCH_FILE } else { NtStatus::NO_MORE_FILES });
+        return fail(if first {
+            NtStatus::NO_SUCH_FILE
+        } else {
+            NtStatus::NO_MORE_FILES
+        });
     }
     let mut body = Vec::with_capacity(out.len() + 8);
     encode_output_response(&mut body, &out);

@@ -1,8 +1,8 @@
 //! QUERY_INFO (MS-SMB2 3.3.5.20): file and file system information classes.
 
 use shoal_smb_proto::query_info::{
-    encode_file_info, encode_fs_info, encode_output_response, file_class, FileInfo, FsInfo, QueryInfoRequest, INFO_FILE,
-    INFO_FILESYSTEM, INFO_SECURITY,
+    encode_file_info, encode_fs_info, encode_output_response, file_class, FileInfo, FsInfo,
+    QueryInfoRequest, INFO_FILE, INFO_FILESYSTEM, INFO_SECURITY,
 };
 use shoal_smb_proto::NtStatus;
 
@@ -13,21 +13,42 @@ use crate::error::{fail, SmbError};
 
 /// Classes whose encoding has a variable tail that may be truncated with BUFFER_OVERFLOW.
 fn variable(info_type: u8, class: u8) -> bool {
-    (info_type == INFO_FILE && matches!(class, file_class::ALL | file_class::STREAM | file_class::NORMALIZED_NAME | file_class::ALTERNATE_NAME))
+    (info_type == INFO_FILE
+        && matches!(
+            class,
+            file_class::ALL
+                | file_class::STREAM
+                | file_class::NORMALIZED_NAME
+                | file_class::ALTERNATE_NAME
+        ))
         || info_type == INFO_FILESYSTEM
 }
 
 /// The descriptor of an object: owner and group as SIDs (the session's SID for its own uid,
 /// else the Unix-mapping SIDs S-1-22-1-uid / S-1-22-2-gid, as Samba), and a DACL of the mode
 /// bits for owner, group and Everyone.
-fn security_descriptor(identity: &crate::conn::state::Identity, a: &shoal_vfs::Attr, info: u32) -> Vec<u8> {
-    use shoal_smb_proto::security::{encode_descriptor, mask_from_rwx, sid_from_string, OWNER_RIGHTS};
-    let owner_str = if a.uid == identity.uid { identity.sid.clone() } else { format!("S-1-22-1-{}", a.uid) };
-    let owner = sid_from_string(&owner_str).unwrap_or_else(|| sid_from_string("S-1-22-1-0").unwrap_or_default());
+fn security_descriptor(
+    identity: &crate::conn::state::Identity,
+    a: &shoal_vfs::Attr,
+    info: u32,
+) -> Vec<u8> {
+    use shoal_smb_proto::security::{
+        encode_descriptor, mask_from_rwx, sid_from_string, OWNER_RIGHTS,
+    };
+    let owner_str = if a.uid == identity.uid {
+        identity.sid.clone()
+    } else {
+        format!("S-1-22-1-{}", a.uid)
+    };
+    let owner = sid_from_string(&owner_str)
+        .unwrap_or_else(|| sid_from_string("S-1-22-1-0").unwrap_or_default());
     let group = sid_from_string(&format!("S-1-22-2-{}", a.gid)).unwrap_or_default();
     let everyone = sid_from_string("S-1-1-0").unwrap_or_default();
     let aces = vec![
-        (owner.clone(), mask_from_rwx((a.mode >> 6) & 7) | OWNER_RIGHTS),
+        (
+            owner.clone(),
+            mask_from_rwx((a.mode >> 6) & 7) | OWNER_RIGHTS,
+        ),
         (group.clone(), mask_from_rwx((a.mode >> 3) & 7)),
         (everyone, mask_from_rwx(a.mode & 7)),
     ];
@@ -49,7 +70,13 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     // MS-FSA 2.1.5.12: classes that read attributes need FILE_READ_ATTRIBUTES, the EA list
     // FILE_READ_EA, the security descriptor READ_CONTROL.
     let needed = match (q.info_type, q.class) {
-        (INFO_FILE, file_class::BASIC | file_class::ALL | file_class::NETWORK_OPEN | file_class::ATTRIBUTE_TAG) => 0x80,
+        (
+            INFO_FILE,
+            file_class::BASIC
+            | file_class::ALL
+            | file_class::NETWORK_OPEN
+            | file_class::ATTRIBUTE_TAG,
+        ) => 0x80,
         (INFO_FILE, 15) => 0x8, // FileFullEaInformation: FILE_READ_EA
         (INFO_SECURITY, _) => 0x0002_0000,
         _ => 0,
@@ -63,7 +90,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     }
     let data = match (q.info_type, handle) {
         (INFO_FILE, None) => {
-            let info = FileInfo { attributes: 0x80, nlink: 1, ..FileInfo::default() };
+            let info = FileInfo {
+                attributes: 0x80,
+                nlink: 1,
+                ..FileInfo::default()
+            };
             encode_file_info(q.class, &info, &path, granted)
         }
         (INFO_FILE, Some(h)) => {
@@ -74,11 +105,16 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 Ok(super::dos::info_of(&*vfs, &caller, &h, &attr))
             })
             .await?;
-            let name = if path.is_empty() { "\\".to_string() } else { format!("\\{path}") };
+            let name = if path.is_empty() {
+                "\\".to_string()
+            } else {
+                format!("\\{path}")
+            };
             if let Some(o) = crate::open_table::get(req.session_id, id) {
                 info.position = o.position;
                 info.mode = o.mode;
-                info.delete_pending = crate::open_table::file(o.file).is_some_and(|f| f.delete_pending);
+                info.delete_pending =
+                    crate::open_table::file(o.file).is_some_and(|f| f.delete_pending);
             }
             encode_file_info(q.class, &info, &name, granted)
         }
@@ -96,7 +132,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 TreeShare::Disk(s) => s.name.clone(),
                 TreeShare::Ipc => String::new(),
             };
-            let serial = u32::from_le_bytes([conn.shared.server_guid[0], conn.shared.server_guid[1], conn.shared.server_guid[2], conn.shared.server_guid[3]]);
+            let serial = u32::from_le_bytes([
+                conn.shared.server_guid[0],
+                conn.shared.server_guid[1],
+                conn.shared.server_guid[2],
+                conn.shared.server_guid[3],
+            ]);
             let fs = FsInfo {
                 total_units: st.total_bytes / unit,
                 caller_available_units: st.avail_bytes / unit,
@@ -116,14 +157,18 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         (INFO_SECURITY, None) => return fail(NtStatus::NOT_SUPPORTED),
         _ => return fail(NtStatus::INVALID_PARAMETER),
     };
-    let Some(mut data) = data else { return fail(NtStatus::INVALID_INFO_CLASS) };
+    let Some(mut data) = data else {
+        return fail(NtStatus::INVALID_INFO_CLASS);
+    };
     let max = usize::try_from(q.output_len).unwrap_or(0);
     let mut status = NtStatus::SUCCESS;
     if data.len() > max {
         if q.info_type == INFO_SECURITY {
             return fail(NtStatus::BUFFER_TOO_SMALL);
         }
-        if !variable(q.info_type, q.class) || max < shoal_smb_proto::query_info::fixed_len(q.info_type, q.class, data.len()) {
+        if !variable(q.info_type, q.class)
+            || max < shoal_smb_proto::query_info::fixed_len(q.info_type, q.class, data.len())
+        {
             return fail(NtStatus::INFO_LENGTH_MISMATCH);
         }
         data.truncate(max);

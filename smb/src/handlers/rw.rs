@@ -40,7 +40,10 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
     if r.length > conn.shared.config.max_io() {
         return fail(NtStatus::INVALID_PARAMETER);
     }
-    let Some(open) = conn.opens.get_mut(&id).filter(|o| o.session_id == req.session_id && o.tree_id == req.tree_id)
+    let Some(open) = conn
+        .opens
+        .get_mut(&id)
+        .filter(|o| o.session_id == req.session_id && o.tree_id == req.tree_id)
     else {
         return fail(NtStatus::FILE_CLOSED);
     };
@@ -50,14 +53,23 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
             if data.is_empty() {
                 return fail(NtStatus(0xC000_00D9)); // STATUS_PIPE_EMPTY
             }
-            (data, if more { NtStatus::BUFFER_OVERFLOW } else { NtStatus::SUCCESS })
+            (
+                data,
+                if more {
+                    NtStatus::BUFFER_OVERFLOW
+                } else {
+                    NtStatus::SUCCESS
+                },
+            )
         }
         OpenKind::File { is_dir: true, .. } => return fail(NtStatus::INVALID_DEVICE_REQUEST),
         OpenKind::File { handle, .. } => {
             if open.granted & READ_DATA == 0 {
                 return fail(NtStatus::ACCESS_DENIED);
             }
-            if r.offset > MAX_OFFSET || (r.length > 0 && r.offset.saturating_add(u64::from(r.length)) > MAX_OFFSET) {
+            if r.offset > MAX_OFFSET
+                || (r.length > 0 && r.offset.saturating_add(u64::from(r.length)) > MAX_OFFSET)
+            {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
             if r.length == 0 && r.minimum_count == 0 {
@@ -69,7 +81,8 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
             let handle = handle.clone();
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
-            let (data, _eof, _) = blocking(move || Ok(vfs.read(&caller, &handle, r.offset, r.length)?)).await?;
+            let (data, _eof, _) =
+                blocking(move || Ok(vfs.read(&caller, &handle, r.offset, r.length)?)).await?;
             if data.is_empty() || (data.len() as u64) < u64::from(r.minimum_count) {
                 return fail(NtStatus::END_OF_FILE);
             }
@@ -92,7 +105,10 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
     let id = req.file_id(w.file_id);
     let (identity, share) = tree_of(conn, req)?;
     check_charge(conn, req, u32::try_from(w.data.len()).unwrap_or(u32::MAX))?;
-    let Some(open) = conn.opens.get_mut(&id).filter(|o| o.session_id == req.session_id && o.tree_id == req.tree_id)
+    let Some(open) = conn
+        .opens
+        .get_mut(&id)
+        .filter(|o| o.session_id == req.session_id && o.tree_id == req.tree_id)
     else {
         return fail(NtStatus::FILE_CLOSED);
     };
@@ -129,7 +145,8 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
                 WriteStability::Unstable
             };
             let (n, _, _) =
-                blocking(move || Ok(vfs.write(&caller, &handle, offset, &data, stability)?)).await?;
+                blocking(move || Ok(vfs.write(&caller, &handle, offset, &data, stability)?))
+                    .await?;
             crate::open_table::update(req.session_id, id, |o| {
                 o.bytes_written = o.bytes_written.saturating_add(u64::from(n));
                 o.position = offset.saturating_add(u64::from(n));

@@ -7,21 +7,21 @@ use shoal_auth::AuthError;
 use shoal_smb_proto::crypto::kdf::derive_session_keys;
 use shoal_smb_proto::negotiate::SIGNING_REQUIRED;
 use shoal_smb_proto::session::{
-    encode_session_setup_response, encode_empty_response, SessionSetupRequest, SESSION_FLAG_BINDING,
-    SESSION_FLAG_IS_GUEST, SESSION_FLAG_IS_NULL,
+    encode_empty_response, encode_session_setup_response, SessionSetupRequest,
+    SESSION_FLAG_BINDING, SESSION_FLAG_IS_GUEST, SESSION_FLAG_IS_NULL,
 };
 use shoal_smb_proto::{Dialect, NtStatus};
 
 use super::blocking;
 use crate::config::{EncryptionPolicy, SigningPolicy};
-use crate::conn::encryption::SessionCrypt;
-use shoal_smb_proto::crypto::encryption::derive_cipher_keys;
-use shoal_smb_proto::session::SESSION_FLAG_ENCRYPT_DATA;
 use crate::conn::dispatch::{Reply, Req};
+use crate::conn::encryption::SessionCrypt;
+use crate::conn::filetime_now;
 use crate::conn::signing::{self, Signer};
 use crate::conn::state::{AuthExchange, Conn, Established, Identity, Session};
-use crate::conn::filetime_now;
 use crate::error::{fail, SmbError};
+use shoal_smb_proto::crypto::encryption::derive_cipher_keys;
+use shoal_smb_proto::session::SESSION_FLAG_ENCRYPT_DATA;
 use shoal_vfs::ZoneId;
 
 fn names(conn: &Conn) -> ServerNames {
@@ -46,7 +46,12 @@ fn failed(conn: &mut Conn, sid: u64, status: NtStatus) -> Result<Reply, SmbError
     } else {
         conn.remove_session(sid);
     }
-    Ok(Reply { status, session_id: Some(sid), unsigned: !valid, ..Reply::default() })
+    Ok(Reply {
+        status,
+        session_id: Some(sid),
+        unsigned: !valid,
+        ..Reply::default()
+    })
 }
 
 /// SESSION_SETUP.
@@ -58,11 +63,17 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         // cannot encrypt (unless `allow_unencrypted_legacy` lets it in for unencrypted
         // shares), nor can a 3.x client without a cipher.
         if !dialect.is_smb3() && !conn.shared.config.allow_unencrypted_legacy {
-            tracing::info!(?dialect, "session refused: encryption required and the dialect cannot encrypt");
+            tracing::info!(
+                ?dialect,
+                "session refused: encryption required and the dialect cannot encrypt"
+            );
             return fail(NtStatus::ACCESS_DENIED);
         }
         if dialect.is_smb3() && !conn.can_encrypt() {
-            tracing::info!(?dialect, "session refused: encryption required and the client offers no cipher");
+            tracing::info!(
+                ?dialect,
+                "session refused: encryption required and the client offers no cipher"
+            );
             return fail(NtStatus::ACCESS_DENIED);
         }
     }
@@ -77,7 +88,14 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         let id = Conn::new_session_id();
         conn.sessions.insert(
             id,
-            Session { id, auth: None, established: None, preauth: conn.preauth, trees: Default::default(), next_tree_id: 1 },
+            Session {
+                id,
+                auth: None,
+                established: None,
+                preauth: conn.preauth,
+                trees: Default::default(),
+                next_tree_id: 1,
+            },
         );
         id
     } else if conn.sessions.contains_key(&req.session_id) {
@@ -98,7 +116,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         }
     };
     let (ntlm_token, spnego_used, mech_types_der, client_mic) = match token {
-        ClientToken::Init { mech_types, mech_types_der, mech_token } => {
+        ClientToken::Init {
+            mech_types,
+            mech_types_der,
+            mech_token,
+        } => {
             if !mech_types.iter().any(|m| m == spnego::OID_NTLMSSP) {
                 tracing::debug!("client offers no NTLMSSP");
                 return failed(conn, sid, NtStatus::LOGON_FAILURE);
@@ -108,13 +130,24 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 None => return failed(conn, sid, NtStatus::INVALID_PARAMETER),
             }
         }
-        ClientToken::Resp { response_token: Some(t), mech_list_mic } => (t, true, None, mech_list_mic),
-        ClientToken::Resp { response_token: None, .. } => return failed(conn, sid, NtStatus::INVALID_PARAMETER),
+        ClientToken::Resp {
+            response_token: Some(t),
+            mech_list_mic,
+        } => (t, true, None, mech_list_mic),
+        ClientToken::Resp {
+            response_token: None,
+            ..
+        } => return failed(conn, sid, NtStatus::INVALID_PARAMETER),
         ClientToken::RawNtlmssp(t) => (t, false, None, None),
     };
     match ntlm::message_type(&ntlm_token) {
         Ok(1) => {
-            let (challenger, challenge) = match Challenger::challenge(&ntlm_token, conn.shared.random(), filetime_now(), &names(conn)) {
+            let (challenger, challenge) = match Challenger::challenge(
+                &ntlm_token,
+                conn.shared.random(),
+                filetime_now(),
+                &names(conn),
+            ) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::debug!(error = %e, "bad NTLMSSP NEGOTIATE");
@@ -145,9 +178,24 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             })
         }
         Ok(3) => {
-            let r = authenticate(conn, sid, dialect, ss.security_mode, &ntlm_token, client_mic).await?;
-            if r.status == NtStatus::SUCCESS && ss.previous_session_id != 0 && ss.previous_session_id != sid {
-                let user = conn.sessions.get(&sid).and_then(|s| s.established.as_ref()).map(|e| e.identity.user.clone());
+            let r = authenticate(
+                conn,
+                sid,
+                dialect,
+                ss.security_mode,
+                &ntlm_token,
+                client_mic,
+            )
+            .await?;
+            if r.status == NtStatus::SUCCESS
+                && ss.previous_session_id != 0
+                && ss.previous_session_id != sid
+            {
+                let user = conn
+                    .sessions
+                    .get(&sid)
+                    .and_then(|s| s.established.as_ref())
+                    .map(|e| e.identity.user.clone());
                 if let Some(user) = user {
                     if conn.sessions.contains_key(&ss.previous_session_id) {
                         conn.remove_session(ss.previous_session_id);
@@ -193,14 +241,41 @@ async fn authenticate(
             tracing::info!("anonymous logon refused");
             return failed(conn, sid, NtStatus::LOGON_FAILURE);
         }
-        return establish(conn, sid, dialect, client_security_mode, guest_identity(""), None, SESSION_FLAG_IS_NULL, exchange, None).await;
+        return establish(
+            conn,
+            sid,
+            dialect,
+            client_security_mode,
+            guest_identity(""),
+            None,
+            SESSION_FLAG_IS_NULL,
+            exchange,
+            None,
+        )
+        .await;
     }
     let users = conn.shared.users.clone();
     let name = auth.user.clone();
-    let user = blocking(move || users.lookup(&name).map_err(|e| SmbError::Internal(e.to_string()))).await?;
+    let user = blocking(move || {
+        users
+            .lookup(&name)
+            .map_err(|e| SmbError::Internal(e.to_string()))
+    })
+    .await?;
     let Some(user) = user else {
         if allow_guest {
-            return establish(conn, sid, dialect, client_security_mode, guest_identity(&auth.user), None, SESSION_FLAG_IS_GUEST, exchange, None).await;
+            return establish(
+                conn,
+                sid,
+                dialect,
+                client_security_mode,
+                guest_identity(&auth.user),
+                None,
+                SESSION_FLAG_IS_GUEST,
+                exchange,
+                None,
+            )
+            .await;
         }
         tracing::info!(user = %auth.user, "logon failure: unknown user");
         audit_logon_failure(conn, &auth.user);
@@ -240,9 +315,26 @@ async fn authenticate(
             return failed(conn, sid, NtStatus::LOGON_FAILURE);
         }
     }
-    let identity = Identity { user: user.name.clone(), uid: user.uid, gid: user.gid, sid: user.sid.clone(), guest: false };
+    let identity = Identity {
+        user: user.name.clone(),
+        uid: user.uid,
+        gid: user.gid,
+        sid: user.sid.clone(),
+        guest: false,
+    };
     tracing::info!(user = %user.name, ?dialect, "logon");
-    establish(conn, sid, dialect, client_security_mode, identity, Some(verified.session_key), 0, exchange, server_mic).await
+    establish(
+        conn,
+        sid,
+        dialect,
+        client_security_mode,
+        identity,
+        Some(verified.session_key),
+        0,
+        exchange,
+        server_mic,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -258,10 +350,13 @@ async fn establish(
     server_mic: Option<Vec<u8>>,
 ) -> Result<Reply, SmbError> {
     let signing_policy_required = conn.shared.config.signing == SigningPolicy::Required;
-    let encryption_required = conn.shared.config.encryption == EncryptionPolicy::Required && dialect.is_smb3();
+    let encryption_required =
+        conn.shared.config.encryption == EncryptionPolicy::Required && dialect.is_smb3();
     let alg = signing::algorithm(dialect, conn.signing_algorithm);
     let cipher = conn.cipher;
-    let Some(session) = conn.sessions.get_mut(&sid) else { return fail(NtStatus::USER_SESSION_DELETED) };
+    let Some(session) = conn.sessions.get_mut(&sid) else {
+        return fail(NtStatus::USER_SESSION_DELETED);
+    };
     let reauth = session.established.is_some();
     if encryption_required && session_key.is_none() && !reauth {
         // Guest and anonymous sessions have no keys, so they cannot encrypt.
@@ -274,22 +369,31 @@ async fn establish(
         (Some(e), _) if e.keys.is_some() => (e.keys, e.signer, e.crypt, e.encrypt_data),
         (_, Some(k)) => {
             let keys = derive_session_keys(&k, dialect, &session.preauth.0);
-            let signer = Signer { alg, key: keys.signing };
+            let signer = Signer {
+                alg,
+                key: keys.signing,
+            };
             // Session.EncryptionKey/DecryptionKey (MS-SMB2 3.3.5.5.3), when a cipher was
             // negotiated on this connection.
             let crypt = cipher.and_then(|c| {
-                derive_cipher_keys(&k, dialect, &session.preauth.0, c).and_then(|ck| SessionCrypt::new(c, &ck))
+                derive_cipher_keys(&k, dialect, &session.preauth.0, c)
+                    .and_then(|ck| SessionCrypt::new(c, &ck))
             });
             let encrypt_data = encryption_required && crypt.is_some();
             (Some(keys), Some(signer), crypt, encrypt_data)
         }
         _ => (None, None, None, false),
     };
-    let session_flags = if encrypt_data { session_flags | SESSION_FLAG_ENCRYPT_DATA } else { session_flags };
+    let session_flags = if encrypt_data {
+        session_flags | SESSION_FLAG_ENCRYPT_DATA
+    } else {
+        session_flags
+    };
     let signing_required = signer.is_some()
         && (signing_policy_required || u16::from(client_security_mode) & SIGNING_REQUIRED != 0);
     if !identity.guest {
-        conn.shared.register(sid, &identity.user, conn.expire_tx.clone());
+        conn.shared
+            .register(sid, &identity.user, conn.expire_tx.clone());
     }
     if !reauth {
         crate::audit_events::session_event(
@@ -301,20 +405,45 @@ async fn establish(
             NtStatus::SUCCESS,
         );
     }
-    let Some(session) = conn.sessions.get_mut(&sid) else { return fail(NtStatus::USER_SESSION_DELETED) };
-    session.established = Some(Established { identity, keys, signer, signing_required, crypt, encrypt_data });
+    let Some(session) = conn.sessions.get_mut(&sid) else {
+        return fail(NtStatus::USER_SESSION_DELETED);
+    };
+    session.established = Some(Established {
+        identity,
+        keys,
+        signer,
+        signing_required,
+        crypt,
+        encrypt_data,
+    });
     session.auth = None;
     conn.ever_authenticated = true;
     let out = if exchange.spnego {
-        spnego::encode_resp(neg_state::ACCEPT_COMPLETED, false, None, server_mic.as_deref())
+        spnego::encode_resp(
+            neg_state::ACCEPT_COMPLETED,
+            false,
+            None,
+            server_mic.as_deref(),
+        )
     } else {
         Vec::new()
     };
     let mut body = Vec::new();
     encode_session_setup_response(&mut body, session_flags, &out);
-    tracing::debug!(reauth, signing_required, encrypt_data, "session established");
+    tracing::debug!(
+        reauth,
+        signing_required,
+        encrypt_data,
+        "session established"
+    );
     // MS-SMB2 3.3.5.5.3: the final response of a non-guest session is signed.
-    Ok(Reply { body, session_id: Some(sid), signer, unsigned: signer.is_none(), ..Reply::default() })
+    Ok(Reply {
+        body,
+        session_id: Some(sid),
+        signer,
+        unsigned: signer.is_none(),
+        ..Reply::default()
+    })
 }
 
 /// LOGOFF: removes the session; the reply is signed with its key if the request was.
@@ -322,9 +451,15 @@ pub(crate) fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     shoal_smb_proto::session::decode_logoff(req.msg)?;
     let signer = conn.sessions.get(&req.session_id).and_then(|s| {
         let e = s.established.as_ref()?;
-        (req.hdr.is_signed() || e.signing_required).then_some(e.signer).flatten()
+        (req.hdr.is_signed() || e.signing_required)
+            .then_some(e.signer)
+            .flatten()
     });
-    let identity = conn.sessions.get(&req.session_id).and_then(|s| s.established.as_ref()).map(|e| e.identity.clone());
+    let identity = conn
+        .sessions
+        .get(&req.session_id)
+        .and_then(|s| s.established.as_ref())
+        .map(|e| e.identity.clone());
     if let Some(identity) = identity {
         crate::audit_events::session_event(
             conn,
@@ -338,13 +473,24 @@ pub(crate) fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     conn.remove_session(req.session_id);
     let mut body = Vec::new();
     encode_empty_response(&mut body);
-    Ok(Reply { body, signer, unsigned: signer.is_none(), ..Reply::default() })
+    Ok(Reply {
+        body,
+        signer,
+        unsigned: signer.is_none(),
+        ..Reply::default()
+    })
 }
 
 /// A failed logon as an audit event (`logon` with STATUS_LOGON_FAILURE): the user named is the
 /// one the client claimed, with the anonymous uid.
 fn audit_logon_failure(conn: &Conn, user: &str) {
-    let claimed = Identity { user: user.to_string(), uid: 65534, gid: 65534, sid: String::new(), guest: false };
+    let claimed = Identity {
+        user: user.to_string(),
+        uid: 65534,
+        gid: 65534,
+        sid: String::new(),
+        guest: false,
+    };
     crate::audit_events::session_event(
         conn,
         &claimed,

@@ -9,8 +9,8 @@
 
 use shoal_smb_proto::query_info::{attributes, INFO_FILE, INFO_SECURITY};
 use shoal_smb_proto::set_info::{
-    decode_u32, decode_u64, decode_u8, disposition_ex, encode_set_info_response, set_class, BasicInfo, RenameInfo,
-    SetInfoRequest,
+    decode_u32, decode_u64, decode_u8, disposition_ex, encode_set_info_response, set_class,
+    BasicInfo, RenameInfo, SetInfoRequest,
 };
 use shoal_smb_proto::NtStatus;
 use shoal_vfs::{FileKind, SetAttr, SetTime, Timespec, VfsError};
@@ -41,7 +41,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let s = SetInfoRequest::decode(req.msg)?;
     let id = req.file_id(s.file_id);
     let (identity, share) = tree_of(conn, req)?;
-    tracing::debug!(info_type = s.info_type, class = s.class, len = s.buffer.len(), "set_info");
+    tracing::debug!(
+        info_type = s.info_type,
+        class = s.class,
+        len = s.buffer.len(),
+        "set_info"
+    );
     let (handle, granted) = match conn.opens.get(&id) {
         Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &o.kind {
             OpenKind::File { handle, .. } => (handle.clone(), o.granted),
@@ -49,10 +54,20 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         },
         _ => return fail(NtStatus::FILE_CLOSED),
     };
-    let TreeShare::Disk(disk) = &share else { return fail(NtStatus::NOT_SUPPORTED) };
+    let TreeShare::Disk(disk) = &share else {
+        return fail(NtStatus::NOT_SUPPORTED);
+    };
     let disk = disk.clone();
-    let Some(state) = open_table::get(req.session_id, id) else { return fail(NtStatus::FILE_CLOSED) };
-    let need = |mask: u32| if granted & mask == 0 { fail(NtStatus::ACCESS_DENIED) } else { Ok(()) };
+    let Some(state) = open_table::get(req.session_id, id) else {
+        return fail(NtStatus::FILE_CLOSED);
+    };
+    let need = |mask: u32| {
+        if granted & mask == 0 {
+            fail(NtStatus::ACCESS_DENIED)
+        } else {
+            Ok(())
+        }
+    };
     if s.info_type == INFO_SECURITY {
         return fail(NtStatus::NOT_SUPPORTED);
     }
@@ -82,7 +97,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             }
             blocking(move || {
                 let a = vfs.getattr(&caller, &handle)?;
-                let mut set = SetAttr { atime: set_time(b.last_access_time), mtime: set_time(b.last_write_time), ..SetAttr::default() };
+                let mut set = SetAttr {
+                    atime: set_time(b.last_access_time),
+                    mtime: set_time(b.last_write_time),
+                    ..SetAttr::default()
+                };
                 if b.attributes != 0 && a.kind != FileKind::Directory {
                     let want_ro = b.attributes & attributes::READONLY != 0;
                     let is_ro = a.mode & 0o222 == 0;
@@ -118,11 +137,20 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             need(DELETE)?;
             let r = RenameInfo::decode(s.buffer)?;
             let target = r.name.trim_start_matches('\\').to_string();
-            let parts: Vec<String> = super::create::components(&target)?.into_iter().map(str::to_string).collect();
-            let Some((to_name, to_walk)) = parts.split_last() else { return fail(NtStatus::INVALID_PARAMETER) };
+            let parts: Vec<String> = super::create::components(&target)?
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let Some((to_name, to_walk)) = parts.split_last() else {
+                return fail(NtStatus::INVALID_PARAMETER);
+            };
             let (to_name, to_walk) = (to_name.clone(), to_walk.to_vec());
-            let Some(f) = open_table::file(state.file) else { return fail(NtStatus::FILE_CLOSED) };
-            let Some(from_dir) = f.parent.clone() else { return fail(NtStatus::ACCESS_DENIED) };
+            let Some(f) = open_table::file(state.file) else {
+                return fail(NtStatus::FILE_CLOSED);
+            };
+            let Some(from_dir) = f.parent.clone() else {
+                return fail(NtStatus::ACCESS_DENIED);
+            };
             if f.name.is_empty() {
                 return fail(NtStatus::ACCESS_DENIED);
             }
@@ -152,7 +180,8 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                     match vfs.lookup(&caller, &dir, to_name.as_bytes()) {
                         Ok((_, a)) => {
                             let case_only = dir == from_dir
-                                && to_name.eq_ignore_ascii_case(&String::from_utf8_lossy(&from_name));
+                                && to_name
+                                    .eq_ignore_ascii_case(&String::from_utf8_lossy(&from_name));
                             if !case_only {
                                 if !replace {
                                     return fail(NtStatus::OBJECT_NAME_COLLISION);
@@ -160,7 +189,8 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                                 if a.kind == FileKind::Directory {
                                     return fail(NtStatus::ACCESS_DENIED);
                                 }
-                                if open_table::file((a.fsid, a.fileid)).is_some_and(|f| f.opens > 0) {
+                                if open_table::file((a.fsid, a.fileid)).is_some_and(|f| f.opens > 0)
+                                {
                                     return fail(NtStatus::ACCESS_DENIED);
                                 }
                             }
@@ -199,7 +229,9 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             let ignore_ro = s.class == set_class::DISPOSITION_EX
                 && decode_u32(s.buffer)? & disposition_ex::IGNORE_READONLY != 0;
             if delete {
-                let Some(f) = open_table::file(state.file) else { return fail(NtStatus::FILE_CLOSED) };
+                let Some(f) = open_table::file(state.file) else {
+                    return fail(NtStatus::FILE_CLOSED);
+                };
                 if f.parent.is_none() || f.name.is_empty() {
                     return fail(NtStatus::CANNOT_DELETE);
                 }
@@ -232,12 +264,28 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             let eof = s.class == set_class::END_OF_FILE;
             blocking(move || {
                 if eof {
-                    vfs.setattr(&caller, &handle, &SetAttr { size: Some(v), ..SetAttr::default() }, None)?;
+                    vfs.setattr(
+                        &caller,
+                        &handle,
+                        &SetAttr {
+                            size: Some(v),
+                            ..SetAttr::default()
+                        },
+                        None,
+                    )?;
                 } else {
                     // AllocationSize below the end of file truncates; above it is a hint.
                     let a = vfs.getattr(&caller, &handle)?;
                     if v < a.size {
-                        vfs.setattr(&caller, &handle, &SetAttr { size: Some(v), ..SetAttr::default() }, None)?;
+                        vfs.setattr(
+                            &caller,
+                            &handle,
+                            &SetAttr {
+                                size: Some(v),
+                                ..SetAttr::default()
+                            },
+                            None,
+                        )?;
                     }
                 }
                 Ok(())

@@ -6,8 +6,8 @@ use shoal_vfs::ZoneId;
 
 use shoal_smb_proto::session::encode_empty_response;
 use shoal_smb_proto::tree::{
-    decode_tree_disconnect, encode_tree_connect_response, share_name_from_unc, TreeConnectRequest, SHAREFLAG_NO_CACHING,
-    SHARE_TYPE_DISK, SHARE_TYPE_PIPE,
+    decode_tree_disconnect, encode_tree_connect_response, share_name_from_unc, TreeConnectRequest,
+    SHAREFLAG_NO_CACHING, SHARE_TYPE_DISK, SHARE_TYPE_PIPE,
 };
 use shoal_smb_proto::NtStatus;
 
@@ -28,8 +28,16 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
     let t = TreeConnectRequest::decode(req.msg)?;
     // MS-SMB2 3.3.5.7: on 3.1.1 a non-guest session's TREE_CONNECT must be signed (it proves
     // both sides derived the same keys from the preauth hash), whatever the signing policy.
-    let has_key = conn.sessions.get(&req.session_id).and_then(|s| s.established.as_ref()).is_some_and(|e| e.signer.is_some());
-    if conn.negotiated() == Some(shoal_smb_proto::Dialect::SMB3_1_1) && has_key && !req.hdr.is_signed() && !req.encrypted {
+    let has_key = conn
+        .sessions
+        .get(&req.session_id)
+        .and_then(|s| s.established.as_ref())
+        .is_some_and(|e| e.signer.is_some());
+    if conn.negotiated() == Some(shoal_smb_proto::Dialect::SMB3_1_1)
+        && has_key
+        && !req.hdr.is_signed()
+        && !req.encrypted
+    {
         tracing::warn!("unsigned TREE_CONNECT on 3.1.1");
         return fail(NtStatus::ACCESS_DENIED);
     }
@@ -38,14 +46,29 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
         return fail(NtStatus::BAD_NETWORK_NAME);
     };
     let (share, share_type, flags, access) = if name.eq_ignore_ascii_case("IPC$") {
-        (TreeShare::Ipc, SHARE_TYPE_PIPE, SHAREFLAG_NO_CACHING, FULL_ACCESS)
+        (
+            TreeShare::Ipc,
+            SHARE_TYPE_PIPE,
+            SHAREFLAG_NO_CACHING,
+            FULL_ACCESS,
+        )
     } else {
-        match conn.shared.config.shares.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
+        match conn
+            .shared
+            .config
+            .shares
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+        {
             Some(s) => (
                 TreeShare::Disk(Arc::new(s.clone())),
                 SHARE_TYPE_DISK,
                 0,
-                if s.read_only { READ_ACCESS } else { FULL_ACCESS },
+                if s.read_only {
+                    READ_ACCESS
+                } else {
+                    FULL_ACCESS
+                },
             ),
             None => {
                 tracing::debug!(share = name, "no such share");
@@ -70,21 +93,39 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
         tracing::info!(share = name, dialect = ?conn.negotiated(), "tree connect refused: share requires encryption");
         return fail(NtStatus::ACCESS_DENIED);
     }
-    let flags = if share_encrypts { flags | SHAREFLAG_ENCRYPT_DATA } else { flags };
+    let flags = if share_encrypts {
+        flags | SHAREFLAG_ENCRYPT_DATA
+    } else {
+        flags
+    };
     let max_trees = conn.shared.config.max_trees;
-    let Some(session) = conn.sessions.get_mut(&req.session_id) else { return fail(NtStatus::USER_SESSION_DELETED) };
+    let Some(session) = conn.sessions.get_mut(&req.session_id) else {
+        return fail(NtStatus::USER_SESSION_DELETED);
+    };
     if session.trees.len() >= max_trees {
         return fail(NtStatus::INSUFFICIENT_RESOURCES);
     }
     let id = session.next_tree_id;
     session.next_tree_id = session.next_tree_id.wrapping_add(1).max(1);
-    session.trees.insert(id, Tree { share, maximal_access: access, encrypt_data: share_encrypts });
+    session.trees.insert(
+        id,
+        Tree {
+            share,
+            maximal_access: access,
+            encrypt_data: share_encrypts,
+        },
+    );
     tracing::info!(share = name, tree = id, "tree connect");
     let zone = match &share_for_audit {
         Some(z) => *z,
         None => ZoneId::SYSTEM,
     };
-    if let Some(identity) = conn.sessions.get(&req.session_id).and_then(|s| s.established.as_ref()).map(|e| e.identity.clone()) {
+    if let Some(identity) = conn
+        .sessions
+        .get(&req.session_id)
+        .and_then(|s| s.established.as_ref())
+        .map(|e| e.identity.clone())
+    {
         crate::audit_events::session_event(
             conn,
             &identity,
@@ -96,18 +137,25 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
     }
     let mut body = Vec::new();
     encode_tree_connect_response(&mut body, share_type, flags, 0, access);
-    Ok(Reply { body, tree_id: Some(id), ..Reply::default() })
+    Ok(Reply {
+        body,
+        tree_id: Some(id),
+        ..Reply::default()
+    })
 }
 
 /// TREE_DISCONNECT: closes the tree's opens.
 pub(crate) fn disconnect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
     decode_tree_disconnect(req.msg)?;
-    let Some(session) = conn.sessions.get_mut(&req.session_id) else { return fail(NtStatus::USER_SESSION_DELETED) };
+    let Some(session) = conn.sessions.get_mut(&req.session_id) else {
+        return fail(NtStatus::USER_SESSION_DELETED);
+    };
     if session.trees.remove(&req.tree_id).is_none() {
         return fail(NtStatus::NETWORK_NAME_DELETED);
     }
     let (sid, tid) = (req.session_id, req.tree_id);
-    conn.opens.retain(|_, o| !(o.session_id == sid && o.tree_id == tid));
+    conn.opens
+        .retain(|_, o| !(o.session_id == sid && o.tree_id == tid));
     conn.drop_pending(sid, Some(tid));
     let mut body = Vec::new();
     encode_empty_response(&mut body);

@@ -26,12 +26,27 @@ const MAX_FRAG: u16 = 4280;
 /// Most stub bytes reassembled from request fragments.
 const MAX_STUB: usize = 128 * 1024;
 
-const SRVSVC: ([u8; 16], u32) =
-    ([0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88], 3);
-const WKSSVC: ([u8; 16], u32) =
-    ([0x98, 0xd0, 0xff, 0x6b, 0x12, 0xa1, 0x10, 0x36, 0x98, 0x33, 0x46, 0xc3, 0xf8, 0x7e, 0x34, 0x5a], 1);
-const NDR32: ([u8; 16], u32) =
-    ([0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60], 2);
+const SRVSVC: ([u8; 16], u32) = (
+    [
+        0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1,
+        0x88,
+    ],
+    3,
+);
+const WKSSVC: ([u8; 16], u32) = (
+    [
+        0x98, 0xd0, 0xff, 0x6b, 0x12, 0xa1, 0x10, 0x36, 0x98, 0x33, 0x46, 0xc3, 0xf8, 0x7e, 0x34,
+        0x5a,
+    ],
+    1,
+);
+const NDR32: ([u8; 16], u32) = (
+    [
+        0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48,
+        0x60,
+    ],
+    2,
+);
 const BIND_TIME_FEATURES: [u8; 8] = [0x2c, 0x1c, 0xb7, 0x6c, 0x12, 0x98, 0x40, 0x45];
 
 /// State of the association on one pipe.
@@ -43,11 +58,15 @@ pub(crate) struct Association {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(<[u8; 2]>::try_from(b.get(at..at + 2)?).ok()?))
+    Some(u16::from_le_bytes(
+        <[u8; 2]>::try_from(b.get(at..at + 2)?).ok()?,
+    ))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(<[u8; 4]>::try_from(b.get(at..at + 4)?).ok()?))
+    Some(u32::from_le_bytes(
+        <[u8; 4]>::try_from(b.get(at..at + 4)?).ok()?,
+    ))
 }
 
 /// Length of the first PDU in `buf` when it is complete.
@@ -137,7 +156,11 @@ pub(crate) fn handle_pdu(
 
 fn response(a: &Association, call_id: u32, ctx_id: u16, stub: &[u8]) -> Vec<Vec<u8>> {
     let max_stub = usize::from(a.max_xmit.max(1024)) - 24;
-    let chunks: Vec<&[u8]> = if stub.is_empty() { vec![stub] } else { stub.chunks(max_stub).collect() };
+    let chunks: Vec<&[u8]> = if stub.is_empty() {
+        vec![stub]
+    } else {
+        stub.chunks(max_stub).collect()
+    };
     let n = chunks.len();
     chunks
         .into_iter()
@@ -160,7 +183,13 @@ fn response(a: &Association, call_id: u32, ctx_id: u16, stub: &[u8]) -> Vec<Vec<
         .collect()
 }
 
-fn bind(a: &mut Association, kind: PipeKind, ptype: u8, call_id: u32, pdu: &[u8]) -> Result<Vec<u8>, &'static str> {
+fn bind(
+    a: &mut Association,
+    kind: PipeKind,
+    ptype: u8,
+    call_id: u32,
+    pdu: &[u8],
+) -> Result<Vec<u8>, &'static str> {
     let max_xmit = u16_at(pdu, 16).ok_or("short bind")?;
     let max_recv = u16_at(pdu, 18).ok_or("short bind")?;
     let assoc = u32_at(pdu, 20).ok_or("short bind")?;
@@ -222,6 +251,10 @@ fn bind(a: &mut Association, kind: PipeKind, ptype: u8, call_id: u32, pdu: &[u8]
         b.extend_from_slice(&reason.to_le_bytes());
         b.extend_from_slice(&syn);
     }
-    let reply = if ptype == PTYPE_BIND { PTYPE_BIND_ACK } else { PTYPE_ALTER_CONTEXT_RESP };
+    let reply = if ptype == PTYPE_BIND {
+        PTYPE_BIND_ACK
+    } else {
+        PTYPE_ALTER_CONTEXT_RESP
+    };
     Ok(header(reply, PFC_FIRST_FRAG | PFC_LAST_FRAG, call_id, &b))
 }

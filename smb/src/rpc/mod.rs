@@ -55,7 +55,13 @@ pub(crate) struct Pipe {
 
 impl Pipe {
     pub fn new(kind: PipeKind, ctx: RpcContext) -> Pipe {
-        Pipe { kind, ctx, input: Vec::new(), output: VecDeque::new(), state: dcerpc::Association::default() }
+        Pipe {
+            kind,
+            ctx,
+            input: Vec::new(),
+            output: VecDeque::new(),
+            state: dcerpc::Association::default(),
+        }
     }
 
     /// Consumes bytes the client wrote; processes every complete PDU.

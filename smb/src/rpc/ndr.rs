@@ -8,7 +8,10 @@ pub(crate) struct NdrWriter {
 
 impl NdrWriter {
     pub fn new() -> Self {
-        NdrWriter { buf: Vec::new(), next_ref: 0x0002_0000 }
+        NdrWriter {
+            buf: Vec::new(),
+            next_ref: 0x0002_0000,
+        }
     }
     pub fn align(&mut self, n: usize) {
         while !self.buf.len().is_multiple_of(n) {
@@ -63,9 +66,14 @@ impl<'a> NdrReader<'a> {
         let _max = self.u32()?;
         let _offset = self.u32()?;
         let actual = usize::try_from(self.u32()?).ok()?;
-        let bytes = self.buf.get(self.pos..self.pos.checked_add(actual.checked_mul(2)?)?)?;
+        let bytes = self
+            .buf
+            .get(self.pos..self.pos.checked_add(actual.checked_mul(2)?)?)?;
         self.pos += bytes.len();
-        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         let s = String::from_utf16_lossy(&units);
         Some(s.trim_end_matches('\0').to_string())
     }

@@ -114,7 +114,11 @@ fn get_info(stub: &[u8], ctx: &RpcContext) -> Vec<u8> {
     let level = r.u32().unwrap_or(1);
     let mut w = NdrWriter::new();
     w.u32(level);
-    let Some(share) = ctx.shares.iter().find(|s| s.name.eq_ignore_ascii_case(&name)) else {
+    let Some(share) = ctx
+        .shares
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(&name))
+    else {
         w.u32(0);
         w.u32(NERR_NET_NAME_NOT_FOUND);
         return w.buf;

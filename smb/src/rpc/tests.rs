@@ -7,8 +7,18 @@ fn ctx() -> RpcContext {
         server_name: "SHOAL".into(),
         domain: "WORKGROUP".into(),
         shares: vec![
-            ShareEntry { name: "data".into(), comment: "c".into(), share_type: 0, path: "C:\\data".into() },
-            ShareEntry { name: "IPC$".into(), comment: "IPC".into(), share_type: 0x8000_0003, path: String::new() },
+            ShareEntry {
+                name: "data".into(),
+                comment: "c".into(),
+                share_type: 0,
+                path: "C:\\data".into(),
+            },
+            ShareEntry {
+                name: "IPC$".into(),
+                comment: "IPC".into(),
+                share_type: 0x8000_0003,
+                path: String::new(),
+            },
         ],
     }
 }
@@ -30,9 +40,15 @@ fn bind_body() -> Vec<u8> {
     b.extend_from_slice(&[1, 0, 0, 0]);
     b.extend_from_slice(&0u16.to_le_bytes());
     b.extend_from_slice(&[1, 0]);
-    b.extend_from_slice(&[0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88]);
+    b.extend_from_slice(&[
+        0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1,
+        0x88,
+    ]);
     b.extend_from_slice(&3u32.to_le_bytes());
-    b.extend_from_slice(&[0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60]);
+    b.extend_from_slice(&[
+        0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48,
+        0x60,
+    ]);
     b.extend_from_slice(&2u32.to_le_bytes());
     b
 }

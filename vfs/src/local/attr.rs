@@ -3,7 +3,10 @@
 use crate::{Attr, FileKind, Timespec};
 
 fn ts(secs: i64, nanos: i64) -> Timespec {
-    Timespec { secs, nanos: u32::try_from(nanos).unwrap_or(0) }
+    Timespec {
+        secs,
+        nanos: u32::try_from(nanos).unwrap_or(0),
+    }
 }
 
 /// Converts a stat result.

@@ -55,10 +55,9 @@ pub(super) struct StreamCache {
 
 impl StreamCache {
     fn take(&mut self, dir: &[u8], cookie: u64) -> Option<OpenStream> {
-        let i = self
-            .streams
-            .iter_mut()
-            .position(|(d, s)| d.as_slice() == dir && s.returned.iter().any(|e| e.next == cookie))?;
+        let i = self.streams.iter_mut().position(|(d, s)| {
+            d.as_slice() == dir && s.returned.iter().any(|e| e.next == cookie)
+        })?;
         let (_, mut s) = self.streams.remove(i)?;
         s.resume_at(cookie).then_some(s)
     }
@@ -93,7 +92,10 @@ impl LocalFs {
         }
         let max = max.clamp(1, MAX_ENTRIES);
         let cached = if cookie != 0 {
-            self.streams.lock().ok().and_then(|mut s| s.take(dir.as_bytes(), cookie))
+            self.streams
+                .lock()
+                .ok()
+                .and_then(|mut s| s.take(dir.as_bytes(), cookie))
         } else {
             None
         };
@@ -105,7 +107,11 @@ impl LocalFs {
                 if cookie != 0 {
                     stream.seek(cookie);
                 }
-                OpenStream { stream, ahead: VecDeque::new(), returned: Vec::new() }
+                OpenStream {
+                    stream,
+                    ahead: VecDeque::new(),
+                    returned: Vec::new(),
+                }
             }
         };
         let can_stat = plus && perm::may_exec(c, &da);
@@ -124,7 +130,11 @@ impl LocalFs {
                 eof = false;
                 break;
             }
-            open.returned.push(sys::RawDirent { name: raw.name.clone(), ino: raw.ino, next: raw.next });
+            open.returned.push(sys::RawDirent {
+                name: raw.name.clone(),
+                ino: raw.ino,
+                next: raw.next,
+            });
             let mut fileid = raw.ino;
             let mut plus_info = None;
             let mut value = None;
@@ -140,7 +150,15 @@ impl LocalFs {
                     plus_info = Some((h, a));
                 }
             }
-            out.push((DirEntry { name: raw.name, fileid, cookie: raw.next, plus: plus_info }, value));
+            out.push((
+                DirEntry {
+                    name: raw.name,
+                    fileid,
+                    cookie: raw.next,
+                    plus: plus_info,
+                },
+                value,
+            ));
         }
         if !eof || open.returned.len() > 1 {
             // Also kept at the end: the caller may not fit the whole tail in its reply.

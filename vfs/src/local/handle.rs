@@ -33,7 +33,9 @@ pub struct HandleCodec {
 impl HandleCodec {
     /// A codec with a 32-byte secret.
     pub fn new(secret: &[u8]) -> HandleCodec {
-        HandleCodec { key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret) }
+        HandleCodec {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+        }
     }
 
     fn mac(&self, body: &[u8]) -> [u8; MAC_LEN] {
@@ -80,7 +82,10 @@ impl HandleCodec {
         }
         let expected = self.mac(body);
         // Constant-time comparison.
-        let diff = expected.iter().zip(mac).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let diff = expected
+            .iter()
+            .zip(mac)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if diff != 0 {
             return Err(VfsError::Stale);
         }
@@ -101,7 +106,10 @@ mod tests {
     #[test]
     fn round_trip_and_forgery() {
         let c = HandleCodec::new(&[7; 32]);
-        let k = KernelHandle { kind: 1, bytes: vec![1, 2, 3, 4, 5, 6, 7, 8] };
+        let k = KernelHandle {
+            kind: 1,
+            bytes: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        };
         let h = c.encode(42, &k).unwrap();
         assert!(h.as_bytes().len() <= MAX_HANDLE_LEN);
         let d = c.decode(&h).unwrap();

@@ -34,8 +34,8 @@ use std::sync::{Arc, RwLock};
 
 use crate::perm;
 use crate::{
-    Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, Protocol, SetAttr, Timespec,
-    Vfs, VfsError, VfsResult, WriteStability,
+    Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, Protocol,
+    SetAttr, Timespec, Vfs, VfsError, VfsResult, WriteStability,
 };
 use attr::attr_from_stat;
 use handle::HandleCodec;
@@ -84,7 +84,10 @@ impl LocalFs {
         };
         // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
         let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {
-            io::Error::new(e.kind(), format!("{}: file handles not supported: {e}", backing.display()))
+            io::Error::new(
+                e.kind(),
+                format!("{}: file handles not supported: {e}", backing.display()),
+            )
         })?;
         sys::open_by_handle(fs.root_fd.as_fd(), &kh, libc::O_PATH).map_err(|e| {
             io::Error::new(
@@ -102,7 +105,12 @@ impl LocalFs {
     /// Re-opens the object a handle names, with `flags` (e.g. `O_PATH`).
     fn open_handle(&self, h: &FileHandle, flags: i32) -> VfsResult<(OwnedFd, u32)> {
         let d = self.codec.decode(h)?;
-        if !self.roots.read().map(|r| r.contains_key(&d.root_tag)).unwrap_or(false) {
+        if !self
+            .roots
+            .read()
+            .map(|r| r.contains_key(&d.root_tag))
+            .unwrap_or(false)
+        {
             return Err(VfsError::Stale);
         }
         match sys::open_by_handle(self.root_fd.as_fd(), &d.kernel, flags) {
@@ -122,7 +130,11 @@ impl LocalFs {
             return Ok(e);
         }
         let (fd, tag) = self.open_handle(h, libc::O_PATH)?;
-        let e = fdcache::Entry { path: Arc::new(fd), rw: None, tag };
+        let e = fdcache::Entry {
+            path: Arc::new(fd),
+            rw: None,
+            tag,
+        };
         self.fds.put(h.as_bytes(), e.clone());
         Ok(e)
     }
@@ -269,7 +281,11 @@ fn load_or_create_key(path: &Path) -> io::Result<Vec<u8>> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(&key)?;
     f.sync_all()?;
     Ok(key)
@@ -277,7 +293,11 @@ fn load_or_create_key(path: &Path) -> io::Result<Vec<u8>> {
 
 fn root_tag_for(relative: &str) -> u32 {
     let norm = relative.trim_matches('/');
-    let norm = if norm.is_empty() || norm == "." { "" } else { norm };
+    let norm = if norm.is_empty() || norm == "." {
+        ""
+    } else {
+        norm
+    };
     let d = ring::digest::digest(&ring::digest::SHA256, norm.as_bytes());
     let b = d.as_ref();
     u32::from_le_bytes([
@@ -292,9 +312,18 @@ impl Vfs for LocalFs {
     fn root(&self, relative: &str) -> VfsResult<FileHandle> {
         let rel = relative.trim_matches('/');
         let fd = if rel.is_empty() || rel == "." {
-            sys::openat(self.root_fd.as_fd(), b".", libc::O_PATH | libc::O_DIRECTORY, 0)?
+            sys::openat(
+                self.root_fd.as_fd(),
+                b".",
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            )?
         } else {
-            sys::open_beneath(self.root_fd.as_fd(), rel.as_bytes(), libc::O_PATH | libc::O_DIRECTORY)?
+            sys::open_beneath(
+                self.root_fd.as_fd(),
+                rel.as_bytes(),
+                libc::O_PATH | libc::O_DIRECTORY,
+            )?
         };
         let st = sys::fstat(fd.as_fd())?;
         if st.st_dev != self.dev {

@@ -7,8 +7,7 @@ use super::attr::attr_from_stat;
 use super::{names, sys, LocalFs};
 use crate::perm;
 use crate::{
-    Attr, Caller, CreateHow, FileHandle, FileKind, SetAttr, SetTime, Timespec, VfsError,
-    VfsResult,
+    Attr, Caller, CreateHow, FileHandle, FileKind, SetAttr, SetTime, Timespec, VfsError, VfsResult,
 };
 
 fn time_arg(t: SetTime) -> sys::TimeArg {
@@ -113,7 +112,11 @@ impl LocalFs {
     /// Gives a new object to its creator: owner = caller, group = caller's, or the directory's
     /// when it has the setgid bit (BSD/SysV group inheritance as Linux does it).
     fn own_new(&self, c: &Caller, dir: &Attr, fd: &OwnedFd) -> VfsResult<()> {
-        let gid = if dir.mode & 0o2000 != 0 { dir.gid } else { c.gid };
+        let gid = if dir.mode & 0o2000 != 0 {
+            dir.gid
+        } else {
+            c.gid
+        };
         sys::fchown_fd(fd.as_fd(), Some(c.uid), Some(gid))?;
         Ok(())
     }
@@ -130,7 +133,13 @@ impl LocalFs {
         self.own_new(c, dir, &fd)?;
         if let Some(mode) = mode {
             let mut mode = mode & 0o7777;
-            if !c.is_root() && !c.in_group(if dir.mode & 0o2000 != 0 { dir.gid } else { c.gid }) {
+            if !c.is_root()
+                && !c.in_group(if dir.mode & 0o2000 != 0 {
+                    dir.gid
+                } else {
+                    c.gid
+                })
+            {
                 mode &= !0o2000;
             }
             sys::chmod_fd(fd.as_fd(), mode)?;
@@ -138,7 +147,12 @@ impl LocalFs {
         if let Some(set) = set {
             if set.size.is_some() || set.atime != SetTime::Keep || set.mtime != SetTime::Keep {
                 let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
-                let rest = SetAttr { mode: None, uid: None, gid: None, ..set.clone() };
+                let rest = SetAttr {
+                    mode: None,
+                    uid: None,
+                    gid: None,
+                    ..set.clone()
+                };
                 self.apply_set(c, &fd, &a, &rest)?;
             }
         }
@@ -155,7 +169,12 @@ impl LocalFs {
     ) -> VfsResult<(FileHandle, Attr)> {
         names::check(name)?;
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
-        let made = sys::openat(dfd.as_fd(), name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600);
+        let made = sys::openat(
+            dfd.as_fd(),
+            name,
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+            0o600,
+        );
         match (made, how) {
             (Ok(_wfd), CreateHow::Unchecked(set) | CreateHow::Guarded(set)) => {
                 let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
@@ -193,7 +212,10 @@ impl LocalFs {
                         if a.kind != FileKind::Regular {
                             return Err(VfsError::Exists);
                         }
-                        let only_size = SetAttr { size: set.size, ..SetAttr::default() };
+                        let only_size = SetAttr {
+                            size: set.size,
+                            ..SetAttr::default()
+                        };
                         self.apply_set(c, &fd, &a, &only_size)?;
                         let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
                         Ok((self.handle_of(&fd, tag)?, a))
@@ -259,7 +281,11 @@ impl LocalFs {
                 if !c.is_root() {
                     return Err(VfsError::NotOwner);
                 }
-                let f = if kind == FileKind::BlockDevice { libc::S_IFBLK } else { libc::S_IFCHR };
+                let f = if kind == FileKind::BlockDevice {
+                    libc::S_IFBLK
+                } else {
+                    libc::S_IFCHR
+                };
                 (f, libc::makedev(rdev.0, rdev.1))
             }
             _ => return Err(VfsError::BadType),
@@ -269,7 +295,14 @@ impl LocalFs {
         let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
         let mut rest = set.clone();
         rest.mode = None;
-        self.finish_new(c, &da, fd, tag, Some(set.mode.unwrap_or(0o644)), Some(&rest))
+        self.finish_new(
+            c,
+            &da,
+            fd,
+            tag,
+            Some(set.mode.unwrap_or(0o644)),
+            Some(&rest),
+        )
     }
 
     pub(super) fn unlink_impl(
@@ -281,7 +314,13 @@ impl LocalFs {
     ) -> VfsResult<()> {
         match name {
             b"." => return Err(VfsError::Invalid),
-            b".." => return Err(if rmdir { VfsError::NotEmpty } else { VfsError::Invalid }),
+            b".." => {
+                return Err(if rmdir {
+                    VfsError::NotEmpty
+                } else {
+                    VfsError::Invalid
+                })
+            }
             _ => names::check(name)?,
         }
         let (dfd, da, _) = self.searchable_dir(c, dir)?;

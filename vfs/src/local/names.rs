@@ -23,7 +23,15 @@ mod tests {
 
     #[test]
     fn refuses_escapes() {
-        for bad in [&b""[..], b".", b"..", b"a/b", b"/etc", b"a\0b", &[b'x'; 256]] {
+        for bad in [
+            &b""[..],
+            b".",
+            b"..",
+            b"a/b",
+            b"/etc",
+            b"a\0b",
+            &[b'x'; 256],
+        ] {
             assert!(check(bad).is_err(), "{bad:?}");
         }
         assert!(check(b"ok.txt").is_ok());

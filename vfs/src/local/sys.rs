@@ -76,7 +76,10 @@ pub fn open_dir_path(path: &std::path::Path) -> io::Result<OwnedFd> {
     let c = cstr(path.as_os_str().as_bytes())?;
     // SAFETY: valid C string.
     let fd = cvt(unsafe {
-        libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
     })?;
     // SAFETY: new fd.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -98,7 +101,12 @@ pub fn fstatat(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<libc::stat> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: c and st valid.
     cvt(unsafe {
-        libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     })?;
     Ok(st)
 }
@@ -126,9 +134,17 @@ struct RawHandle {
 /// with `AT_SYMLINK_FOLLOW`); `name` empty means `dir` itself.
 pub fn name_to_handle(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<KernelHandle> {
     let c = cstr(name)?;
-    let mut raw = RawHandle { handle_bytes: 128, handle_type: 0, f_handle: [0; 128] };
+    let mut raw = RawHandle {
+        handle_bytes: 128,
+        handle_type: 0,
+        f_handle: [0; 128],
+    };
     let mut mount_id: libc::c_int = 0;
-    let flags = if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
+    let flags = if name.is_empty() {
+        libc::AT_EMPTY_PATH
+    } else {
+        0
+    };
     // SAFETY: raw has room for 128 handle bytes as declared in handle_bytes.
     let ret = unsafe {
         libc::syscall(
@@ -147,13 +163,24 @@ pub fn name_to_handle(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<KernelHand
     if n > MAX_KERNEL_HANDLE {
         return Err(io::Error::from_raw_os_error(libc::EOVERFLOW));
     }
-    let bytes = raw.f_handle.get(..n).map(|s| s.to_vec()).unwrap_or_default();
-    Ok(KernelHandle { kind: raw.handle_type, bytes })
+    let bytes = raw
+        .f_handle
+        .get(..n)
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
+    Ok(KernelHandle {
+        kind: raw.handle_type,
+        bytes,
+    })
 }
 
 /// `open_by_handle_at(mount, handle, flags | O_CLOEXEC)`. Needs CAP_DAC_READ_SEARCH.
 pub fn open_by_handle(mount: BorrowedFd<'_>, h: &KernelHandle, flags: i32) -> io::Result<OwnedFd> {
-    let mut raw = RawHandle { handle_bytes: 0, handle_type: h.kind, f_handle: [0; 128] };
+    let mut raw = RawHandle {
+        handle_bytes: 0,
+        handle_type: h.kind,
+        f_handle: [0; 128],
+    };
     let n = h.bytes.len().min(MAX_KERNEL_HANDLE);
     raw.handle_bytes = n as u32;
     if let (Some(dst), Some(src)) = (raw.f_handle.get_mut(..n), h.bytes.get(..n)) {
@@ -217,7 +244,12 @@ pub fn renameat(
     let b = cstr(to)?;
     // SAFETY: valid args.
     cvt(unsafe {
-        libc::renameat(from_dir.as_raw_fd(), a.as_ptr(), to_dir.as_raw_fd(), b.as_ptr())
+        libc::renameat(
+            from_dir.as_raw_fd(),
+            a.as_ptr(),
+            to_dir.as_raw_fd(),
+            b.as_ptr(),
+        )
     })
     .map(|_| ())
 }
@@ -228,7 +260,13 @@ pub fn link_fd(fd: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &[u8]) -> io::Resu
     let c = cstr(name)?;
     // SAFETY: valid args.
     cvt(unsafe {
-        libc::linkat(fd.as_raw_fd(), empty.as_ptr(), dir.as_raw_fd(), c.as_ptr(), libc::AT_EMPTY_PATH)
+        libc::linkat(
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
     })
     .map(|_| ())
 }
@@ -239,7 +277,12 @@ pub fn readlink_fd(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; 4097];
     // SAFETY: buf is valid for buf.len() bytes.
     let n = unsafe {
-        libc::readlinkat(fd.as_raw_fd(), empty.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
     };
     if n < 0 {
         return Err(io::Error::last_os_error());
@@ -291,9 +334,18 @@ pub type TimeArg = Option<Option<(i64, u32)>>;
 
 fn timespec(t: TimeArg) -> libc::timespec {
     match t {
-        None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
-        Some(None) => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
-        Some(Some((s, ns))) => libc::timespec { tv_sec: s, tv_nsec: i64::from(ns) },
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        Some(None) => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        },
+        Some(Some((s, ns))) => libc::timespec {
+            tv_sec: s,
+            tv_nsec: i64::from(ns),
+        },
     }
 }
 
@@ -307,12 +359,22 @@ pub fn futimens(fd: BorrowedFd<'_>, atime: TimeArg, mtime: TimeArg) -> io::Resul
 }
 
 /// `utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW)`.
-pub fn utimensat(dir: BorrowedFd<'_>, name: &[u8], atime: TimeArg, mtime: TimeArg) -> io::Result<()> {
+pub fn utimensat(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    atime: TimeArg,
+    mtime: TimeArg,
+) -> io::Result<()> {
     let c = cstr(name)?;
     let ts = [timespec(atime), timespec(mtime)];
     // SAFETY: valid args.
     cvt(unsafe {
-        libc::utimensat(dir.as_raw_fd(), c.as_ptr(), ts.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::utimensat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            ts.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     })
     .map(|_| ())
 }
@@ -435,13 +497,19 @@ impl DirStream {
         if ent.is_null() {
             // SAFETY: reading errno.
             let errno = unsafe { *libc::__errno_location() };
-            return if errno == 0 { Ok(None) } else { Err(io::Error::from_raw_os_error(errno)) };
+            return if errno == 0 {
+                Ok(None)
+            } else {
+                Err(io::Error::from_raw_os_error(errno))
+            };
         }
         // SAFETY: ent points to a valid dirent64 until the next readdir call; d_name is
         // NUL-terminated.
         let (name, ino, next) = unsafe {
             let e = &*ent;
-            let name = std::ffi::CStr::from_ptr(e.d_name.as_ptr()).to_bytes().to_vec();
+            let name = std::ffi::CStr::from_ptr(e.d_name.as_ptr())
+                .to_bytes()
+                .to_vec();
             (name, e.d_ino, e.d_off as u64)
         };
         Ok(Some(RawDirent { name, ino, next }))
@@ -501,7 +569,11 @@ pub fn getxattr_at(dir: BorrowedFd<'_>, entry: &[u8], name: &[u8]) -> io::Result
 /// the five of a `/proc/self/fd/N/name` path. `None` when the kernel lacks it (then the
 /// `/proc` path is used, and not tried again).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-fn getxattrat(dir: BorrowedFd<'_>, entry: &[u8], name: &[u8]) -> Option<io::Result<Option<Vec<u8>>>> {
+fn getxattrat(
+    dir: BorrowedFd<'_>,
+    entry: &[u8],
+    name: &[u8],
+) -> Option<io::Result<Option<Vec<u8>>>> {
     use std::sync::atomic::{AtomicBool, Ordering};
     static MISSING: AtomicBool = AtomicBool::new(false);
     const SYS_GETXATTRAT: libc::c_long = 464;
@@ -520,7 +592,11 @@ fn getxattrat(dir: BorrowedFd<'_>, entry: &[u8], name: &[u8]) -> Option<io::Resu
         (Err(e), _) | (_, Err(e)) => return Some(Err(e)),
     };
     let get = |buf: *mut u8, len: usize| -> isize {
-        let mut args = XattrArgs { value: buf as u64, size: len as u32, flags: 0 };
+        let mut args = XattrArgs {
+            value: buf as u64,
+            size: len as u32,
+            flags: 0,
+        };
         // SAFETY: valid fd and C strings; args points to a live struct of the size passed;
         // buf is writable for len bytes (or NULL with 0).
         unsafe {
@@ -553,7 +629,11 @@ fn getxattrat(dir: BorrowedFd<'_>, entry: &[u8], name: &[u8]) -> Option<io::Resu
                 let size = get(std::ptr::null_mut(), 0);
                 if size < 0 {
                     let e = io::Error::last_os_error();
-                    return Some(if e.raw_os_error() == Some(libc::ENODATA) { Ok(None) } else { Err(e) });
+                    return Some(if e.raw_os_error() == Some(libc::ENODATA) {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    });
                 }
                 buf = vec![0u8; (size as usize).max(buf.len().saturating_mul(2))];
             }
@@ -563,7 +643,11 @@ fn getxattrat(dir: BorrowedFd<'_>, entry: &[u8], name: &[u8]) -> Option<io::Resu
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn getxattrat(_dir: BorrowedFd<'_>, _entry: &[u8], _name: &[u8]) -> Option<io::Result<Option<Vec<u8>>>> {
+fn getxattrat(
+    _dir: BorrowedFd<'_>,
+    _entry: &[u8],
+    _name: &[u8],
+) -> Option<io::Result<Option<Vec<u8>>>> {
     None
 }
 
@@ -595,7 +679,11 @@ pub(crate) fn getxattr_path(p: &CString, name: &[u8], follow: bool) -> io::Resul
                 let size = get(std::ptr::null_mut(), 0);
                 if size < 0 {
                     let e = io::Error::last_os_error();
-                    return if e.raw_os_error() == Some(libc::ENODATA) { Ok(None) } else { Err(e) };
+                    return if e.raw_os_error() == Some(libc::ENODATA) {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    };
                 }
                 // The value may grow between the calls: loop (ERANGE again) until it fits.
                 buf = vec![0u8; (size as usize).max(buf.len().saturating_mul(2))];
@@ -610,8 +698,16 @@ pub fn setxattr_fd(fd: BorrowedFd<'_>, name: &[u8], value: &[u8]) -> io::Result<
     let p = proc_path(fd)?;
     let n = cstr(name)?;
     // SAFETY: valid C strings; value is readable for value.len() bytes.
-    cvt(unsafe { libc::setxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
-        .map(|_| ())
+    cvt(unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 /// `removexattr` of the object an `O_PATH` fd refers to; an absent attribute is not an error.

@@ -25,8 +25,11 @@ fn setup() -> (Tmp, LocalFs, FileHandle) {
     std::fs::create_dir_all(base.join("outside")).unwrap();
     std::fs::write(base.join("outside/secret"), b"secret").unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(backing.join("export"), std::fs::Permissions::from_mode(0o777))
-        .unwrap();
+    std::fs::set_permissions(
+        backing.join("export"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
     let fs = LocalFs::open(&backing, &base.join("state/key")).unwrap();
     let root = fs.root("export").unwrap();
     (Tmp(base), fs, root)
@@ -45,7 +48,10 @@ fn user(uid: u32) -> Caller {
 }
 
 fn unchecked() -> CreateHow {
-    CreateHow::Unchecked(SetAttr { mode: Some(0o640), ..SetAttr::default() })
+    CreateHow::Unchecked(SetAttr {
+        mode: Some(0o640),
+        ..SetAttr::default()
+    })
 }
 
 #[test]
@@ -55,7 +61,13 @@ fn dotdot_of_root_is_root_and_names_cannot_escape() {
     let (h, a) = fs.lookup(&c, &root, b"..").unwrap();
     assert_eq!(h, root);
     assert_eq!(a.fileid, fs.getattr(&c, &root).unwrap().fileid);
-    for bad in [&b"../outside"[..], b"/etc/passwd", b"a\0", b"", &[b'a'; 300]] {
+    for bad in [
+        &b"../outside"[..],
+        b"/etc/passwd",
+        b"a\0",
+        b"",
+        &[b'a'; 300],
+    ] {
         assert!(fs.lookup(&c, &root, bad).is_err(), "{bad:?}");
         assert!(fs.create(&c, &root, bad, &unchecked()).is_err(), "{bad:?}");
     }
@@ -63,7 +75,10 @@ fn dotdot_of_root_is_root_and_names_cannot_escape() {
     std::os::unix::fs::symlink(tmp.0.join("outside"), tmp.0.join("backing/export/esc")).unwrap();
     let (lh, la) = fs.lookup(&c, &root, b"esc").unwrap();
     assert_eq!(la.kind, FileKind::Symlink);
-    assert!(matches!(fs.lookup(&c, &lh, b"secret"), Err(VfsError::NotDir)));
+    assert!(matches!(
+        fs.lookup(&c, &lh, b"secret"),
+        Err(VfsError::NotDir)
+    ));
     assert!(matches!(fs.read(&c, &lh, 0, 10), Err(VfsError::Invalid)));
     // The backing dir above the export root is not reachable through the export.
     assert!(fs.root("../outside").is_err());
@@ -102,7 +117,8 @@ fn files_belong_to_the_caller_and_modes_are_enforced() {
     let bob = user(1001);
     let (h, a) = fs.create(&alice, &root, b"a.txt", &unchecked()).unwrap();
     assert_eq!((a.uid, a.gid, a.mode), (1000, 1000, 0o640));
-    fs.write(&alice, &h, 0, b"hello", WriteStability::FileSync).unwrap();
+    fs.write(&alice, &h, 0, b"hello", WriteStability::FileSync)
+        .unwrap();
     assert!(matches!(fs.read(&bob, &h, 0, 5), Err(VfsError::Access)));
     assert!(matches!(
         fs.write(&bob, &h, 0, b"x", WriteStability::Unstable),
@@ -113,13 +129,33 @@ fn files_belong_to_the_caller_and_modes_are_enforced() {
     let (granted, _) = fs.access(&bob, &h, ACCESS_READ | ACCESS_MODIFY).unwrap();
     assert_eq!(granted, 0);
     assert!(matches!(
-        fs.setattr(&bob, &h, &SetAttr { mode: Some(0o777), ..Default::default() }, None),
+        fs.setattr(
+            &bob,
+            &h,
+            &SetAttr {
+                mode: Some(0o777),
+                ..Default::default()
+            },
+            None
+        ),
         Err(VfsError::NotOwner)
     ));
     // Bob cannot create in a directory Alice made 0755.
-    let (d, _) =
-        fs.mkdir(&alice, &root, b"priv", &SetAttr { mode: Some(0o755), ..Default::default() }).unwrap();
-    assert!(matches!(fs.create(&bob, &d, b"x", &unchecked()), Err(VfsError::Access)));
+    let (d, _) = fs
+        .mkdir(
+            &alice,
+            &root,
+            b"priv",
+            &SetAttr {
+                mode: Some(0o755),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(matches!(
+        fs.create(&bob, &d, b"x", &unchecked()),
+        Err(VfsError::Access)
+    ));
 }
 
 #[test]
@@ -128,7 +164,10 @@ fn create_modes() {
     let c = user(0);
     let g = CreateHow::Guarded(SetAttr::default());
     fs.create(&c, &root, b"g", &g).unwrap();
-    assert!(matches!(fs.create(&c, &root, b"g", &g), Err(VfsError::Exists)));
+    assert!(matches!(
+        fs.create(&c, &root, b"g", &g),
+        Err(VfsError::Exists)
+    ));
     let v = CreateHow::Exclusive(*b"12345678");
     let (h1, _) = fs.create(&c, &root, b"x", &v).unwrap();
     let (h2, _) = fs.create(&c, &root, b"x", &v).unwrap();
@@ -144,9 +183,11 @@ fn readdir_cookies_resume_without_repeats() {
     let (_tmp, fs, root) = setup();
     let c = user(0);
     for i in 0..299 {
-        fs.create(&c, &root, format!("f{i:03}").as_bytes(), &unchecked()).unwrap();
+        fs.create(&c, &root, format!("f{i:03}").as_bytes(), &unchecked())
+            .unwrap();
     }
-    fs.symlink(&c, &root, b"link", b"/etc", &SetAttr::default()).unwrap();
+    fs.symlink(&c, &root, b"link", b"/etc", &SetAttr::default())
+        .unwrap();
     let mut seen = std::collections::BTreeSet::new();
     let mut cookie = 0;
     loop {
@@ -155,7 +196,11 @@ fn readdir_cookies_resume_without_repeats() {
             assert!(seen.insert(e.name.clone()), "repeated {:?}", e.name);
             if e.name != b"." && e.name != b".." {
                 let (h, a) = e.plus.as_ref().expect("plus entry");
-                let want = if e.name == b"link" { FileKind::Symlink } else { FileKind::Regular };
+                let want = if e.name == b"link" {
+                    FileKind::Symlink
+                } else {
+                    FileKind::Regular
+                };
                 assert_eq!(a.kind, want, "readdirplus never follows symlinks");
                 assert_eq!(fs.getattr(&c, h).unwrap().fileid, a.fileid);
             }
@@ -175,14 +220,20 @@ fn rename_link_remove() {
     let (d, _) = fs.mkdir(&c, &root, b"d", &SetAttr::default()).unwrap();
     let (h, _) = fs.create(&c, &root, b"a", &unchecked()).unwrap();
     fs.rename(&c, &root, b"a", &d, b"b").unwrap();
-    assert_eq!(fs.lookup(&c, &d, b"b").unwrap().0, h, "handle survives rename");
+    assert_eq!(
+        fs.lookup(&c, &d, b"b").unwrap().0,
+        h,
+        "handle survives rename"
+    );
     let a = fs.link(&c, &h, &root, b"hard").unwrap();
     assert_eq!(a.nlink, 2);
     assert!(matches!(fs.rmdir(&c, &root, b"d"), Err(VfsError::NotEmpty)));
     assert!(matches!(fs.remove(&c, &root, b"d"), Err(VfsError::IsDir)));
     fs.remove(&c, &d, b"b").unwrap();
     fs.rmdir(&c, &root, b"d").unwrap();
-    let (s, _) = fs.symlink(&c, &root, b"s", b"/etc/passwd", &SetAttr::default()).unwrap();
+    let (s, _) = fs
+        .symlink(&c, &root, b"s", b"/etc/passwd", &SetAttr::default())
+        .unwrap();
     assert_eq!(fs.readlink(&c, &s).unwrap(), b"/etc/passwd");
 }
 
@@ -193,31 +244,77 @@ fn xattrs_round_trip_in_the_user_namespace_only() {
     let (h, _) = fs.create(&alice, &root, b"x.txt", &unchecked()).unwrap();
     assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap(), None);
     fs.set_xattr(&alice, &h, "user.test", Some(b"v1")).unwrap();
-    assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap().as_deref(), Some(&b"v1"[..]));
+    assert_eq!(
+        fs.get_xattr(&alice, &h, "user.test").unwrap().as_deref(),
+        Some(&b"v1"[..])
+    );
     // Larger than the first buffer getxattr tries, and the 64 KiB limit.
     let big = vec![7u8; 4000];
     fs.set_xattr(&alice, &h, "user.test", Some(&big)).unwrap();
     assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap(), Some(big));
     let too_big = vec![0u8; crate::MAX_XATTR_VALUE_LEN + 1];
-    assert!(matches!(fs.set_xattr(&alice, &h, "user.test", Some(&too_big)), Err(VfsError::TooBig)));
+    assert!(matches!(
+        fs.set_xattr(&alice, &h, "user.test", Some(&too_big)),
+        Err(VfsError::TooBig)
+    ));
     // Removing twice succeeds.
     fs.set_xattr(&alice, &h, "user.test", None).unwrap();
     fs.set_xattr(&alice, &h, "user.test", None).unwrap();
     assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap(), None);
-    for bad in ["trusted.x", "security.selinux", "system.posix_acl_access", "user.", "x", "user.a\0b"] {
-        assert!(matches!(fs.get_xattr(&alice, &h, bad), Err(VfsError::Invalid)), "{bad}");
-        assert!(matches!(fs.set_xattr(&alice, &h, bad, Some(b"v")), Err(VfsError::Invalid)), "{bad}");
+    for bad in [
+        "trusted.x",
+        "security.selinux",
+        "system.posix_acl_access",
+        "user.",
+        "x",
+        "user.a\0b",
+    ] {
+        assert!(
+            matches!(fs.get_xattr(&alice, &h, bad), Err(VfsError::Invalid)),
+            "{bad}"
+        );
+        assert!(
+            matches!(
+                fs.set_xattr(&alice, &h, bad, Some(b"v")),
+                Err(VfsError::Invalid)
+            ),
+            "{bad}"
+        );
     }
     // Directories carry them too; symlinks do not.
-    let (d, _) = fs.mkdir(&alice, &root, b"d", &SetAttr { mode: Some(0o755), ..Default::default() }).unwrap();
+    let (d, _) = fs
+        .mkdir(
+            &alice,
+            &root,
+            b"d",
+            &SetAttr {
+                mode: Some(0o755),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     fs.set_xattr(&alice, &d, "user.test", Some(b"dir")).unwrap();
-    assert_eq!(fs.get_xattr(&alice, &d, "user.test").unwrap().as_deref(), Some(&b"dir"[..]));
-    let (l, _) = fs.symlink(&alice, &root, b"l", b"x.txt", &SetAttr::default()).unwrap();
-    assert!(matches!(fs.get_xattr(&alice, &l, "user.test"), Err(VfsError::NotSupported)));
-    assert!(matches!(fs.set_xattr(&alice, &l, "user.test", Some(b"v")), Err(VfsError::NotSupported)));
+    assert_eq!(
+        fs.get_xattr(&alice, &d, "user.test").unwrap().as_deref(),
+        Some(&b"dir"[..])
+    );
+    let (l, _) = fs
+        .symlink(&alice, &root, b"l", b"x.txt", &SetAttr::default())
+        .unwrap();
+    assert!(matches!(
+        fs.get_xattr(&alice, &l, "user.test"),
+        Err(VfsError::NotSupported)
+    ));
+    assert!(matches!(
+        fs.set_xattr(&alice, &l, "user.test", Some(b"v")),
+        Err(VfsError::NotSupported)
+    ));
     // Stored on the file itself, visible outside the server.
     let on_disk = tmp.0.join("backing/export/d");
-    let out = std::process::Command::new("getfattr").args(["-n", "user.test", "--only-values"]).arg(&on_disk).output();
+    let out = std::process::Command::new("getfattr")
+        .args(["-n", "user.test", "--only-values"])
+        .arg(&on_disk)
+        .output();
     if let Ok(out) = out {
         if out.status.success() {
             assert_eq!(out.stdout, b"dir");
@@ -231,17 +328,47 @@ fn setting_xattrs_needs_ownership_or_write_permission() {
     let alice = user(1000);
     let bob = user(1001);
     let (h, _) = fs.create(&alice, &root, b"a.txt", &unchecked()).unwrap(); // 0640
-    assert!(matches!(fs.set_xattr(&bob, &h, "user.test", Some(b"v")), Err(VfsError::Access)));
-    assert!(matches!(fs.set_xattr(&bob, &h, "user.test", None), Err(VfsError::Access)));
+    assert!(matches!(
+        fs.set_xattr(&bob, &h, "user.test", Some(b"v")),
+        Err(VfsError::Access)
+    ));
+    assert!(matches!(
+        fs.set_xattr(&bob, &h, "user.test", None),
+        Err(VfsError::Access)
+    ));
     fs.set_xattr(&alice, &h, "user.test", Some(b"v")).unwrap();
     // Reading is metadata: bob may read it as he may stat the file.
-    assert_eq!(fs.get_xattr(&bob, &h, "user.test").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        fs.get_xattr(&bob, &h, "user.test").unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
     // Write permission without ownership is enough.
-    fs.setattr(&alice, &h, &SetAttr { mode: Some(0o666), ..Default::default() }, None).unwrap();
+    fs.setattr(
+        &alice,
+        &h,
+        &SetAttr {
+            mode: Some(0o666),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     fs.set_xattr(&bob, &h, "user.test", Some(b"w")).unwrap();
-    assert_eq!(fs.get_xattr(&alice, &h, "user.test").unwrap().as_deref(), Some(&b"w"[..]));
+    assert_eq!(
+        fs.get_xattr(&alice, &h, "user.test").unwrap().as_deref(),
+        Some(&b"w"[..])
+    );
     // The owner may even without write bits (as for times).
-    fs.setattr(&alice, &h, &SetAttr { mode: Some(0o444), ..Default::default() }, None).unwrap();
+    fs.setattr(
+        &alice,
+        &h,
+        &SetAttr {
+            mode: Some(0o444),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     fs.set_xattr(&alice, &h, "user.test", None).unwrap();
 }
 
@@ -250,13 +377,28 @@ fn readdir_with_xattr_reads_each_entry_once() {
     let (_tmp, fs, root) = setup();
     let alice = user(1000);
     let (f, _) = fs.create(&alice, &root, b"f", &unchecked()).unwrap();
-    let (d, _) = fs.mkdir(&alice, &root, b"d", &SetAttr { mode: Some(0o755), ..Default::default() }).unwrap();
+    let (d, _) = fs
+        .mkdir(
+            &alice,
+            &root,
+            b"d",
+            &SetAttr {
+                mode: Some(0o755),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     fs.create(&alice, &root, b"plain", &unchecked()).unwrap();
-    fs.symlink(&alice, &root, b"l", b"f", &SetAttr::default()).unwrap();
+    fs.symlink(&alice, &root, b"l", b"f", &SetAttr::default())
+        .unwrap();
     fs.set_xattr(&alice, &f, "user.k", Some(b"file")).unwrap();
-    fs.set_xattr(&alice, &d, "user.k", Some(&[9u8; 1000])).unwrap();
-    fs.set_xattr(&alice, &root, "user.k", Some(b"root")).unwrap();
-    let (entries, eof) = fs.readdir_with_xattr(&alice, &root, 0, 100, "user.k").unwrap();
+    fs.set_xattr(&alice, &d, "user.k", Some(&[9u8; 1000]))
+        .unwrap();
+    fs.set_xattr(&alice, &root, "user.k", Some(b"root"))
+        .unwrap();
+    let (entries, eof) = fs
+        .readdir_with_xattr(&alice, &root, 0, 100, "user.k")
+        .unwrap();
     assert!(eof);
     let got: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> =
         entries.into_iter().map(|(e, v)| (e.name, v)).collect();
@@ -265,11 +407,23 @@ fn readdir_with_xattr_reads_each_entry_once() {
     assert_eq!(got[&b"."[..]].as_deref(), Some(&b"root"[..]));
     assert_eq!(got[&b"plain"[..]], None);
     assert_eq!(got[&b"l"[..]], None);
-    assert!(matches!(fs.readdir_with_xattr(&alice, &root, 0, 100, "trusted.k"), Err(VfsError::Invalid)));
+    assert!(matches!(
+        fs.readdir_with_xattr(&alice, &root, 0, 100, "trusted.k"),
+        Err(VfsError::Invalid)
+    ));
     // The direct syscall and the /proc fallback agree.
     let (dfd, _, _) = fs.object(&root).unwrap();
     assert_eq!(
         sys::getxattr_at(dfd.as_fd(), b"d", b"user.k").unwrap(),
-        sys::getxattr_path(&std::ffi::CString::new(format!("/proc/self/fd/{}/d", std::os::fd::AsRawFd::as_raw_fd(&*dfd))).unwrap(), b"user.k", false).unwrap()
+        sys::getxattr_path(
+            &std::ffi::CString::new(format!(
+                "/proc/self/fd/{}/d",
+                std::os::fd::AsRawFd::as_raw_fd(&*dfd)
+            ))
+            .unwrap(),
+            b"user.k",
+            false
+        )
+        .unwrap()
     );
 }

@@ -219,21 +219,35 @@ impl Args {
                 guard: r.optional()?,
             }),
             NfsProc::LOOKUP => Args::Lookup(Diropargs3::decode(r)?),
-            NfsProc::ACCESS => Args::Access(AccessArgs { object: NfsFh3::decode(r)?, access: r.u32()? }),
+            NfsProc::ACCESS => Args::Access(AccessArgs {
+                object: NfsFh3::decode(r)?,
+                access: r.u32()?,
+            }),
             NfsProc::READLINK => Args::Readlink(NfsFh3::decode(r)?),
-            NfsProc::READ => {
-                Args::Read(ReadArgs { file: NfsFh3::decode(r)?, offset: r.u64()?, count: r.u32()? })
-            }
+            NfsProc::READ => Args::Read(ReadArgs {
+                file: NfsFh3::decode(r)?,
+                offset: r.u64()?,
+                count: r.u32()?,
+            }),
             NfsProc::WRITE => {
                 let file = NfsFh3::decode(r)?;
                 let offset = r.u64()?;
                 let count = r.u32()?;
                 let stable = StableHow::decode(r)?;
                 if stable.name().is_none() {
-                    return Err(DecodeError::Invalid { what: "stable_how", value: stable.0 });
+                    return Err(DecodeError::Invalid {
+                        what: "stable_how",
+                        value: stable.0,
+                    });
                 }
                 let data = r.opaque(MAX_IO)?.to_vec();
-                Args::Write(WriteArgs { file, offset, count, stable, data })
+                Args::Write(WriteArgs {
+                    file,
+                    offset,
+                    count,
+                    stable,
+                    data,
+                })
             }
             NfsProc::CREATE => {
                 let whereto = Diropargs3::decode(r)?;
@@ -241,7 +255,12 @@ impl Args {
                     0 => CreateHow3::Unchecked(Sattr3::decode(r)?),
                     1 => CreateHow3::Guarded(Sattr3::decode(r)?),
                     2 => CreateHow3::Exclusive(verf8(r)?),
-                    v => return Err(DecodeError::Invalid { what: "createmode3", value: v }),
+                    v => {
+                        return Err(DecodeError::Invalid {
+                            what: "createmode3",
+                            value: v,
+                        })
+                    }
                 };
                 Args::Create(CreateArgs { whereto, how })
             }
@@ -262,20 +281,35 @@ impl Args {
                     Ftype3::NF3SOCK | Ftype3::NF3FIFO => (Sattr3::decode(r)?, Specdata3::default()),
                     _ => (Sattr3::default(), Specdata3::default()),
                 };
-                Args::Mknod(MknodArgs { whereto, ftype, attributes, spec })
+                Args::Mknod(MknodArgs {
+                    whereto,
+                    ftype,
+                    attributes,
+                    spec,
+                })
             }
             NfsProc::REMOVE => Args::Remove(Diropargs3::decode(r)?),
             NfsProc::RMDIR => Args::Rmdir(Diropargs3::decode(r)?),
-            NfsProc::RENAME => {
-                Args::Rename(RenameArgs { from: Diropargs3::decode(r)?, to: Diropargs3::decode(r)? })
-            }
-            NfsProc::LINK => Args::Link(LinkArgs { file: NfsFh3::decode(r)?, link: Diropargs3::decode(r)? }),
+            NfsProc::RENAME => Args::Rename(RenameArgs {
+                from: Diropargs3::decode(r)?,
+                to: Diropargs3::decode(r)?,
+            }),
+            NfsProc::LINK => Args::Link(LinkArgs {
+                file: NfsFh3::decode(r)?,
+                link: Diropargs3::decode(r)?,
+            }),
             NfsProc::READDIR => {
                 let dir = NfsFh3::decode(r)?;
                 let cookie = r.u64()?;
                 let cookieverf = verf8(r)?;
                 let count = r.u32()?;
-                Args::Readdir(ReaddirArgs { dir, cookie, cookieverf, dircount: count, maxcount: count })
+                Args::Readdir(ReaddirArgs {
+                    dir,
+                    cookie,
+                    cookieverf,
+                    dircount: count,
+                    maxcount: count,
+                })
             }
             NfsProc::READDIRPLUS => Args::Readdirplus(ReaddirArgs {
                 dir: NfsFh3::decode(r)?,
@@ -287,9 +321,11 @@ impl Args {
             NfsProc::FSSTAT => Args::Fsstat(NfsFh3::decode(r)?),
             NfsProc::FSINFO => Args::Fsinfo(NfsFh3::decode(r)?),
             NfsProc::PATHCONF => Args::Pathconf(NfsFh3::decode(r)?),
-            NfsProc::COMMIT => {
-                Args::Commit(CommitArgs { file: NfsFh3::decode(r)?, offset: r.u64()?, count: r.u32()? })
-            }
+            NfsProc::COMMIT => Args::Commit(CommitArgs {
+                file: NfsFh3::decode(r)?,
+                offset: r.u64()?,
+                count: r.u32()?,
+            }),
             _ => return Ok(None),
         };
         Ok(Some(args))
@@ -315,9 +351,14 @@ mod tests {
         w.put_u32(3);
         w.put_u32(2);
         w.put_xdr_opaque(b"abc");
-        let got = Args::decode(NfsProc::WRITE, &mut Reader::new(&w)).unwrap().unwrap();
+        let got = Args::decode(NfsProc::WRITE, &mut Reader::new(&w))
+            .unwrap()
+            .unwrap();
         let Args::Write(a) = got else { panic!() };
-        assert_eq!((a.offset, a.count, a.stable, &a.data[..]), (10, 3, StableHow::FILE_SYNC, &b"abc"[..]));
+        assert_eq!(
+            (a.offset, a.count, a.stable, &a.data[..]),
+            (10, 3, StableHow::FILE_SYNC, &b"abc"[..])
+        );
 
         let mut w = Vec::new();
         fh(&mut w);
@@ -325,7 +366,10 @@ mod tests {
         w.put_u32(0);
         w.put_u32(0);
         w.put_u32(MAX_IO + 1);
-        assert!(matches!(Args::decode(NfsProc::WRITE, &mut Reader::new(&w)), Err(DecodeError::TooLong { .. })));
+        assert!(matches!(
+            Args::decode(NfsProc::WRITE, &mut Reader::new(&w)),
+            Err(DecodeError::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -335,7 +379,8 @@ mod tests {
         w.put_xdr_opaque(b"f");
         w.put_u32(2);
         w.put_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
-        let Some(Args::Create(c)) = Args::decode(NfsProc::CREATE, &mut Reader::new(&w)).unwrap() else {
+        let Some(Args::Create(c)) = Args::decode(NfsProc::CREATE, &mut Reader::new(&w)).unwrap()
+        else {
             panic!()
         };
         assert_eq!(c.how, CreateHow3::Exclusive([1, 2, 3, 4, 5, 6, 7, 8]));
@@ -353,11 +398,16 @@ mod tests {
         for cut in 0..w.len() {
             assert!(Args::decode(NfsProc::READDIRPLUS, &mut Reader::new(&w[..cut])).is_err());
         }
-        assert!(Args::decode(NfsProc::READDIRPLUS, &mut Reader::new(&w)).unwrap().is_some());
+        assert!(Args::decode(NfsProc::READDIRPLUS, &mut Reader::new(&w))
+            .unwrap()
+            .is_some());
     }
 
     #[test]
     fn unknown_procedure_is_none() {
-        assert_eq!(Args::decode(NfsProc(22), &mut Reader::new(&[])).unwrap(), None);
+        assert_eq!(
+            Args::decode(NfsProc(22), &mut Reader::new(&[])).unwrap(),
+            None
+        );
     }
 }

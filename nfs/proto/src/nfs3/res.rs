@@ -259,7 +259,10 @@ impl Entryplus3 {
             + 4
             + self.name_attributes.as_ref().map_or(0, |_| FATTR3_SIZE)
             + 4
-            + self.name_handle.as_ref().map_or(0, |h| opaque_size(h.0.len()))
+            + self
+                .name_handle
+                .as_ref()
+                .map_or(0, |h| opaque_size(h.0.len()))
     }
 }
 
@@ -356,7 +359,14 @@ pub struct FsstatOk {
 impl Encode for FsstatOk {
     fn encode<B: BufMut>(&self, out: &mut B) {
         self.obj_attributes.encode(out);
-        for v in [self.tbytes, self.fbytes, self.abytes, self.tfiles, self.ffiles, self.afiles] {
+        for v in [
+            self.tbytes,
+            self.fbytes,
+            self.abytes,
+            self.tfiles,
+            self.ffiles,
+            self.afiles,
+        ] {
             out.put_u64(v);
         }
         out.put_u32(self.invarsec);
@@ -396,7 +406,15 @@ pub struct FsinfoOk {
 impl Encode for FsinfoOk {
     fn encode<B: BufMut>(&self, out: &mut B) {
         self.obj_attributes.encode(out);
-        for v in [self.rtmax, self.rtpref, self.rtmult, self.wtmax, self.wtpref, self.wtmult, self.dtpref] {
+        for v in [
+            self.rtmax,
+            self.rtpref,
+            self.rtmult,
+            self.wtmax,
+            self.wtpref,
+            self.wtmult,
+            self.dtpref,
+        ] {
             out.put_u32(v);
         }
         out.put_u64(self.maxfilesize);
@@ -432,7 +450,12 @@ impl Encode for PathconfOk {
         self.obj_attributes.encode(out);
         out.put_u32(self.linkmax);
         out.put_u32(self.name_max);
-        for b in [self.no_trunc, self.chown_restricted, self.case_insensitive, self.case_preserving] {
+        for b in [
+            self.no_trunc,
+            self.chown_restricted,
+            self.case_insensitive,
+            self.case_preserving,
+        ] {
             out.put_xdr_bool(b);
         }
     }
@@ -469,13 +492,27 @@ mod tests {
     #[test]
     fn readdir_entry_sizes_match_encoding() {
         let entries = vec![
-            Entry3 { fileid: 1, name: b".".to_vec(), cookie: 1 },
-            Entry3 { fileid: 2, name: b"hello.txt".to_vec(), cookie: 2 },
+            Entry3 {
+                fileid: 1,
+                name: b".".to_vec(),
+                cookie: 1,
+            },
+            Entry3 {
+                fileid: 2,
+                name: b"hello.txt".to_vec(),
+                cookie: 2,
+            },
         ];
-        let ok = ReaddirOk { dir_attributes: None, cookieverf: [0; 8], entries: entries.clone(), eof: true };
+        let ok = ReaddirOk {
+            dir_attributes: None,
+            cookieverf: [0; 8],
+            entries: entries.clone(),
+            eof: true,
+        };
         let mut w = Vec::new();
         ok.encode(&mut w);
-        let expected: usize = 4 + 8 + entries.iter().map(Entry3::encoded_size).sum::<usize>() + 4 + 4;
+        let expected: usize =
+            4 + 8 + entries.iter().map(Entry3::encoded_size).sum::<usize>() + 4 + 4;
         assert_eq!(w.len(), expected);
     }
 
@@ -488,7 +525,12 @@ mod tests {
             name_attributes: None,
             name_handle: Some(NfsFh3(vec![0; 24])),
         };
-        let ok = ReaddirplusOk { dir_attributes: None, cookieverf: [0; 8], entries: vec![e.clone()], eof: false };
+        let ok = ReaddirplusOk {
+            dir_attributes: None,
+            cookieverf: [0; 8],
+            entries: vec![e.clone()],
+            eof: false,
+        };
         let mut w = Vec::new();
         ok.encode(&mut w);
         assert_eq!(w.len(), 4 + 8 + e.encoded_size() + 8);

@@ -33,7 +33,10 @@ pub struct Nfstime3 {
 
 impl Decode for Nfstime3 {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Nfstime3 { seconds: r.u32()?, nseconds: r.u32()? })
+        Ok(Nfstime3 {
+            seconds: r.u32()?,
+            nseconds: r.u32()?,
+        })
     }
 }
 
@@ -55,7 +58,10 @@ pub struct Specdata3 {
 
 impl Decode for Specdata3 {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Specdata3 { major: r.u32()?, minor: r.u32()? })
+        Ok(Specdata3 {
+            major: r.u32()?,
+            minor: r.u32()?,
+        })
     }
 }
 
@@ -191,7 +197,10 @@ impl Decode for SetTime3 {
             0 => Ok(SetTime3::DontChange),
             1 => Ok(SetTime3::ServerTime),
             2 => Ok(SetTime3::ClientTime(Nfstime3::decode(r)?)),
-            v => Err(DecodeError::Invalid { what: "time_how", value: v }),
+            v => Err(DecodeError::Invalid {
+                what: "time_how",
+                value: v,
+            }),
         }
     }
 }
@@ -237,7 +246,10 @@ pub struct Diropargs3 {
 
 impl Decode for Diropargs3 {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Diropargs3 { dir: NfsFh3::decode(r)?, name: r.opaque(MAX_NAME)?.to_vec() })
+        Ok(Diropargs3 {
+            dir: NfsFh3::decode(r)?,
+            name: r.opaque(MAX_NAME)?.to_vec(),
+        })
     }
 }
 
@@ -259,9 +271,18 @@ mod tests {
             rdev: Specdata3 { major: 5, minor: 6 },
             fsid: 7,
             fileid: 8,
-            atime: Nfstime3 { seconds: 9, nseconds: 10 },
-            mtime: Nfstime3 { seconds: 11, nseconds: 12 },
-            ctime: Nfstime3 { seconds: 13, nseconds: 14 },
+            atime: Nfstime3 {
+                seconds: 9,
+                nseconds: 10,
+            },
+            mtime: Nfstime3 {
+                seconds: 11,
+                nseconds: 12,
+            },
+            ctime: Nfstime3 {
+                seconds: 13,
+                nseconds: 14,
+            },
         };
         let mut w = Vec::new();
         a.encode(&mut w);
@@ -287,13 +308,22 @@ mod tests {
         assert_eq!(s.gid, Some(7));
         assert_eq!(s.size, Some(99));
         assert_eq!(s.atime, SetTime3::ServerTime);
-        assert_eq!(s.mtime, SetTime3::ClientTime(Nfstime3 { seconds: 5, nseconds: 6 }));
+        assert_eq!(
+            s.mtime,
+            SetTime3::ClientTime(Nfstime3 {
+                seconds: 5,
+                nseconds: 6
+            })
+        );
     }
 
     #[test]
     fn oversized_handle_is_rejected() {
         let mut w = Vec::new();
         w.put_xdr_opaque(&[0; 65]);
-        assert!(matches!(NfsFh3::decode_all(&w), Err(DecodeError::TooLong { .. })));
+        assert!(matches!(
+            NfsFh3::decode_all(&w),
+            Err(DecodeError::TooLong { .. })
+        ));
     }
 }

@@ -32,7 +32,12 @@ impl Cipher {
     pub const AES_256_GCM: Cipher = Cipher(0x0004);
 
     /// The four ciphers shoal implements.
-    pub const ALL: [Cipher; 4] = [Cipher::AES_128_CCM, Cipher::AES_128_GCM, Cipher::AES_256_CCM, Cipher::AES_256_GCM];
+    pub const ALL: [Cipher; 4] = [
+        Cipher::AES_128_CCM,
+        Cipher::AES_128_GCM,
+        Cipher::AES_256_CCM,
+        Cipher::AES_256_GCM,
+    ];
 
     /// The name used in configuration files (`AES-128-GCM`, ...).
     pub fn name(self) -> Option<&'static str> {
@@ -47,7 +52,9 @@ impl Cipher {
 
     /// Parses a configuration name (case-insensitive).
     pub fn from_name(s: &str) -> Option<Cipher> {
-        Cipher::ALL.into_iter().find(|c| c.name().is_some_and(|n| n.eq_ignore_ascii_case(s)))
+        Cipher::ALL
+            .into_iter()
+            .find(|c| c.name().is_some_and(|n| n.eq_ignore_ascii_case(s)))
     }
 
     /// Is this one of the four implemented ciphers.
@@ -138,12 +145,12 @@ impl CipherKey {
             Cipher::AES_256_GCM => Engine::Gcm(Box::new(aead::LessSafeKey::new(
                 aead::UnboundKey::new(&aead::AES_256_GCM, key).map_err(|_| CipherError::BadKey)?,
             ))),
-            Cipher::AES_128_CCM => {
-                Engine::Ccm128(Box::new(Aes128Ccm::new_from_slice(key).map_err(|_| CipherError::BadKey)?))
-            }
-            Cipher::AES_256_CCM => {
-                Engine::Ccm256(Box::new(Aes256Ccm::new_from_slice(key).map_err(|_| CipherError::BadKey)?))
-            }
+            Cipher::AES_128_CCM => Engine::Ccm128(Box::new(
+                Aes128Ccm::new_from_slice(key).map_err(|_| CipherError::BadKey)?,
+            )),
+            Cipher::AES_256_CCM => Engine::Ccm256(Box::new(
+                Aes256Ccm::new_from_slice(key).map_err(|_| CipherError::BadKey)?,
+            )),
             _ => return Err(CipherError::BadKey),
         };
         Ok(CipherKey { cipher, engine })
@@ -156,7 +163,12 @@ impl CipherKey {
 
     /// Encrypts `data` in place and returns the tag. `nonce` is the 16-byte Nonce field of the
     /// transform header; only its first [`Cipher::nonce_len`] bytes are used.
-    pub fn seal(&self, nonce: &[u8; 16], aad: &[u8], data: &mut [u8]) -> Result<[u8; 16], CipherError> {
+    pub fn seal(
+        &self,
+        nonce: &[u8; 16],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> Result<[u8; 16], CipherError> {
         let mut tag = [0u8; 16];
         match &self.engine {
             Engine::Gcm(k) => {
@@ -166,11 +178,15 @@ impl CipherKey {
                 tag.copy_from_slice(t.as_ref());
             }
             Engine::Ccm128(k) => {
-                let t = k.encrypt_in_place_detached(ccm_nonce(nonce), aad, data).map_err(|_| CipherError::TooLarge)?;
+                let t = k
+                    .encrypt_in_place_detached(ccm_nonce(nonce), aad, data)
+                    .map_err(|_| CipherError::TooLarge)?;
                 tag.copy_from_slice(&t);
             }
             Engine::Ccm256(k) => {
-                let t = k.encrypt_in_place_detached(ccm_nonce(nonce), aad, data).map_err(|_| CipherError::TooLarge)?;
+                let t = k
+                    .encrypt_in_place_detached(ccm_nonce(nonce), aad, data)
+                    .map_err(|_| CipherError::TooLarge)?;
                 tag.copy_from_slice(&t);
             }
         }
@@ -178,17 +194,39 @@ impl CipherKey {
     }
 
     /// Decrypts `data` in place after checking `tag`; on failure `data` must be discarded.
-    pub fn open(&self, nonce: &[u8; 16], aad: &[u8], data: &mut [u8], tag: &[u8; 16]) -> Result<(), CipherError> {
+    pub fn open(
+        &self,
+        nonce: &[u8; 16],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), CipherError> {
         match &self.engine {
             Engine::Gcm(k) => k
-                .open_in_place_separate_tag(gcm_nonce(nonce), aead::Aad::from(aad), aead::Tag::from(*tag), data, 0..)
+                .open_in_place_separate_tag(
+                    gcm_nonce(nonce),
+                    aead::Aad::from(aad),
+                    aead::Tag::from(*tag),
+                    data,
+                    0..,
+                )
                 .map(|_| ())
                 .map_err(|_| CipherError::Auth),
             Engine::Ccm128(k) => k
-                .decrypt_in_place_detached(ccm_nonce(nonce), aad, data, GenericArray::from_slice(tag))
+                .decrypt_in_place_detached(
+                    ccm_nonce(nonce),
+                    aad,
+                    data,
+                    GenericArray::from_slice(tag),
+                )
                 .map_err(|_| CipherError::Auth),
             Engine::Ccm256(k) => k
-                .decrypt_in_place_detached(ccm_nonce(nonce), aad, data, GenericArray::from_slice(tag))
+                .decrypt_in_place_detached(
+                    ccm_nonce(nonce),
+                    aad,
+                    data,
+                    GenericArray::from_slice(tag),
+                )
                 .map_err(|_| CipherError::Auth),
         }
     }
@@ -229,7 +267,12 @@ impl std::fmt::Debug for CipherKeys {
 /// Connection.CipherId is AES-256-CCM or AES-256-GCM, 'L' is 256 and the full session key
 /// (Session.FullSessionKey) is used as the key"; otherwise L is 128 and the key is the first
 /// 16 bytes of the session key. `None` for 2.x dialects, which cannot encrypt.
-pub fn derive_cipher_keys(session_key: &[u8], dialect: Dialect, preauth: &[u8; 64], cipher: Cipher) -> Option<CipherKeys> {
+pub fn derive_cipher_keys(
+    session_key: &[u8],
+    dialect: Dialect,
+    preauth: &[u8; 64],
+    cipher: Cipher,
+) -> Option<CipherKeys> {
     if !dialect.is_smb3() || !cipher.is_known() {
         return None;
     }
@@ -250,7 +293,10 @@ pub fn derive_cipher_keys(session_key: &[u8], dialect: Dialect, preauth: &[u8; 6
         kdf(&ki, b"SMB2AESCCM\0", b"ServerOut\0", &mut encryption);
         kdf(&ki, b"SMB2AESCCM\0", b"ServerIn \0", &mut decryption);
     }
-    Some(CipherKeys { encryption, decryption })
+    Some(CipherKeys {
+        encryption,
+        decryption,
+    })
 }
 
 /// The nonces a sender uses under one key: a 64-bit counter, so a nonce is never reused for

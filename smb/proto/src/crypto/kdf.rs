@@ -52,7 +52,11 @@ impl std::fmt::Debug for SessionKeys {
 
 /// Derives the session's keys from the authentication session key (first 16 bytes, zero
 /// padded) for `dialect`; `preauth` is the session's preauth hash (3.1.1 only).
-pub fn derive_session_keys(session_key: &[u8], dialect: Dialect, preauth: &[u8; 64]) -> SessionKeys {
+pub fn derive_session_keys(
+    session_key: &[u8],
+    dialect: Dialect,
+    preauth: &[u8; 64],
+) -> SessionKeys {
     let mut sk = [0u8; 16];
     for (o, k) in sk.iter_mut().zip(session_key) {
         *o = *k;
@@ -73,6 +77,11 @@ pub fn derive_session_keys(session_key: &[u8], dialect: Dialect, preauth: &[u8; 
         }
     } else {
         // MS-SMB2 3.3.5.5.3: for 2.x the signing key is the session key itself.
-        SessionKeys { signing: sk, application: sk, encryption: [0; 16], decryption: [0; 16] }
+        SessionKeys {
+            signing: sk,
+            application: sk,
+            encryption: [0; 16],
+            decryption: [0; 16],
+        }
     }
 }

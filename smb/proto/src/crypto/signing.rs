@@ -93,7 +93,11 @@ pub fn compute(alg: SigningAlgorithm, key: &[u8; 16], msg: &[u8], role: Role) ->
                 &copy
             };
             let tag = k
-                .seal_in_place_separate_tag(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(aad), &mut [])
+                .seal_in_place_separate_tag(
+                    aead::Nonce::assume_unique_for_key(nonce),
+                    aead::Aad::from(aad),
+                    &mut [],
+                )
                 .ok()?;
             out.copy_from_slice(tag.as_ref());
         }
@@ -121,8 +125,14 @@ pub fn sign(alg: SigningAlgorithm, key: &[u8; 16], msg: &mut [u8], role: Role) {
 
 /// Verifies the signature of a received message in constant time.
 pub fn verify(alg: SigningAlgorithm, key: &[u8; 16], msg: &[u8], role: Role) -> bool {
-    let Some(expected) = compute(alg, key, msg, role) else { return false };
+    let Some(expected) = compute(alg, key, msg, role) else {
+        return false;
+    };
     let got: [u8; 16] = field(msg, SIGNATURE_OFFSET);
     // Constant time: no early exit on the first differing byte.
-    expected.iter().zip(got.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    expected
+        .iter()
+        .zip(got.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }

@@ -9,7 +9,9 @@ use crate::header::Dialect;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
 }
 
 fn h16(s: &str) -> [u8; 16] {
@@ -22,14 +24,22 @@ fn h64(s: &str) -> [u8; 64] {
 
 #[test]
 fn smb30_keys_match_the_published_example() {
-    let k = derive_session_keys(&h16("7CD451825D0450D235424E44BA6E78CC"), Dialect::SMB3_0, &[0; 64]);
+    let k = derive_session_keys(
+        &h16("7CD451825D0450D235424E44BA6E78CC"),
+        Dialect::SMB3_0,
+        &[0; 64],
+    );
     assert_eq!(k.signing, h16("0B7E9C5CAC36C0F6EA9AB275298CEDCE"));
     assert_eq!(k.encryption, h16("B0F0427F7CEB416D1D9DCC0CD4F99447"));
     assert_eq!(k.decryption, h16("FAD27796665B313EBB578F388632B4F7"));
     assert_eq!(k.application, h16("BB23A4575AA26C721AF525AF15A87B4F"));
     // Second channel of the same example.
     assert_eq!(
-        kdf128(&h16("4E01A2B313BCF660CC250BEF021AEDE6"), b"SMB2AESCMAC\0", b"SmbSign\0"),
+        kdf128(
+            &h16("4E01A2B313BCF660CC250BEF021AEDE6"),
+            b"SMB2AESCMAC\0",
+            b"SmbSign\0"
+        ),
         h16("BA1A17DBBFEC349BCA105563D598952F")
     );
 }
@@ -56,7 +66,11 @@ fn smb311_preauth_chain_keys_and_signature_match_the_published_example() {
     h.update(&hex(SESSION_SETUP_REQUEST_2));
     assert_eq!(h.0, h64(PREAUTH_FINAL));
 
-    let k = derive_session_keys(&h16("270E1BA896585EEB7AF3472D3B4C75A7"), Dialect::SMB3_1_1, &h.0);
+    let k = derive_session_keys(
+        &h16("270E1BA896585EEB7AF3472D3B4C75A7"),
+        Dialect::SMB3_1_1,
+        &h.0,
+    );
     assert_eq!(k.signing, h16("73FE7A9A77BEF0BDE49C650D8CCB5F76"));
     assert_eq!(k.encryption, h16("E2AF0DCEFAC68DA71A0DFBD0D1350D74"));
     assert_eq!(k.decryption, h16("629BCBC54422A0F572B97F45989B6073"));
@@ -64,14 +78,29 @@ fn smb311_preauth_chain_keys_and_signature_match_the_published_example() {
 
     // The final SESSION_SETUP response of the example is signed with AES-CMAC.
     let resp = hex(SESSION_SETUP_RESPONSE_FINAL);
-    assert!(verify(SigningAlgorithm::AesCmac, &k.signing, &resp, Role::Server));
+    assert!(verify(
+        SigningAlgorithm::AesCmac,
+        &k.signing,
+        &resp,
+        Role::Server
+    ));
     let mut unsigned = resp.clone();
     unsigned[48..64].fill(0);
-    sign(SigningAlgorithm::AesCmac, &k.signing, &mut unsigned, Role::Server);
+    sign(
+        SigningAlgorithm::AesCmac,
+        &k.signing,
+        &mut unsigned,
+        Role::Server,
+    );
     assert_eq!(unsigned, resp);
     let mut tampered = resp.clone();
     tampered[70] ^= 1;
-    assert!(!verify(SigningAlgorithm::AesCmac, &k.signing, &tampered, Role::Server));
+    assert!(!verify(
+        SigningAlgorithm::AesCmac,
+        &k.signing,
+        &tampered,
+        Role::Server
+    ));
 }
 
 #[test]
@@ -87,16 +116,24 @@ fn aes_cmac_matches_rfc4493() {
     // a fake header is not possible, so check the primitive directly.
     use aes::Aes128;
     use cmac::{Cmac, Mac};
-    let mut m = <Cmac<Aes128> as Mac>::new_from_slice(&hex("2b7e151628aed2a6abf7158809cf4f3c")).unwrap();
+    let mut m =
+        <Cmac<Aes128> as Mac>::new_from_slice(&hex("2b7e151628aed2a6abf7158809cf4f3c")).unwrap();
     m.update(&hex("6bc1bee22e409f96e93d7e117393172a"));
-    assert_eq!(m.finalize().into_bytes().to_vec(), hex("070a16b46b4d4144f79bdd9dd04a287c"));
+    assert_eq!(
+        m.finalize().into_bytes().to_vec(),
+        hex("070a16b46b4d4144f79bdd9dd04a287c")
+    );
 }
 
 #[test]
 fn each_algorithm_signs_and_verifies_and_roles_differ_for_gmac() {
     let key = [7u8; 16];
     let mut msg = hex(SESSION_SETUP_RESPONSE_FINAL);
-    for alg in [SigningAlgorithm::HmacSha256, SigningAlgorithm::AesCmac, SigningAlgorithm::AesGmac] {
+    for alg in [
+        SigningAlgorithm::HmacSha256,
+        SigningAlgorithm::AesCmac,
+        SigningAlgorithm::AesGmac,
+    ] {
         sign(alg, &key, &mut msg, Role::Server);
         assert!(verify(alg, &key, &msg, Role::Server), "{alg:?}");
         assert!(!verify(alg, &[8u8; 16], &msg, Role::Server), "{alg:?}");
@@ -124,7 +161,14 @@ mod encryption_vectors {
     }
 
     /// Seals `plain` with `key` and `nonce` and checks the frame; opens `frame` back.
-    fn check(cipher: Cipher, key: &[u8], nonce: [u8; 16], session_id: u64, plain: &[u8], frame: &[u8]) {
+    fn check(
+        cipher: Cipher,
+        key: &[u8],
+        nonce: [u8; 16],
+        session_id: u64,
+        plain: &[u8],
+        frame: &[u8],
+    ) {
         let k = CipherKey::new(cipher, key).unwrap();
         let mut buf = vec![0u8; HEADER_LEN];
         buf.extend_from_slice(plain);
@@ -161,7 +205,14 @@ mod encryption_vectors {
         ));
         // The blog's nonce is 16 random bytes; CCM uses the first 11 and the frame carries
         // all 16, so seal with the full field.
-        check(Cipher::AES_128_CCM, &keys.decryption, nonce16("66E69A111892584FB5ED524A744DA3EE"), sid, &request, &request_frame);
+        check(
+            Cipher::AES_128_CCM,
+            &keys.decryption,
+            nonce16("66E69A111892584FB5ED524A744DA3EE"),
+            sid,
+            &request,
+            &request_frame,
+        );
         // Server to client: the WRITE response.
         let response = hex(concat!(
             "FE534D4240000100000000000900210009000000000000000400000000000000",
@@ -176,7 +227,14 @@ mod encryption_vectors {
             "77309E5B"
         ));
         let nonce: [u8; 16] = response_frame[20..36].try_into().unwrap();
-        check(Cipher::AES_128_CCM, &keys.encryption, nonce, sid, &response, &response_frame);
+        check(
+            Cipher::AES_128_CCM,
+            &keys.encryption,
+            nonce,
+            sid,
+            &response,
+            &response_frame,
+        );
     }
 
     #[test]
@@ -186,7 +244,8 @@ mod encryption_vectors {
             "B23F3CBFD69487D9832B79B1594A367CDD950909B774C3A4C412B4FCEA9EDDDBA7DB256BA2EA30E9",
             "77F11F9B113247578E0E915C6D2A513B8F2FCA5707DC8770"
         ));
-        let keys = derive_cipher_keys(&sk, Dialect::SMB3_1_1, &preauth, Cipher::AES_128_GCM).unwrap();
+        let keys =
+            derive_cipher_keys(&sk, Dialect::SMB3_1_1, &preauth, Cipher::AES_128_GCM).unwrap();
         assert_eq!(keys.decryption, hex("A2F5E80E5D59103034F32E52F698E5EC"));
         assert_eq!(keys.encryption, hex("748C50868C90F302962A5C35F5F9A8BF"));
         let sid = 0x100000000025;
@@ -203,7 +262,14 @@ mod encryption_vectors {
             "4576545567C24D4C014D47C9FBDFDAFD2C4F9B72F8D256452620A299F48E29E53D6B61D1C13A19E9",
             "1AF013F00D17E3ABC2FC3D36C8C1B6B93973253852DBD442E46EE8"
         ));
-        check(Cipher::AES_128_GCM, &keys.decryption, nonce16("C7D6822D269CAF48904C664C"), sid, &request, &request_frame);
+        check(
+            Cipher::AES_128_GCM,
+            &keys.decryption,
+            nonce16("C7D6822D269CAF48904C664C"),
+            sid,
+            &request,
+            &request_frame,
+        );
         let response = hex(concat!(
             "FE534D4240000100000000000900010001000000000000000500000000000000FFFE000001000000",
             "25000000001000000000000000000000000000000000000011000000170000000000000000000000"
@@ -215,14 +281,23 @@ mod encryption_vectors {
             "82E03C9E18A050FF0EA1C967"
         ));
         let nonce: [u8; 16] = response_frame[20..36].try_into().unwrap();
-        check(Cipher::AES_128_GCM, &keys.encryption, nonce, sid, &response, &response_frame);
+        check(
+            Cipher::AES_128_GCM,
+            &keys.encryption,
+            nonce,
+            sid,
+            &response,
+            &response_frame,
+        );
     }
 
     #[test]
     fn aes256_keys_use_l256_and_differ_from_aes128() {
         let sk = h16("419FDDF34C1E001909D362AE7FB6AF79");
-        let k128 = derive_cipher_keys(&sk, Dialect::SMB3_1_1, &[3; 64], Cipher::AES_128_GCM).unwrap();
-        let k256 = derive_cipher_keys(&sk, Dialect::SMB3_1_1, &[3; 64], Cipher::AES_256_GCM).unwrap();
+        let k128 =
+            derive_cipher_keys(&sk, Dialect::SMB3_1_1, &[3; 64], Cipher::AES_128_GCM).unwrap();
+        let k256 =
+            derive_cipher_keys(&sk, Dialect::SMB3_1_1, &[3; 64], Cipher::AES_256_GCM).unwrap();
         assert_eq!(k256.encryption.len(), 32);
         assert_ne!(k256.encryption[..16], k128.encryption[..]);
         assert!(derive_cipher_keys(&sk, Dialect::SMB2_1, &[0; 64], Cipher::AES_128_CCM).is_none());
