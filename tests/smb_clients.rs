@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::{run, Opts, Server};
-use std::path::PathBuf;
+use common::{run, venv_python, Opts, Server};
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,26 +15,10 @@ fn server() -> Server {
     s
 }
 
-fn smbclient(s: &Server, args: &[&str]) -> (bool, String) {
-    let out = run(
-        Command::new("smbclient")
-            .args(args)
-            .arg("-p")
-            .arg(s.smb_port.to_string()),
-        Duration::from_secs(60),
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn smbclient_lists_the_shares() {
     let s = server();
-    let (ok, text) = smbclient(&s, &["-L", "//127.0.0.1", "-U", "alice%Pa55word!"]);
+    let (ok, text) = s.smbclient(&["-L", "//127.0.0.1", "-U", "alice%Pa55word!"]);
     assert!(ok, "{text}\n{}", s.log());
     assert!(text.contains("data") && text.contains("Disk"), "{text}");
     assert!(text.contains("IPC$") && text.contains("IPC"), "{text}");
@@ -48,18 +31,15 @@ fn smbclient_ls_on_every_dialect_with_signing_required() {
     std::fs::create_dir(s.backing.join("subdir")).unwrap();
     for proto in ["SMB2_02", "SMB2_10", "SMB3_00", "SMB3_02", "SMB3_11"] {
         let max = format!("--option=client max protocol={proto}");
-        let (ok, text) = smbclient(
-            &s,
-            &[
-                "//127.0.0.1/data",
-                "-U",
-                "alice%Pa55word!",
-                &max,
-                "--option=client signing=required",
-                "-c",
-                "ls",
-            ],
-        );
+        let (ok, text) = s.smbclient(&[
+            "//127.0.0.1/data",
+            "-U",
+            "alice%Pa55word!",
+            &max,
+            "--option=client signing=required",
+            "-c",
+            "ls",
+        ]);
         assert!(ok, "{proto}: {text}\n{}", s.log());
         assert!(text.contains("hello.txt"), "{proto}: {text}");
         assert!(
@@ -73,18 +53,15 @@ fn smbclient_ls_on_every_dialect_with_signing_required() {
     // Clients that start with an SMB1 NEGOTIATE ("SMB 2.???" upgrade, or "SMB 2.002" only).
     for max in ["SMB3", "SMB2_02"] {
         let max = format!("--option=client max protocol={max}");
-        let (ok, text) = smbclient(
-            &s,
-            &[
-                "//127.0.0.1/data",
-                "-U",
-                "alice%Pa55word!",
-                "--option=client min protocol=NT1",
-                &max,
-                "-c",
-                "ls",
-            ],
-        );
+        let (ok, text) = s.smbclient(&[
+            "//127.0.0.1/data",
+            "-U",
+            "alice%Pa55word!",
+            "--option=client min protocol=NT1",
+            &max,
+            "-c",
+            "ls",
+        ]);
         assert!(
             ok && text.contains("hello.txt"),
             "SMB1 upgrade {max}: {text}\n{}",
@@ -97,37 +74,20 @@ fn smbclient_ls_on_every_dialect_with_signing_required() {
 fn wrong_password_and_unknown_user_are_logon_failures() {
     let s = server();
     for user in ["alice%wrong", "nobody%Pa55word!"] {
-        let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", user, "-c", "ls"]);
+        let (ok, text) = s.smbclient(&["//127.0.0.1/data", "-U", user, "-c", "ls"]);
         assert!(!ok, "{user}: {text}");
         assert!(text.contains("NT_STATUS_LOGON_FAILURE"), "{user}: {text}");
     }
     // Anonymous is refused unless configured.
-    let (ok, text) = smbclient(&s, &["-L", "//127.0.0.1", "-N"]);
+    let (ok, text) = s.smbclient(&["-L", "//127.0.0.1", "-N"]);
     assert!(
         !ok && text.contains("NT_STATUS_LOGON_FAILURE"),
         "anonymous: {text}"
     );
     // Unknown share.
-    let (ok, text) = smbclient(
-        &s,
-        &["//127.0.0.1/nosuch", "-U", "alice%Pa55word!", "-c", "ls"],
-    );
+    let (ok, text) = s.smbclient(&["//127.0.0.1/nosuch", "-U", "alice%Pa55word!", "-c", "ls"]);
     assert!(!ok && text.contains("NT_STATUS_BAD_NETWORK_NAME"), "{text}");
     assert!(s.log().contains("logon failure"), "{}", s.log());
-}
-
-fn venv_python() -> PathBuf {
-    let venv = std::env::var("SHOAL_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"));
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "{} missing: Python smbprotocol is needed; run scripts/test (it creates the venv: \
-         python3 -m venv .venv && .venv/bin/pip install smbprotocol) or set SHOAL_VENV",
-        py.display()
-    );
-    py
 }
 
 const SMBPROTOCOL_SCRIPT: &str = r#"
@@ -312,9 +272,9 @@ fn guest_sessions_when_configured() {
         ..Opts::standard()
     });
     std::fs::write(s.backing.join("visible.txt"), b"v").unwrap();
-    let (ok, text) = smbclient(&s, &["-L", "//127.0.0.1", "-N"]);
+    let (ok, text) = s.smbclient(&["-L", "//127.0.0.1", "-N"]);
     assert!(ok && text.contains("data"), "{text}\n{}", s.log());
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", "nobody%x", "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/data", "-U", "nobody%x", "-c", "ls"]);
     assert!(ok && text.contains("visible.txt"), "{text}\n{}", s.log());
 }
 
@@ -330,18 +290,15 @@ fn signing_enabled_policy_lets_unsigning_clients_in() {
     std::fs::write(s.backing.join("plain.txt"), b"p").unwrap();
     for proto in ["SMB2_10", "SMB3_11"] {
         let max = format!("--option=client max protocol={proto}");
-        let (ok, text) = smbclient(
-            &s,
-            &[
-                "//127.0.0.1/data",
-                "-U",
-                "alice%Pa55word!",
-                &max,
-                "--option=client signing=off",
-                "-c",
-                "ls",
-            ],
-        );
+        let (ok, text) = s.smbclient(&[
+            "//127.0.0.1/data",
+            "-U",
+            "alice%Pa55word!",
+            &max,
+            "--option=client signing=off",
+            "-c",
+            "ls",
+        ]);
         assert!(
             ok && text.contains("plain.txt"),
             "{proto}: {text}\n{}",

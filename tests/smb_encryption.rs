@@ -8,8 +8,7 @@
 
 mod common;
 
-use common::{files_equal, run, write_random_file, Opts, Server, TempDir};
-use std::path::PathBuf;
+use common::{files_equal, run, venv_python, write_random_file, Opts, Server, TempDir};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -57,29 +56,13 @@ dir = "."
 encrypt = true
 "#;
 
-fn smbclient(s: &Server, args: &[&str]) -> (bool, String) {
-    let out = run(
-        Command::new("smbclient")
-            .args(args)
-            .arg("-p")
-            .arg(s.smb_port.to_string()),
-        Duration::from_secs(300),
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// Runs one smbclient command and returns its wall time.
 fn timed(s: &Server, share: &str, extra: &[&str], cmd: &str) -> Duration {
     let mut args = vec![share, "-U", USER];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["-c", cmd]);
     let t = Instant::now();
-    let (ok, text) = smbclient(s, &args);
+    let (ok, text) = s.smbclient(&args);
     let took = t.elapsed();
     assert!(
         ok && !text.contains("NT_STATUS"),
@@ -171,7 +154,7 @@ fn encrypted_share_is_server_driven_and_refuses_smb21() {
         let max = format!("--option=client max protocol={proto}");
         let back = s.dir.0.join(format!("back-{proto}.txt"));
         let cmd = format!("ls; get hello.txt {}", back.display());
-        let (ok, text) = smbclient(&s, &["//127.0.0.1/secret", "-U", USER, &max, "-c", &cmd]);
+        let (ok, text) = s.smbclient(&["//127.0.0.1/secret", "-U", USER, &max, "-c", &cmd]);
         assert!(
             ok && text.contains("hello.txt") && !text.contains("NT_STATUS"),
             "{proto}: {text}\n{}",
@@ -181,13 +164,13 @@ fn encrypted_share_is_server_driven_and_refuses_smb21() {
     }
     assert!(plain_log(&s).contains("client encrypts"), "{}", s.log());
     let legacy = "--option=client max protocol=SMB2_10";
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/secret", "-U", USER, legacy, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/secret", "-U", USER, legacy, "-c", "ls"]);
     assert!(
         !ok && text.contains("NT_STATUS_ACCESS_DENIED"),
         "{text}\n{}",
         s.log()
     );
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, legacy, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/data", "-U", USER, legacy, "-c", "ls"]);
     assert!(ok && text.contains("hello.txt"), "{text}\n{}", s.log());
 }
 
@@ -198,34 +181,28 @@ fn encrypted_share_is_server_driven_and_refuses_smb21() {
 fn required_policy_encrypts_every_smb3_session_and_refuses_the_rest() {
     let s = server("encryption = \"required\"", DATA_AND_SECRET);
     std::fs::write(s.backing.join("r.txt"), b"r").unwrap();
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/data", "-U", USER, "-c", "ls"]);
     assert!(ok && text.contains("r.txt"), "{text}\n{}", s.log());
     assert!(plain_log(&s).contains("client encrypts"), "{}", s.log());
-    let (ok, text) = smbclient(
-        &s,
-        &[
-            "//127.0.0.1/data",
-            "-U",
-            USER,
-            "--option=client max protocol=SMB2_10",
-            "-c",
-            "ls",
-        ],
-    );
+    let (ok, text) = s.smbclient(&[
+        "//127.0.0.1/data",
+        "-U",
+        USER,
+        "--option=client max protocol=SMB2_10",
+        "-c",
+        "ls",
+    ]);
     assert!(!ok && text.contains("NT_STATUS_ACCESS_DENIED"), "{text}");
     // smbclient told not to encrypt still follows SESSION_FLAG_ENCRYPT_DATA (the server
     // decides); the clients that really do not encrypt are refused below.
-    let (ok, text) = smbclient(
-        &s,
-        &[
-            "//127.0.0.1/data",
-            "-U",
-            USER,
-            "--client-protection=off",
-            "-c",
-            "ls",
-        ],
-    );
+    let (ok, text) = s.smbclient(&[
+        "//127.0.0.1/data",
+        "-U",
+        USER,
+        "--client-protection=off",
+        "-c",
+        "ls",
+    ]);
     assert!(ok && text.contains("r.txt"), "{text}\n{}", s.log());
     let py = venv_python();
     for mode in ["nocap", "clear"] {
@@ -265,26 +242,13 @@ fn allow_unencrypted_legacy_admits_smb21_to_plain_shares_only() {
     );
     std::fs::write(s.backing.join("l.txt"), b"l").unwrap();
     let legacy = "--option=client max protocol=SMB2_10";
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, legacy, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/data", "-U", USER, legacy, "-c", "ls"]);
     assert!(ok && text.contains("l.txt"), "{text}\n{}", s.log());
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/secret", "-U", USER, legacy, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/secret", "-U", USER, legacy, "-c", "ls"]);
     assert!(!ok && text.contains("NT_STATUS_ACCESS_DENIED"), "{text}");
     // SMB3 clients are still encrypted.
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/secret", "-U", USER, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/secret", "-U", USER, "-c", "ls"]);
     assert!(ok && text.contains("l.txt"), "{text}\n{}", s.log());
-}
-
-fn venv_python() -> PathBuf {
-    let venv = std::env::var("SHOAL_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"));
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "{} missing: run scripts/test (creates the venv with smbprotocol)",
-        py.display()
-    );
-    py
 }
 
 const SMBPROTOCOL_SCRIPT: &str = r#"
@@ -432,20 +396,17 @@ zone = "Secure"
 "#;
     let s = server("", shares);
     std::fs::write(s.backing.join("z.txt"), b"z").unwrap();
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/zoned", "-U", USER, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/zoned", "-U", USER, "-c", "ls"]);
     assert!(ok && text.contains("z.txt"), "{text}\n{}", s.log());
     assert!(plain_log(&s).contains("client encrypts"), "{}", s.log());
-    let (ok, text) = smbclient(
-        &s,
-        &[
-            "//127.0.0.1/zoned",
-            "-U",
-            USER,
-            "--option=client max protocol=SMB2_10",
-            "-c",
-            "ls",
-        ],
-    );
+    let (ok, text) = s.smbclient(&[
+        "//127.0.0.1/zoned",
+        "-U",
+        USER,
+        "--option=client max protocol=SMB2_10",
+        "-c",
+        "ls",
+    ]);
     assert!(!ok && text.contains("NT_STATUS_ACCESS_DENIED"), "{text}");
 }
 
@@ -458,19 +419,16 @@ fn disabled_policy_offers_no_encryption() {
         "[[smb.shares]]\nname = \"data\"\ndir = \".\"\n",
     );
     std::fs::write(s.backing.join("d.txt"), b"d").unwrap();
-    let (ok, text) = smbclient(
-        &s,
-        &[
-            "//127.0.0.1/data",
-            "-U",
-            USER,
-            "--client-protection=encrypt",
-            "-c",
-            "ls",
-        ],
-    );
+    let (ok, text) = s.smbclient(&[
+        "//127.0.0.1/data",
+        "-U",
+        USER,
+        "--client-protection=encrypt",
+        "-c",
+        "ls",
+    ]);
     assert!(!ok, "{text}\n{}", s.log());
-    let (ok, text) = smbclient(&s, &["//127.0.0.1/data", "-U", USER, "-c", "ls"]);
+    let (ok, text) = s.smbclient(&["//127.0.0.1/data", "-U", USER, "-c", "ls"]);
     assert!(ok && text.contains("d.txt"), "{text}\n{}", s.log());
     assert!(!plain_log(&s).contains("client encrypts"), "{}", s.log());
 }

@@ -4,24 +4,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{run, Opts, Server};
-
-fn venv_python() -> PathBuf {
-    let venv = std::env::var("SHOAL_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"));
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "{} missing: run scripts/test (it creates the venv with smbprotocol)",
-        py.display()
-    );
-    py
-}
+use common::{run, venv_python, Opts, Server};
 
 const SCRIPT: &str = r#"
 import sys, smbclient

@@ -248,6 +248,23 @@ impl Server {
         child.wait_with_output().unwrap()
     }
 
+    /// Runs `smbclient ARGS -p <smb port>` (5 min limit); returns success and stdout+stderr.
+    pub fn smbclient(&self, args: &[&str]) -> (bool, String) {
+        let out = run(
+            Command::new("smbclient")
+                .args(args)
+                .arg("-p")
+                .arg(self.smb_port.to_string()),
+            Duration::from_secs(300),
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
     /// Adds an SMB user through the CLI.
     pub fn add_user(&self, name: &str, password: &str) {
         let out = self.shoal(
@@ -320,6 +337,22 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
     }
+}
+
+/// The Python of the venv with smbprotocol (`$SHOAL_VENV` or `.venv` at the repository root;
+/// scripts/test creates it).
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var("SHOAL_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+    let py = venv.join("bin/python");
+    assert!(
+        py.exists(),
+        "{} missing: Python smbprotocol is needed; run scripts/test (it creates the venv: \
+         python3 -m venv .venv && .venv/bin/pip install smbprotocol) or set SHOAL_VENV",
+        py.display()
+    );
+    py
 }
 
 /// Deterministic pseudo-random bytes (xorshift), for test files.
