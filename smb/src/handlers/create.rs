@@ -225,19 +225,30 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         if !stale.is_empty() {
             crate::open_table::release(&vfs, &stale);
         }
-        let result = shoal_audit::with_request_context(audit_ctx, || {
-            open_or_create(
-                &*vfs,
-                &caller,
-                &root,
-                &parts,
-                read_only,
-                disp,
-                opts,
-                file_attributes,
-                desired,
-            )
-        });
+        let attempt = || {
+            shoal_audit::with_request_context(audit_ctx, || {
+                open_or_create(
+                    &*vfs,
+                    &caller,
+                    &root,
+                    &parts,
+                    read_only,
+                    disp,
+                    opts,
+                    file_attributes,
+                    desired,
+                )
+            })
+        };
+        let mut result = attempt();
+        // Two clients creating the same name race between the lookup and the create: the
+        // loser sees "exists". A disposition that opens an existing object opens the
+        // winner's instead of failing (once: the object exists now).
+        if matches!(result, Err(SmbError::Vfs(shoal_vfs::VfsError::Exists)))
+            && matches!(disp, disposition::OPEN_IF | disposition::OVERWRITE_IF)
+        {
+            result = attempt();
+        }
         if let Some(a) = &auditor {
             // Creations are logged by the VFS layer; opens of existing objects (or failures
             // to open them) here.
