@@ -45,6 +45,7 @@ pub fn run(
 }
 
 /// Where the running config came from.
+#[derive(Clone)]
 struct Source {
     origin: String,
     path: Option<PathBuf>,
@@ -345,8 +346,7 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
             _ = tokio::signal::ctrl_c() => break None,
             _ = sigterm.recv() => break None,
             _ = sighup.recv() => {
-                let (src, auditor) = (&src, auditor.clone());
-                let src = Source { origin: src.origin.clone(), path: src.path.clone(), text: String::new() };
+                let (src, auditor) = (src.clone(), auditor.clone());
                 let _ = tokio::task::spawn_blocking(move || reload(&src, &auditor)).await;
             }
             Some(done) = tasks.join_next() => break Some(done),

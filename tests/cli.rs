@@ -6,50 +6,39 @@ use common::{run, shoal_bin, Opts, Server, TempDir};
 use std::process::Command;
 use std::time::Duration;
 
+/// Writes `text` to `cfg` and runs `shoal --config cfg check`.
+fn check(cfg: &std::path::Path, text: &str) -> std::process::Output {
+    std::fs::write(cfg, text).unwrap();
+    run(
+        Command::new(shoal_bin())
+            .arg("--config")
+            .arg(cfg)
+            .arg("check"),
+        Duration::from_secs(20),
+    )
+}
+
 #[test]
 fn check_names_the_bad_key_and_line() {
     let dir = TempDir::new("cli");
     let cfg = dir.0.join("bad.toml");
-    std::fs::write(
+    let out = check(
         &cfg,
         "[server]\nnode_name = \"n\"\n\n[nfs]\nlisten = \"127.0.0.1:0\"\nmax_recrod = 5\n",
-    )
-    .unwrap();
-    let out = run(
-        Command::new(shoal_bin())
-            .arg("--config")
-            .arg(&cfg)
-            .arg("check"),
-        Duration::from_secs(20),
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("max_recrod"), "{err}");
     assert!(err.contains("line 6"), "{err}");
 
-    std::fs::write(&cfg, "[[nfs.exports]]\npath = \"/x\"\ndir = \"../etc\"\n").unwrap();
-    let out = run(
-        Command::new(shoal_bin())
-            .arg("--config")
-            .arg(&cfg)
-            .arg("check"),
-        Duration::from_secs(20),
-    );
+    let out = check(&cfg, "[[nfs.exports]]\npath = \"/x\"\ndir = \"../etc\"\n");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("nfs.exports[0].dir"), "{err}");
 
-    std::fs::write(
+    let out = check(
         &cfg,
         "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"*\"]\n",
-    )
-    .unwrap();
-    let out = run(
-        Command::new(shoal_bin())
-            .arg("--config")
-            .arg(&cfg)
-            .arg("check"),
-        Duration::from_secs(20),
     );
     assert!(
         out.status.success(),

@@ -76,7 +76,7 @@ impl LocalFs {
             }
         }
         if let Some(size) = set.size {
-            let (wfd, _) = self.reopen(fd, libc::O_WRONLY)?;
+            let wfd = self.reopen(fd, libc::O_WRONLY)?;
             sys::ftruncate(wfd.as_fd(), size)?;
         }
         if (set.atime != SetTime::Keep || set.mtime != SetTime::Keep) && a.kind != FileKind::Symlink
@@ -87,9 +87,9 @@ impl LocalFs {
     }
 
     /// Opens the object behind an `O_PATH` fd again with other flags.
-    fn reopen(&self, fd: &OwnedFd, flags: i32) -> VfsResult<(OwnedFd, ())> {
+    fn reopen(&self, fd: &OwnedFd, flags: i32) -> VfsResult<OwnedFd> {
         let kh = sys::name_to_handle(fd.as_fd(), b"")?;
-        Ok((sys::open_by_handle(self.root_fd.as_fd(), &kh, flags)?, ()))
+        Ok(sys::open_by_handle(self.root_fd.as_fd(), &kh, flags)?)
     }
 
     pub(super) fn setattr_impl(

@@ -309,19 +309,6 @@ pub fn fchown_fd(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> io::
     .map(|_| ())
 }
 
-/// `fchmod` through `/proc/self/fd` is not needed: `fchmodat(dir, name)` on the entry.
-pub fn fchmodat(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> io::Result<()> {
-    let c = cstr(name)?;
-    // SAFETY: valid args.
-    cvt(unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t, 0) }).map(|_| ())
-}
-
-/// `fchmod` on a real (non-O_PATH) fd.
-pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
-    // SAFETY: valid fd.
-    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) }).map(|_| ())
-}
-
 /// `ftruncate`.
 pub fn ftruncate(fd: BorrowedFd<'_>, size: u64) -> io::Result<()> {
     let size = i64::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
@@ -329,7 +316,7 @@ pub fn ftruncate(fd: BorrowedFd<'_>, size: u64) -> io::Result<()> {
     cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), size) }).map(|_| ())
 }
 
-/// A time for [`utimens`]: `None` = omit, `Some(None)` = now, `Some(Some((s, ns)))` = given.
+/// A time for [`utimens_fd`]: `None` = omit, `Some(None)` = now, `Some(Some((s, ns)))` = given.
 pub type TimeArg = Option<Option<(i64, u32)>>;
 
 fn timespec(t: TimeArg) -> libc::timespec {
@@ -347,36 +334,6 @@ fn timespec(t: TimeArg) -> libc::timespec {
             tv_nsec: i64::from(ns),
         },
     }
-}
-
-/// `utimensat(fd, "", times, AT_EMPTY_PATH)` style on an `O_PATH` fd (via the dir + name
-/// pair would race; the kernel accepts an empty path with `AT_EMPTY_PATH` since 5.8 only for
-/// some calls, so we use `futimens` on a real fd when we have one).
-pub fn futimens(fd: BorrowedFd<'_>, atime: TimeArg, mtime: TimeArg) -> io::Result<()> {
-    let ts = [timespec(atime), timespec(mtime)];
-    // SAFETY: ts is a valid array of two timespecs.
-    cvt(unsafe { libc::futimens(fd.as_raw_fd(), ts.as_ptr()) }).map(|_| ())
-}
-
-/// `utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW)`.
-pub fn utimensat(
-    dir: BorrowedFd<'_>,
-    name: &[u8],
-    atime: TimeArg,
-    mtime: TimeArg,
-) -> io::Result<()> {
-    let c = cstr(name)?;
-    let ts = [timespec(atime), timespec(mtime)];
-    // SAFETY: valid args.
-    cvt(unsafe {
-        libc::utimensat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            ts.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
-    .map(|_| ())
 }
 
 /// `pread` until `count` bytes or EOF.
