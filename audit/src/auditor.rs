@@ -219,6 +219,12 @@ impl Auditor {
         self.inner.emit(event, true)
     }
 
+    /// Queues an event without waiting for queue space or durability (session events: see
+    /// `smb_session`). Filtered events return `Ok`.
+    pub(crate) fn emit_detached(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.inner.emit(event, false)
+    }
+
     /// Logs a `config_change` event: `who` changed `what` (e.g.
     /// `audit.zones[System].audit_success: [create_file] -> [all]`).
     pub fn emit_config(&self, who: &str, what: &str) -> Result<(), AuditError> {

@@ -71,7 +71,11 @@ impl Auditor {
     }
 
     /// Logs `logon`, `logoff` or `tree_connect` (`target`: the share name for tree_connect,
-    /// the user name for logon/logoff; in `fileName`).
+    /// the user name for logon/logoff; in `fileName`). Never blocks: the event is queued in
+    /// call order and the caller does not wait for queue space or for the disk, in either
+    /// mode (the session operation has already happened; there is nothing to refuse). The
+    /// queue may exceed `queue_capacity` by the session events in flight, which the
+    /// connection and session caps bound.
     pub fn smb_session(
         &self,
         caller: &Caller,
@@ -83,7 +87,7 @@ impl Auditor {
             event,
             EventName::Logon | EventName::Logoff | EventName::TreeConnect
         ));
-        self.emit(
+        self.emit_detached(
             AuditEvent::new(event, caller)
                 .with_file(target)
                 .with_status(nt_status),

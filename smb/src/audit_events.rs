@@ -19,8 +19,8 @@ pub(crate) enum SessionEvent {
     TreeConnect,
 }
 
-/// Emits a session event on the blocking pool (in guaranteed mode `emit` waits for the disk)
-/// without holding up the reply. `target` is the user name for logon/logoff, the share name
+/// Emits a session event: queued in order on the calling task, never waiting for the disk
+/// (see `Auditor::smb_session`), so no task per event. `target` is the user name for logon/logoff, the share name
 /// for tree_connect. No-op without an auditor.
 pub(crate) fn session_event(
     conn: &Conn,
@@ -39,10 +39,7 @@ pub(crate) fn session_event(
         SessionEvent::Logoff => EventName::Logoff,
         SessionEvent::TreeConnect => EventName::TreeConnect,
     };
-    let target = target.to_string();
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = auditor.smb_session(&caller, name, &target, status.0) {
-            tracing::warn!(error = %e, "audit: session event not logged");
-        }
-    });
+    if let Err(e) = auditor.smb_session(&caller, name, target, status.0) {
+        tracing::warn!(error = %e, "audit: session event not logged");
+    }
 }
