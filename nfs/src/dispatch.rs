@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use bytes::{BufMut, Bytes, BytesMut};
 use shoal_nfs_proto::mount::{self, MountProc};
 use shoal_nfs_proto::nfs3::args::Args;
+use shoal_nfs_proto::nfs3::res::xdr_padding;
 use shoal_nfs_proto::nfs3::{self, NfsProc};
 use shoal_nfs_proto::rpc::{AuthStat, CallError, CallHeader, Credential, ReplyHeader};
 use shoal_nfs_proto::Reader;
@@ -40,17 +41,53 @@ fn reply_start(xid: u32, header: &ReplyHeader, capacity: usize) -> BytesMut {
     out
 }
 
+/// A reply record as sent: the encoded reply, then (READ) the data bytes and their XDR padding,
+/// sent without copying the data into the encoded part.
+pub(crate) struct Outgoing {
+    /// Record mark and the reply up to the data.
+    pub head: Bytes,
+    /// READ data, then `pad` zero bytes.
+    pub data: Bytes,
+    /// Zero bytes after `data` (0 to 3).
+    pub pad: usize,
+}
+
+impl From<Bytes> for Outgoing {
+    fn from(head: Bytes) -> Outgoing {
+        Outgoing {
+            head,
+            data: Bytes::new(),
+            pad: 0,
+        }
+    }
+}
+
 /// Fills in the record mark and freezes the reply.
-fn reply_finish(mut out: BytesMut) -> Bytes {
-    let mark = shoal_nfs_proto::encode_record_header(out.len().saturating_sub(4));
+fn reply_finish(out: BytesMut) -> Bytes {
+    reply_finish_with(out, Bytes::new()).head
+}
+
+/// Fills in the record mark, counting `data` and its padding after `out`.
+fn reply_finish_with(mut out: BytesMut, data: Bytes) -> Outgoing {
+    let pad = xdr_padding(data.len());
+    let len = out
+        .len()
+        .saturating_sub(4)
+        .saturating_add(data.len())
+        .saturating_add(pad);
+    let mark = shoal_nfs_proto::encode_record_header(len);
     if let Some(h) = out.get_mut(..4) {
         h.copy_from_slice(&mark);
     }
-    out.freeze()
+    Outgoing {
+        head: out.freeze(),
+        data,
+        pad,
+    }
 }
 
-fn reply_only(xid: u32, header: ReplyHeader) -> Option<Bytes> {
-    Some(reply_finish(reply_start(xid, &header, 64)))
+fn reply_only(xid: u32, header: ReplyHeader) -> Option<Outgoing> {
+    Some(reply_finish(reply_start(xid, &header, 64)).into())
 }
 
 /// Procedures that change state: their replies are cached for retransmissions.
@@ -76,7 +113,9 @@ pub(crate) async fn call(
     shared: &Arc<Shared>,
     peer: SocketAddr,
     record: BytesMut,
-) -> Option<Bytes> {
+) -> Option<Outgoing> {
+    // Shared from here on: WRITE data is a slice of the record, not a copy.
+    let record = record.freeze();
     let mut r = Reader::new(&record);
     let header = match CallHeader::decode(&mut r) {
         Ok(h) => h,
@@ -104,7 +143,12 @@ pub(crate) async fn call(
         proc_ = header.proc_
     );
     async move {
-        let mut r = Reader::new(record.get(args_at..).unwrap_or_default());
+        let args_buf = if args_at <= record.len() {
+            record.slice(args_at..)
+        } else {
+            Bytes::new()
+        };
+        let mut r = Reader::new_shared(&args_buf);
         let cred = match Credential::from_opaque(&header.cred) {
             Ok(c) => c,
             Err(e) => {
@@ -140,28 +184,29 @@ pub(crate) async fn call(
                         }
                         Lookup::Replay(reply) => {
                             tracing::debug!("retransmission; replaying the cached reply");
-                            return Some(reply);
+                            return Some(reply.into());
                         }
                     }
                 }
                 let capacity = match &args {
-                    Args::Read(a) => 256 + a.count.min(shared.io_max) as usize,
                     Args::Readdir(a) | Args::Readdirplus(a) => {
                         256 + (a.maxcount as usize).min(1 << 20)
                     }
                     _ => 512,
                 };
                 drop(record);
+                drop(args_buf);
                 let ctx = Ctx {
                     shared: shared.clone(),
                     peer,
                     cred,
                 };
                 let mut out = reply_start(xid, &ReplyHeader::Success, capacity);
-                crate::proc::run(&ctx, args, &mut out).await;
-                let reply = reply_finish(out);
+                let data = crate::proc::run(&ctx, args, &mut out).await;
+                let reply = reply_finish_with(out, data.unwrap_or_default());
                 if let Some(key) = key {
-                    shared.drc.finish(key, reply.clone());
+                    // Only READ has separate data, and READ is not cached.
+                    shared.drc.finish(key, reply.head.clone());
                 }
                 Some(reply)
             }
@@ -182,7 +227,7 @@ pub(crate) async fn call(
                 }
                 let mut out = reply_start(xid, &ReplyHeader::Success, 512);
                 crate::mount::run(shared, peer, &cred, args, &mut out).await;
-                Some(reply_finish(out))
+                Some(reply_finish(out).into())
             }
             prog => {
                 tracing::debug!(prog, "unknown program");

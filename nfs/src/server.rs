@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use shoal_nfs_proto::RecordDecoder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::dispatch::{self, Shared, DRC_CAPACITY};
+use crate::dispatch::{self, Outgoing, Shared, DRC_CAPACITY};
 use crate::drc::Drc;
 use crate::export::Exports;
 use crate::NfsConfig;
@@ -131,7 +131,7 @@ async fn connection(
     tracing::debug!("connected");
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel::<Bytes>(MAX_IN_FLIGHT);
+    let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(writer(wr, rx).in_current_span());
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut framer = RecordDecoder::new(max_record);
@@ -186,9 +186,15 @@ async fn connection(
     tracing::debug!("disconnected");
 }
 
-async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
+    const PAD: [u8; 3] = [0; 3];
     while let Some(reply) = rx.recv().await {
-        if let Err(e) = wr.write_all(&reply).await {
+        // One vectored write for the head, the READ data and its padding: no copy.
+        let mut buf = reply
+            .head
+            .chain(reply.data)
+            .chain(PAD.get(..reply.pad).unwrap_or_default());
+        if let Err(e) = wr.write_all_buf(&mut buf).await {
             tracing::debug!(error = %e, "write failed");
             return;
         }

@@ -22,8 +22,11 @@ pub fn decode_everything(data: &[u8]) {
     }
     decode_call(data);
     let _ = ReplyHeader::decode(&mut Reader::new(data));
+    // Both readers: the shared one slices WRITE data out of its buffer instead of copying.
+    let shared = bytes::Bytes::copy_from_slice(data);
     for p in 0..23 {
         let _ = Args::decode(NfsProc(p), &mut Reader::new(data));
+        let _ = Args::decode(NfsProc(p), &mut Reader::new_shared(&shared));
     }
 }
 

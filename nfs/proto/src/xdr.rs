@@ -4,7 +4,7 @@
 //! read from the wire is checked against the item's XDR bound *and* against the bytes that
 //! remain before anything is allocated, so a small request cannot make us allocate much.
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 use crate::DecodeError;
 
@@ -12,12 +12,27 @@ use crate::DecodeError;
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     rest: &'a [u8],
+    /// The buffer `rest` lies in, when it is shared: [`Reader::opaque_bytes`] then borrows
+    /// from it instead of copying.
+    shared: Option<&'a Bytes>,
 }
 
 impl<'a> Reader<'a> {
     /// Reads from `buf`.
     pub fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { rest: buf }
+        Reader {
+            rest: buf,
+            shared: None,
+        }
+    }
+
+    /// Reads from a shared buffer: large opaques ([`Reader::opaque_bytes`]) are slices of it,
+    /// not copies.
+    pub fn new_shared(buf: &'a Bytes) -> Reader<'a> {
+        Reader {
+            rest: buf,
+            shared: Some(buf),
+        }
     }
 
     /// Bytes not read yet.
@@ -54,7 +69,10 @@ impl<'a> Reader<'a> {
 
     /// A reader over the next `n` bytes (which are consumed from this one).
     pub fn sub(&mut self, n: usize) -> Result<Reader<'a>, DecodeError> {
-        Ok(Reader::new(self.take(n)?))
+        Ok(Reader {
+            rest: self.take(n)?,
+            shared: self.shared,
+        })
     }
 
     /// `unsigned int`.
@@ -113,6 +131,18 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::TooLong { len, max });
         }
         self.fixed(len as usize)
+    }
+
+    /// [`Reader::opaque`] as [`Bytes`]: a slice of the shared buffer when the reader has one
+    /// (WRITE data: no copy), else a copy.
+    pub fn opaque_bytes(&mut self, max: u32) -> Result<Bytes, DecodeError> {
+        let data = self.opaque(max)?;
+        Ok(match self.shared {
+            // `data` was taken from `rest`, which lies inside `b`; checked anyway, since
+            // `slice_ref` panics on a slice from elsewhere.
+            Some(b) if !data.is_empty() && within(b, data) => b.slice_ref(data),
+            _ => Bytes::copy_from_slice(data),
+        })
     }
 
     /// `T<max>`: a count checked against `max` and against what remains (each item takes at
@@ -212,6 +242,12 @@ impl<T: Encode> Encode for Option<T> {
     }
 }
 
+/// Whether `part` lies inside `whole`'s memory.
+fn within(whole: &[u8], part: &[u8]) -> bool {
+    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
+    p >= w && p.saturating_add(part.len()) <= w.saturating_add(whole.len())
+}
+
 /// Padding needed after `len` bytes of opaque data.
 pub fn pad_len(len: usize) -> usize {
     (4 - (len % 4)) % 4
@@ -257,6 +293,27 @@ pub fn opaque_size(len: usize) -> usize {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opaque_bytes_borrow_from_a_shared_buffer_and_copy_otherwise() {
+        let mut out = Vec::new();
+        out.put_u32(7);
+        out.put_xdr_opaque(b"hello");
+        out.put_xdr_opaque(b"");
+        let shared = Bytes::from(out.clone());
+        let mut r = Reader::new_shared(&shared);
+        assert_eq!(r.u32().unwrap(), 7);
+        let mut sub = r.sub(r.remaining()).unwrap();
+        let d = sub.opaque_bytes(16).unwrap();
+        assert_eq!(&d[..], b"hello");
+        assert_eq!(d.as_ptr(), shared[8..].as_ptr(), "a slice, not a copy");
+        assert!(sub.opaque_bytes(16).unwrap().is_empty());
+        sub.finish().unwrap();
+        let mut plain = Reader::new(&out);
+        plain.u32().unwrap();
+        assert_eq!(&plain.opaque_bytes(16).unwrap()[..], b"hello");
+        assert!(Reader::new_shared(&shared).opaque_bytes(4).is_err());
+    }
 
     #[test]
     fn opaque_round_trip_with_padding() {

@@ -1,9 +1,11 @@
 //! READ, WRITE, COMMIT (RFC 1813 3.3.6, 3.3.7, 3.3.21).
 
+use bytes::{Bytes, BytesMut};
 use shoal_nfs_proto::nfs3::args::{CommitArgs, ReadArgs, WriteArgs};
 use shoal_nfs_proto::nfs3::res::{CommitOk, CommitRes, ReadOk, ReadRes, Reply, WriteOk, WriteRes};
 use shoal_nfs_proto::nfs3::types::WccData;
 use shoal_nfs_proto::nfs3::Nfsstat3;
+use shoal_nfs_proto::Encode;
 
 use super::{attr_of, wcc, Ctx};
 use crate::conv::{fattr3, stability, stable_how};
@@ -34,6 +36,22 @@ pub(crate) async fn read(ctx: &Ctx, a: ReadArgs) -> ReadRes {
             failed.1.as_ref().map(fattr3),
         ),
         Err(s) => Reply::Fail(s, None),
+    }
+}
+
+/// READ, encoded without copying the data: the reply up to the data's length goes into
+/// `out`, the data is returned to be sent as it is (followed by its XDR padding).
+pub(crate) async fn read_split(ctx: &Ctx, a: ReadArgs, out: &mut BytesMut) -> Option<Bytes> {
+    match read(ctx, a).await {
+        Reply::Ok(ok) => {
+            Nfsstat3::NFS3_OK.encode(out);
+            ok.encode_head(out);
+            Some(Bytes::from(ok.data))
+        }
+        failed => {
+            failed.encode(out);
+            None
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use shoal_nfs_proto::nfs3::res::{
     Entry3, Entryplus3, ReaddirOk, ReaddirRes, ReaddirplusOk, ReaddirplusRes, Reply,
     READDIR_OVERHEAD,
 };
+use shoal_nfs_proto::nfs3::types::FATTR3_SIZE;
 use shoal_nfs_proto::nfs3::Nfsstat3;
 use shoal_vfs::{Attr, DirEntry};
 
@@ -25,8 +26,19 @@ const MAX_ENTRIES: usize = 4096;
 const MAX_REPLY: usize = 1 << 20;
 /// Smallest encoded READDIR entry (1-byte name).
 const MIN_ENTRY: usize = 4 + 8 + 8 + 8;
-/// Smallest encoded READDIRPLUS entry with attributes and a handle.
-const MIN_ENTRY_PLUS: usize = MIN_ENTRY + 4 + 84 + 4 + 4 + 16;
+/// Name length assumed when sizing a READDIRPLUS batch (typical names are 8 to 16 bytes).
+const TYPICAL_NAME: usize = 12;
+
+/// Expected encoded size of a READDIRPLUS entry with attributes and a handle as long as the
+/// directory's own (handles of one export have one length). The VFS stats every entry it
+/// returns; entries that do not fit are stat'ed again on the next call, so the batch is sized
+/// to what will likely fit rather than to the smallest possible entry (with which a
+/// 100,000-entry listing in 8 KiB replies made 120,410 `fstatat` calls).
+fn plus_entry_estimate(dir_handle_len: usize) -> usize {
+    let name = 4 + TYPICAL_NAME.next_multiple_of(4);
+    let handle = 4 + dir_handle_len.next_multiple_of(4);
+    4 + 8 + name + 8 + 4 + FATTR3_SIZE + 4 + handle
+}
 
 type Listing = (Option<Attr>, Vec<DirEntry>, bool);
 
@@ -90,7 +102,8 @@ pub(crate) async fn readdir(ctx: &Ctx, a: ReaddirArgs) -> ReaddirRes {
 pub(crate) async fn readdirplus(ctx: &Ctx, a: ReaddirArgs) -> ReaddirplusRes {
     let budget = (a.maxcount as usize).min(MAX_REPLY);
     let dircount = a.dircount as usize;
-    let (export, (dir, entries, eof)) = match list(ctx, &a, true, budget, MIN_ENTRY_PLUS).await {
+    let estimate = plus_entry_estimate(a.dir.0.len());
+    let (export, (dir, entries, eof)) = match list(ctx, &a, true, budget, estimate).await {
         Ok(l) => l,
         Err(s) => return Reply::Fail(s, None),
     };

@@ -24,7 +24,14 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
         Err(e) => return Err(e.into()),
     }
     let len = parse_frame_header(h, max)?;
-    let mut buf = vec![0u8; len];
-    rd.read_exact(&mut buf).await?;
+    // Read into spare capacity, limited to this frame: no zeroing of up to `max` bytes first
+    // (9% of the CPU of a large signed WRITE stream).
+    let mut buf = Vec::with_capacity(len);
+    let mut frame = (&mut *rd).take(len as u64);
+    while buf.len() < len {
+        if frame.read_buf(&mut buf).await? == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+    }
     Ok(Some(buf))
 }

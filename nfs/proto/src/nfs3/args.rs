@@ -55,8 +55,9 @@ pub struct WriteArgs {
     pub count: u32,
     /// `stable`.
     pub stable: StableHow,
-    /// `data` (at most [`MAX_IO`] bytes).
-    pub data: Vec<u8>,
+    /// `data` (at most [`MAX_IO`] bytes): a slice of the received record when decoded with
+    /// [`Reader::new_shared`].
+    pub data: bytes::Bytes,
 }
 
 /// `createhow3`.
@@ -240,7 +241,7 @@ impl Args {
                         value: stable.0,
                     });
                 }
-                let data = r.opaque(MAX_IO)?.to_vec();
+                let data = r.opaque_bytes(MAX_IO)?;
                 Args::Write(WriteArgs {
                     file,
                     offset,

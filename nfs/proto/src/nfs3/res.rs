@@ -119,11 +119,27 @@ pub struct ReadOk {
 
 impl Encode for ReadOk {
     fn encode<B: BufMut>(&self, out: &mut B) {
+        self.encode_head(out);
+        out.put_slice(&self.data);
+        out.put_bytes(0, xdr_padding(self.data.len()));
+    }
+}
+
+impl ReadOk {
+    /// Everything before the data bytes (attributes, `count`, `eof`, the opaque's length), for
+    /// a server that sends the data itself without copying it; [`xdr_padding`] bytes of zeros
+    /// follow the data.
+    pub fn encode_head<B: BufMut>(&self, out: &mut B) {
         self.file_attributes.encode(out);
         out.put_u32(self.data.len() as u32);
         out.put_xdr_bool(self.eof);
-        out.put_xdr_opaque(&self.data);
+        out.put_u32(u32::try_from(self.data.len()).unwrap_or(u32::MAX));
     }
+}
+
+/// Zero bytes that pad an opaque of `len` bytes to a multiple of four (RFC 4506 4.10).
+pub fn xdr_padding(len: usize) -> usize {
+    (4 - len % 4) % 4
 }
 
 /// READ3res.

@@ -4,6 +4,7 @@ use aes::Aes128;
 use cmac::{Cmac, Mac};
 use ring::{aead, hmac};
 
+use super::gmac;
 use crate::header::{flags, Command, HEADER_LEN, SIGNATURE_OFFSET};
 
 /// Which algorithm signs a session's messages.
@@ -32,6 +33,29 @@ fn field<const N: usize>(msg: &[u8], at: usize) -> [u8; N] {
         a.copy_from_slice(s);
     }
     a
+}
+
+/// The AES-GMAC nonce of a message (MS-SMB2 3.1.4.1): MessageId, then a role bit and a
+/// CANCEL bit.
+fn gmac_nonce(msg: &[u8], role: Role) -> [u8; 12] {
+    let message_id: [u8; 8] = field(msg, 24);
+    let command = u16::from_le_bytes(field(msg, 12));
+    let hdr_flags = u32::from_le_bytes(field(msg, 16));
+    let mut bits = 0u32;
+    if role == Role::Server {
+        bits |= 1;
+    }
+    if Command(command) == Command::CANCEL && hdr_flags & flags::SERVER_TO_REDIR == 0 {
+        bits |= 2;
+    }
+    let mut nonce = [0u8; 12];
+    for (n, b) in nonce
+        .iter_mut()
+        .zip(message_id.iter().chain(bits.to_le_bytes().iter()))
+    {
+        *n = *b;
+    }
+    nonce
 }
 
 /// The 16-byte signature of `msg` (one message of a chain, padding included) with its
@@ -65,19 +89,17 @@ pub fn compute(alg: SigningAlgorithm, key: &[u8; 16], msg: &[u8], role: Role) ->
             out.copy_from_slice(&m.finalize().into_bytes());
         }
         SigningAlgorithm::AesGmac => {
-            let message_id: [u8; 8] = field(msg, 24);
-            let command = u16::from_le_bytes(field(msg, 12));
-            let hdr_flags = u32::from_le_bytes(field(msg, 16));
-            let mut nonce = [0u8; 12];
-            nonce[..8].copy_from_slice(&message_id);
-            let mut bits = 0u32;
-            if role == Role::Server {
-                bits |= 1;
+            let nonce = gmac_nonce(msg, role);
+            if msg.len() >= gmac::MIN_LEN {
+                // Large (a WRITE being verified): the fast path, with the signature field
+                // counted as zero.
+                return gmac::tag_with_zeroed(
+                    key,
+                    nonce,
+                    msg,
+                    SIGNATURE_OFFSET..SIGNATURE_OFFSET + 16,
+                );
             }
-            if Command(command) == Command::CANCEL && hdr_flags & flags::SERVER_TO_REDIR == 0 {
-                bits |= 2;
-            }
-            nonce[8..].copy_from_slice(&bits.to_le_bytes());
             let k = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, key).ok()?);
             // GMAC takes the message as one AAD slice: use it as is when its signature field
             // is already zero (`sign` zeroes it first), copy it only otherwise (verify).
@@ -116,7 +138,13 @@ pub fn sign(alg: SigningAlgorithm, key: &[u8; 16], msg: &mut [u8], role: Role) {
     if let Some(s) = msg.get_mut(SIGNATURE_OFFSET..SIGNATURE_OFFSET + 16) {
         s.fill(0);
     }
-    if let Some(sig) = compute(alg, key, msg, role) {
+    let sig = if alg == SigningAlgorithm::AesGmac && msg.len() >= gmac::MIN_LEN {
+        // Large (a READ reply): the fast path, in place, no copy.
+        gmac::tag_in_place(key, gmac_nonce(msg, role), msg)
+    } else {
+        compute(alg, key, msg, role)
+    };
+    if let Some(sig) = sig {
         if let Some(s) = msg.get_mut(SIGNATURE_OFFSET..SIGNATURE_OFFSET + 16) {
             s.copy_from_slice(&sig);
         }

@@ -144,6 +144,37 @@ fn each_algorithm_signs_and_verifies_and_roles_differ_for_gmac() {
     assert!(compute(SigningAlgorithm::AesGmac, &key, &msg[..63], Role::Client).is_none());
 }
 
+#[test]
+fn large_gmac_messages_take_the_fast_path_and_agree_with_ring() {
+    use ring::aead;
+    let key = [9u8; 16];
+    // A READ reply header (command 8, server-to-redirector) with 64 KiB of data.
+    let mut msg = hex(SESSION_SETUP_RESPONSE_FINAL);
+    msg.truncate(64);
+    msg[12] = 8;
+    msg.extend((0..65_536u32).map(|i| (i * 7) as u8));
+    sign(SigningAlgorithm::AesGmac, &key, &mut msg, Role::Server);
+    assert!(verify(SigningAlgorithm::AesGmac, &key, &msg, Role::Server));
+    // The signature is ring's GMAC over the message with a zero signature field.
+    let mut zeroed = msg.clone();
+    zeroed[48..64].fill(0);
+    let mut nonce = [0u8; 12];
+    nonce[..8].copy_from_slice(&msg[24..32]);
+    nonce[8] = 1; // server
+    let k = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, &key).unwrap());
+    let t = k
+        .seal_in_place_separate_tag(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(&zeroed[..]),
+            &mut [],
+        )
+        .unwrap();
+    assert_eq!(&msg[48..64], t.as_ref());
+    // Any flipped payload byte fails.
+    msg[40_000] ^= 1;
+    assert!(!verify(SigningAlgorithm::AesGmac, &key, &msg, Role::Server));
+}
+
 // Encryption examples from "Encryption in SMB 3.0: A protocol perspective" (AES-128-CCM) and
 // "SMB 3.1.1 Encryption in Windows 10" (AES-128-GCM), Microsoft Open Specifications blog.
 // The client's encryption key is the server's decryption key and vice versa.
