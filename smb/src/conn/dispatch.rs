@@ -7,6 +7,7 @@ use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::{compound, framing, Command, NtStatus};
 use tracing::Instrument;
 
+use super::related::{Chain, Resolved};
 use super::signing::Signer;
 use super::state::Conn;
 use crate::error::SmbError;
@@ -84,8 +85,13 @@ struct Outgoing {
     encrypt_for: Option<u64>,
 }
 
+/// Replies at least this long are sent as transport header + message, without a copy.
+const SEPARATE_HEADER_FROM: usize = 64 * 1024;
+
 impl Conn {
-    /// Handles one transport frame; returns frames to send, or why the connection must close.
+    /// Handles one transport frame; returns the bytes to send as chunks written in order (a
+    /// frame each, except that a large reply's 4-byte transport header is a chunk of its own),
+    /// or why the connection must close.
     pub(crate) async fn handle_frame(
         &mut self,
         buf: Vec<u8>,
@@ -104,7 +110,7 @@ impl Conn {
         let ranges = compound::split(&buf, self.shared.config.max_compound)
             .map_err(|_| "malformed SMB2 message or chain")?;
         let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
-        let mut prev: Option<(u64, u32, Option<FileId>, NtStatus)> = None;
+        let mut chain = Chain::default();
         for range in ranges {
             let msg = buf.get(range).ok_or("bad range")?;
             let hdr = Header::decode(msg).map_err(|_| "bad header")?;
@@ -114,7 +120,7 @@ impl Conn {
             if let Some(sid) = encrypted_session {
                 // MS-SMB2 3.3.5.2.1.1: the decrypted message belongs to the session whose key
                 // decrypted it.
-                if !hdr.is_related() && hdr.session_id != sid {
+                if (!hdr.is_related() || chain.is_first()) && hdr.session_id != sid {
                     tracing::warn!(peer = %self.peer, "encrypted message names another session; closing connection");
                     return Err("session id differs from the transform header's");
                 }
@@ -137,10 +143,17 @@ impl Conn {
                 tracing::warn!(error = %e, "sequence window violation");
                 return Err("message id outside the sequence window");
             }
-            let related = hdr.is_related() && prev.is_some();
-            let (session_id, tree_id, related_file, prev_status) = match (related, prev) {
-                (true, Some((s, t, f, st))) => (s, t, f, Some(st)),
-                _ => (hdr.session_id, hdr.tree_id, None, None),
+            let (session_id, tree_id, related_file, chain_failure) = match chain.resolve(&hdr) {
+                Resolved::Run {
+                    session_id,
+                    tree_id,
+                    related_file,
+                } => (session_id, tree_id, related_file, None),
+                Resolved::Fail {
+                    status,
+                    session_id,
+                    tree_id,
+                } => (session_id, tree_id, None, Some(status)),
             };
             let span = tracing::debug_span!("req", command = ?hdr.command, mid = hdr.message_id, session = session_id, tree = tree_id);
             let req = Req {
@@ -151,22 +164,24 @@ impl Conn {
                 related_file,
                 encrypted,
             };
-            let reply = match prev_status {
-                // MS-SMB2 3.3.5.2.7.2: a related request after a failed one fails the same way.
-                Some(st) if st.is_error() && st != NtStatus::MORE_PROCESSING_REQUIRED => {
+            let reply = match chain_failure {
+                // MS-SMB2 3.3.5.2.7.2 (see `related`): failed without running.
+                Some(st) => {
+                    tracing::debug!(parent: &span, status = ?st, "failed by its compound chain");
                     Reply::with_status(st, Vec::new())
                 }
-                _ => self.process(&req).instrument(span).await?,
+                None => self.process(&req).instrument(span).await?,
             };
             let granted = self.credits.grant(hdr.credits);
             let session_for_reply = reply.session_id.unwrap_or(session_id);
             let tree_for_reply = reply.tree_id.unwrap_or(tree_id);
-            prev = Some((
+            chain.finish(
+                hdr.command,
                 session_for_reply,
                 tree_for_reply,
                 reply.file_id.or(related_file),
                 reply.status,
-            ));
+            );
             if reply.no_reply {
                 continue;
             }
@@ -221,6 +236,14 @@ impl Conn {
                         .flatten()
                 })
             };
+            if signer.is_none() && encrypt_for.is_none() && !reply.unsigned && hdr.is_signed() {
+                // A signed request whose reply has no key to sign it (its session is unknown
+                // or gone) still gets SMB2_FLAGS_SIGNED, with a zero signature, as Windows and
+                // Samba answer: clients skip the check for such errors (USER_SESSION_DELETED,
+                // INVALID_PARAMETER, FILE_CLOSED) but refuse a reply to a signed request that
+                // lacks the flag.
+                mark_signed(&mut bytes);
+            }
             out.push(Outgoing {
                 bytes,
                 signer,
@@ -244,6 +267,20 @@ impl Conn {
         } else {
             0
         };
+        // One large unsealed reply (a READ): its transport header goes out
+        // as a chunk of its own, so the message is not copied behind it (helper E, issue 7).
+        if seal_for.is_none() && msgs.len() == 1 && total >= SEPARATE_HEADER_FROM {
+            if let (Some(mut m), Some(o)) = (msgs.pop(), out.first()) {
+                if let Some(s) = o.signer {
+                    s.sign_response(&mut m);
+                }
+                let mut head = Vec::with_capacity(4);
+                framing::put_frame_header(&mut head, total);
+                frames.push(head);
+                frames.push(m);
+                return Ok(frames);
+            }
+        }
         let mut frame = Vec::with_capacity(4 + room + total);
         framing::put_frame_header(&mut frame, total);
         frame.resize(4 + room, 0);
@@ -273,6 +310,12 @@ impl Conn {
         if self.negotiated().is_none() {
             // MS-SMB2 3.3.5.2: any other request before NEGOTIATE completes closes the connection.
             return Err("request before NEGOTIATE");
+        }
+        if cmd.0 > Command::OPLOCK_BREAK.0 {
+            // MS-SMB2 2.2.1.2 defines commands 0x0000-0x0012; Windows and Samba refuse any
+            // other code with STATUS_INVALID_PARAMETER (smbtorture smb2.compound.invalid4).
+            tracing::debug!(command = cmd.0, "unknown command");
+            return Ok(Reply::with_status(NtStatus::INVALID_PARAMETER, Vec::new()));
         }
         if let Some(reply) = self.refuse_unencrypted(req) {
             return Ok(reply);
@@ -329,7 +372,6 @@ impl Conn {
                         return Ok(Reply {
                             status: NtStatus::USER_SESSION_DELETED,
                             signer,
-                            unsigned: signer.is_none(),
                             ..Reply::default()
                         });
                     }
@@ -418,5 +460,14 @@ impl Conn {
         framing::put_frame_header(&mut frame, bytes.len());
         frame.extend_from_slice(&bytes);
         Ok(frame)
+    }
+}
+
+/// Sets SMB2_FLAGS_SIGNED in an encoded header (MS-SMB2 2.2.1.2 Flags, bytes 16..20), leaving
+/// the signature field as it is (zero).
+fn mark_signed(msg: &mut [u8]) {
+    if let Some(f) = msg.get_mut(16..20) {
+        let old: [u8; 4] = f.try_into().unwrap_or_default();
+        f.copy_from_slice(&(u32::from_le_bytes(old) | flags::SIGNED).to_le_bytes());
     }
 }

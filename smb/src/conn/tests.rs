@@ -1,7 +1,9 @@
 //! Socket-free session tests: a scripted client over `tokio::io::duplex` drives a connection
 //! through NEGOTIATE, NTLMv2 SESSION_SETUP (raw NTLMSSP, computed here), and checks the
 //! signature rules: a tampered signature and a missing one are refused with ACCESS_DENIED, a
-//! good one is accepted and the reply is signed with the derived key.
+//! good one is accepted and the reply is signed with the derived key. Compound chains: a
+//! chain starting with a related request is refused, and a signed request on an unknown
+//! session gets a reply flagged signed.
 
 use std::sync::Arc;
 
@@ -211,6 +213,7 @@ async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
             comment: String::new(),
             zone: shoal_vfs::ZoneId::SYSTEM,
             encrypt: false,
+            macos_name_mapping: true,
         }],
         ..SmbConfig::default()
     };
@@ -398,6 +401,116 @@ mod encryption {
         let sid = c.session_id;
         c.send(&seal(&seal_key, 1, sid, &m)).await;
         assert!(closed(&mut c).await);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Compound chains (MS-SMB2 3.3.5.2.7.2) and replies that cannot be signed.
+mod compound {
+    use super::*;
+    use shoal_smb_proto::compound;
+
+    const ALG: SigningAlgorithm = SigningAlgorithm::AesCmac;
+
+    /// A CLOSE of `FileId` all-ones (the related FileId), flagged related or not.
+    fn close_all_ones(c: &mut Client, related: bool) -> Vec<u8> {
+        let mut m = c.header(Command::CLOSE);
+        if related {
+            m[16] |= flags::RELATED_OPERATIONS as u8;
+        }
+        m.extend_from_slice(&24u16.to_le_bytes());
+        m.extend_from_slice(&[0; 6]);
+        m.extend_from_slice(&[0xff; 16]);
+        m
+    }
+
+    /// Links `msgs` into one chain (8-byte aligned, NextCommand set), each signed with `key`.
+    fn chain(mut msgs: Vec<Vec<u8>>, key: &[u8; 16]) -> Vec<u8> {
+        let n = msgs.len();
+        let mut out = Vec::new();
+        for (i, m) in msgs.iter_mut().enumerate() {
+            if i + 1 < n {
+                while m.len() % 8 != 0 {
+                    m.push(0);
+                }
+                let len = m.len() as u32;
+                m[20..24].copy_from_slice(&len.to_le_bytes());
+            }
+            sign(ALG, key, m, Role::Client);
+            out.extend_from_slice(m);
+        }
+        out
+    }
+
+    /// Logs on and connects to `data` with signed requests; returns the signing key.
+    async fn connected(c: &mut Client) -> [u8; 16] {
+        let key = logon(c, "alice", "s3cret").await.unwrap();
+        let mut m = tree_connect(c, "\\\\srv\\data");
+        sign(ALG, &key, &mut m, Role::Client);
+        let (h, _) = c.call(&m).await;
+        assert_eq!(h.status, NtStatus::SUCCESS);
+        c.tree_id = h.tree_id;
+        key
+    }
+
+    #[tokio::test]
+    async fn a_chain_starting_with_a_related_request_is_refused() {
+        let (mut c, _task, dir) = start().await;
+        let key = connected(&mut c).await;
+        // smbtorture invalid1: related, related, unrelated.
+        let msgs = vec![
+            close_all_ones(&mut c, true),
+            close_all_ones(&mut c, true),
+            close_all_ones(&mut c, false),
+        ];
+        c.send(&chain(msgs, &key)).await;
+        let r = c.recv().await;
+        let ranges = compound::split(&r, 8).unwrap();
+        let statuses: Vec<NtStatus> = ranges
+            .iter()
+            .map(|rg| {
+                let m = &r[rg.clone()];
+                assert!(verify(ALG, &key, m, Role::Server), "each reply signed");
+                Header::decode(m).unwrap().status
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                NtStatus::INVALID_PARAMETER,
+                NtStatus::INVALID_PARAMETER,
+                NtStatus::FILE_CLOSED
+            ]
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn unknown_session_reply_to_a_signed_request_carries_the_signed_flag() {
+        let (mut c, _task, dir) = start().await;
+        let key = connected(&mut c).await;
+        // smbtorture invalid2: a signed request naming a session that does not exist.
+        let real = c.session_id;
+        c.session_id = u64::MAX;
+        let mut m = close_all_ones(&mut c, false);
+        sign(ALG, &key, &mut m, Role::Client);
+        let (h, r) = c.call(&m).await;
+        assert_eq!(h.status, NtStatus::USER_SESSION_DELETED);
+        assert!(h.is_signed(), "SMB2_FLAGS_SIGNED set");
+        assert_eq!(r[48..64], [0; 16], "no key to sign with: zero signature");
+        // An unsigned request on an unknown session gets no flag.
+        let m = close_all_ones(&mut c, false);
+        let (h, _) = c.call(&m).await;
+        assert_eq!(h.status, NtStatus::USER_SESSION_DELETED);
+        assert!(!h.is_signed());
+        // smbtorture invalid4: an unknown command code is INVALID_PARAMETER (signed reply).
+        c.session_id = real;
+        let mut m = c.header(Command(0xff));
+        m.extend_from_slice(&[4, 0, 0, 0]);
+        sign(ALG, &key, &mut m, Role::Client);
+        let (h, r) = c.call(&m).await;
+        assert_eq!(h.status, NtStatus::INVALID_PARAMETER);
+        assert!(verify(ALG, &key, &r, Role::Server));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
