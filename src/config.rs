@@ -302,6 +302,9 @@ pub struct SmbSection {
     /// NetBIOS domain (workgroup) announced in NTLMSSP.
     #[serde(default = "default_workgroup")]
     pub workgroup: String,
+    /// Model string answered to macOS clients' `AAPL` server query (`docs/macos.md`).
+    #[serde(default = "default_macos_model")]
+    pub macos_model: String,
 }
 
 fn default_unauth_secs() -> u64 {
@@ -326,6 +329,9 @@ fn default_max_trees() -> usize {
 }
 fn default_max_opens() -> usize {
     16384
+}
+fn default_macos_model() -> String {
+    "shoal".to_string()
 }
 fn default_workgroup() -> String {
     "WORKGROUP".to_string()
@@ -353,6 +359,7 @@ impl Default for SmbSection {
             max_trees: default_max_trees(),
             max_opens: default_max_opens(),
             workgroup: default_workgroup(),
+            macos_model: default_macos_model(),
         }
     }
 }
@@ -423,6 +430,11 @@ pub struct ShareSection {
     /// Require SMB3 encryption on this share (R2).
     #[serde(default)]
     pub encrypt: bool,
+    /// Map the private-use code points macOS clients use for `"*:<>?\|`, control
+    /// characters and a trailing space or period to the real characters on disk
+    /// (`docs/macos.md`; default on, as Samba's `fruit:encoding = native`).
+    #[serde(default = "yes")]
+    pub macos_name_mapping: bool,
 }
 
 impl Config {

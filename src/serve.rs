@@ -208,6 +208,7 @@ fn smb_config(
             zone: ZoneId(cfg.zone_id(&s.zone).unwrap_or(1)),
             // A zone's `encrypt` makes every share in it encrypted (R2).
             encrypt: s.encrypt || cfg.zones().iter().any(|z| z.name == s.zone && z.encrypt),
+            macos_name_mapping: s.macos_name_mapping,
         });
     }
     Ok(shoal_smb::SmbConfig {
@@ -234,6 +235,7 @@ fn smb_config(
         max_trees: cfg.smb.max_trees,
         max_opens: cfg.smb.max_opens,
         workgroup: cfg.smb.workgroup.clone(),
+        macos_model: cfg.smb.macos_model.clone(),
         auditor: auditor.map(shoal_smb::SmbAuditor),
         // Audit file names are shown from the share's directory inside the backing store.
         share_paths: cfg

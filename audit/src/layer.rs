@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use shoal_vfs::{
     Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr,
-    Timespec, Vfs, VfsError, VfsResult, WriteStability,
+    Timespec, Vfs, VfsError, VfsResult, WriteStability, SECURITY_DESCRIPTOR_XATTR,
 };
 
 use crate::auditor::{AuditError, Auditor, IoKey};
@@ -695,6 +695,11 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.inner.commit(caller, handle)
     }
 
+    /// Preallocation changes no content or metadata a file event reports: delegated as is.
+    fn allocate(&self, caller: &Caller, handle: &FileHandle, len: u64) -> VfsResult<Attr> {
+        self.inner.allocate(caller, handle, len)
+    }
+
     fn readdir_with_xattr(
         &self,
         caller: &Caller,
@@ -727,9 +732,11 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.inner.get_xattr(caller, handle, name)
     }
 
-    /// Passed through unaudited: today the only writer is SMB storing DOS attributes and the
-    /// creation time (`user.DOSATTRIB`), which the audit event schema has no event for (the
-    /// READONLY bit still changes the mode through `setattr`, which is audited).
+    /// Storing an SMB security descriptor ([`SECURITY_DESCRIPTOR_XATTR`]) is a
+    /// `set_security_file` / `set_security_directory` event. Other attributes pass through
+    /// unaudited: the other writer is SMB storing DOS attributes and the creation time
+    /// (`user.DOSATTRIB`), which the audit event schema has no event for (the READONLY bit
+    /// still changes the mode through `setattr`, which is audited).
     fn set_xattr(
         &self,
         caller: &Caller,
@@ -737,7 +744,27 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         name: &str,
         value: Option<&[u8]>,
     ) -> VfsResult<()> {
-        self.inner.set_xattr(caller, handle, name, value)
+        if !self.on() || name != SECURITY_DESCRIPTOR_XATTR {
+            return self.inner.set_xattr(caller, handle, name, value);
+        }
+        self.precheck()?;
+        let res = self.inner.set_xattr(caller, handle, name, value);
+        let known = self.names.get(handle);
+        let (is_dir, inode) = match &known {
+            Some(n) => (n.is_dir, Some(n.inode)),
+            None => match self.inner.getattr(caller, handle) {
+                Ok(a) => (a.kind == FileKind::Directory, Some(a.fileid)),
+                Err(_) => (false, None),
+            },
+        };
+        let event = if is_dir {
+            EventName::SetSecurityDirectory
+        } else {
+            EventName::SetSecurityFile
+        };
+        let mut e = self.event(event, caller, self.handle_path(handle, inode));
+        e.inode = inode;
+        self.finish(res, e)
     }
 
     fn write_verifier(&self) -> [u8; 8] {

@@ -30,6 +30,11 @@ pub struct ShareConfig {
     /// Require SMB3 encryption on this share (SHAREFLAG_ENCRYPT_DATA); the zone's `encrypt`
     /// flag is folded in here. Clients that cannot encrypt get STATUS_ACCESS_DENIED.
     pub encrypt: bool,
+    /// Map the private-use code points macOS clients send for characters Windows forbids
+    /// (`"*:<>?\|`, control characters, a trailing space or period) to the real characters
+    /// on disk, and back in listings, as Samba's `fruit:encoding = native` does
+    /// (`docs/macos.md`).
+    pub macos_name_mapping: bool,
 }
 
 /// The SMB service configuration. Each limit names the attack it stops.
@@ -80,6 +85,8 @@ pub struct SmbConfig {
     pub allow_unencrypted_legacy: bool,
     /// Ciphers offered to 3.1.1 clients, most preferred first (3.0/3.0.2 use AES-128-CCM).
     pub ciphers: Vec<Cipher>,
+    /// Model string answered to a macOS client's `AAPL` server query (Finder shows it).
+    pub macos_model: String,
 }
 
 /// The auditor, shared (a newtype so that [`SmbConfig`] stays `Debug`).
@@ -115,6 +122,7 @@ impl Default for SmbConfig {
             encryption: EncryptionPolicy::Enabled,
             allow_unencrypted_legacy: false,
             ciphers: DEFAULT_CIPHERS.to_vec(),
+            macos_model: "shoal".to_string(),
         }
     }
 }

@@ -21,7 +21,9 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let shared = Arc::new(Shared::new(config, users, vfs));
+    let mut shared = Shared::new(config, users, vfs);
+    shared.listen_addr = listener.local_addr().ok();
+    let shared = Arc::new(shared);
     let mut tasks = tokio::task::JoinSet::new();
     let mut next_id: u64 = 0;
     loop {

@@ -29,7 +29,7 @@ pub use local::LocalFs;
 pub use types::{
     Attr, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr, SetTime,
     Timespec, WriteStability, MAX_HANDLE_LEN, MAX_NAME_LEN, MAX_XATTR_NAME_LEN,
-    MAX_XATTR_VALUE_LEN, XATTR_NAMESPACE,
+    MAX_XATTR_VALUE_LEN, SECURITY_DESCRIPTOR_XATTR, XATTR_NAMESPACE,
 };
 
 /// A filesystem as the protocols see it: handle based, every call on behalf of a [`Caller`].
@@ -177,9 +177,20 @@ pub trait Vfs: Send + Sync + 'static {
     /// Makes earlier unstable writes to `handle` durable.
     fn commit(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Attr>;
 
+    /// Reserves storage for the first `len` bytes of a regular file without changing its size
+    /// (SMB's AllocationSize, MS-SMB2 2.2.13.2.6; `fallocate(FALLOC_FL_KEEP_SIZE)` in
+    /// [`LocalFs`]). Needs write permission. A backend that cannot preallocate answers
+    /// [`VfsError::NotSupported`] (the default); callers treat that as advisory.
+    fn allocate(&self, caller: &Caller, handle: &FileHandle, len: u64) -> VfsResult<Attr> {
+        let _ = (caller, handle, len);
+        Err(VfsError::NotSupported)
+    }
+
     /// Value of extended attribute `name` of an object, `None` when it has none. Only the
-    /// [`XATTR_NAMESPACE`] (`user.`) namespace is reachable; other names are refused with
-    /// [`VfsError::Invalid`], symlinks and special files with [`VfsError::NotSupported`].
+    /// [`XATTR_NAMESPACE`] (`user.`) namespace and [`SECURITY_DESCRIPTOR_XATTR`] are reachable
+    /// (protocol code never passes a client-chosen name through unprefixed); other names are
+    /// refused with [`VfsError::Invalid`], symlinks and special files with
+    /// [`VfsError::NotSupported`].
     /// Like [`Vfs::getattr`] this is metadata: no read permission is checked here (protocol
     /// layers check their own rights, e.g. SMB FILE_READ_ATTRIBUTES / FILE_READ_EA).
     fn get_xattr(

@@ -185,6 +185,13 @@ pub struct FsStat {
 /// reach (`trusted.`, `security.` and `system.` stay the server's and the kernel's).
 pub const XATTR_NAMESPACE: &str = "user.";
 
+/// The one extended attribute outside [`XATTR_NAMESPACE`] that [`crate::Vfs::get_xattr`] /
+/// [`crate::Vfs::set_xattr`] also reach: the SMB security descriptor a client set (stored like
+/// Samba's `acl_xattr` keeps `security.NTACL`, in the `security.` namespace, which only a
+/// process with CAP_SYS_ADMIN can write, so a local user cannot forge it). Its own name, not
+/// `security.NTACL`, because the value format differs from Samba's.
+pub const SECURITY_DESCRIPTOR_XATTR: &str = "security.shoal.NTACL";
+
 /// Longest extended-attribute name, prefix included (Linux `XATTR_NAME_MAX`).
 pub const MAX_XATTR_NAME_LEN: usize = 255;
 

@@ -24,6 +24,26 @@ pub const FSCTL_SET_SPARSE: u32 = 0x0009_00C4;
 pub const FSCTL_GET_REPARSE_POINT: u32 = 0x0009_00A8;
 /// FSCTL_QUERY_NETWORK_INTERFACE_INFO.
 pub const FSCTL_QUERY_NETWORK_INTERFACE_INFO: u32 = 0x0014_01FC;
+/// FSCTL_GET_OBJECT_ID (MS-FSCC 2.3.27).
+pub const FSCTL_GET_OBJECT_ID: u32 = 0x0009_009C;
+/// FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7).
+pub const FSCTL_CREATE_OR_GET_OBJECT_ID: u32 = 0x0009_00C0;
+/// Size of FILE_OBJECTID_BUFFER (MS-FSCC 2.1.3).
+pub const FILE_OBJECTID_BUFFER_LEN: usize = 64;
+
+/// FILE_OBJECTID_BUFFER (MS-FSCC 2.1.3) for a file without a stored object id: the
+/// ObjectId is derived from the file id and the filesystem id (stable while the file
+/// lives), BirthVolumeId is the filesystem id, BirthObjectId the ObjectId, DomainId zero.
+pub fn encode_object_id(out: &mut Vec<u8>, fileid: u64, fsid: u64) {
+    let mut object_id = [0u8; 16];
+    object_id[..8].copy_from_slice(&fileid.to_le_bytes());
+    object_id[8..].copy_from_slice(&fsid.to_le_bytes());
+    out.extend_from_slice(&object_id);
+    out.extend_from_slice(&fsid.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&object_id);
+    out.extend_from_slice(&[0; 16]);
+}
 
 /// MS-SMB2 3.3.3: server-side copy limits (Windows' defaults).
 pub mod copychunk_limits {
@@ -99,6 +119,67 @@ pub fn encode_copychunk_response(
     out.put_u32_le(total_bytes_written);
 }
 
+/// NETWORK_INTERFACE_INFO Capability bits (MS-SMB2 2.2.32.5).
+pub mod interface_capability {
+    /// RSS_CAPABLE.
+    pub const RSS: u32 = 0x0000_0001;
+    /// RDMA_CAPABLE.
+    pub const RDMA: u32 = 0x0000_0002;
+}
+
+/// One NETWORK_INTERFACE_INFO (MS-SMB2 2.2.32.5): one IP address of one interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetworkInterfaceInfo {
+    /// IfIndex (never 0, MS-SMB2 3.3.5.15.11).
+    pub if_index: u32,
+    /// Capability ([`interface_capability`]).
+    pub capability: u32,
+    /// LinkSpeed, bits per second.
+    pub link_speed: u64,
+    /// The address (SockAddr_Storage, port 0).
+    pub addr: std::net::IpAddr,
+}
+
+/// Bytes of one encoded [`NetworkInterfaceInfo`] (already 8-byte aligned).
+pub const NETWORK_INTERFACE_INFO_LEN: usize = 152;
+
+/// Encodes the FSCTL_QUERY_NETWORK_INTERFACE_INFO output: the entries back to back, each
+/// `Next` pointing to the following one, 0 on the last. SockAddr_Storage (2.2.32.5.1) is the
+/// family (little-endian: 0x0002 InterNetwork, 0x0017 InterNetworkV6) then a SOCKADDR_IN or
+/// SOCKADDR_IN6 whose port and address are in network byte order, zero-padded to 128 bytes.
+pub fn encode_network_interfaces(out: &mut impl BufMut, list: &[NetworkInterfaceInfo]) {
+    for (i, n) in list.iter().enumerate() {
+        let last = i + 1 == list.len();
+        out.put_u32_le(if last {
+            0
+        } else {
+            NETWORK_INTERFACE_INFO_LEN as u32
+        });
+        out.put_u32_le(n.if_index);
+        out.put_u32_le(n.capability);
+        out.put_u32_le(0); // Reserved
+        out.put_u64_le(n.link_speed);
+        let used = match n.addr {
+            std::net::IpAddr::V4(a) => {
+                out.put_u16_le(0x0002);
+                out.put_u16(0); // Port
+                out.put_slice(&a.octets());
+                out.put_bytes(0, 8); // Reserved
+                16
+            }
+            std::net::IpAddr::V6(a) => {
+                out.put_u16_le(0x0017);
+                out.put_u16(0); // Port
+                out.put_u32(0); // FlowInfo
+                out.put_slice(&a.octets());
+                out.put_u32(0); // ScopeId
+                28
+            }
+        };
+        out.put_bytes(0, 128 - used);
+    }
+}
+
 /// Flags: the request is an FSCTL.
 pub const IOCTL_IS_FSCTL: u32 = 0x0000_0001;
 
@@ -158,5 +239,54 @@ pub fn encode_ioctl_response(out: &mut impl BufMut, ctl_code: u32, file_id: File
     out.put_slice(output);
     if output.is_empty() {
         out.put_u8(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_id_layout() {
+        let mut out = Vec::new();
+        encode_object_id(&mut out, 0x1122, 0x33);
+        assert_eq!(out.len(), FILE_OBJECTID_BUFFER_LEN);
+        assert_eq!(&out[..8], &0x1122u64.to_le_bytes());
+        assert_eq!(&out[8..16], &0x33u64.to_le_bytes());
+        assert_eq!(&out[16..24], &0x33u64.to_le_bytes());
+        assert_eq!(&out[32..48], &out[..16].to_vec()[..]);
+        assert!(out[48..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn network_interfaces_layout() {
+        let list = [
+            NetworkInterfaceInfo {
+                if_index: 1,
+                capability: 0,
+                link_speed: 1_000_000_000,
+                addr: "127.0.0.1".parse().unwrap(),
+            },
+            NetworkInterfaceInfo {
+                if_index: 4,
+                capability: interface_capability::RSS,
+                link_speed: 10_000_000_000,
+                addr: "fd00::2".parse().unwrap(),
+            },
+        ];
+        let mut out = Vec::new();
+        encode_network_interfaces(&mut out, &list);
+        assert_eq!(out.len(), 2 * NETWORK_INTERFACE_INFO_LEN);
+        assert_eq!(out[0..4], 152u32.to_le_bytes());
+        assert_eq!(out[4..8], 1u32.to_le_bytes());
+        assert_eq!(out[16..24], 1_000_000_000u64.to_le_bytes());
+        assert_eq!(out[24..26], [2, 0]);
+        assert_eq!(out[28..32], [127, 0, 0, 1]);
+        let b = &out[152..];
+        assert_eq!(b[0..4], [0; 4]);
+        assert_eq!(b[8..12], 1u32.to_le_bytes());
+        assert_eq!(b[24..26], [0x17, 0]);
+        assert_eq!(b[32..34], [0xfd, 0]);
+        assert_eq!(b[47], 2);
     }
 }

@@ -18,8 +18,11 @@
 //! - [`crypto`]: SP800-108 key derivation, signing (HMAC-SHA256, AES-CMAC, AES-GMAC),
 //!   encryption (AES-128/256-CCM/GCM), preauth integrity (SHA-512).
 //! - [`transform`]: the SMB2 TRANSFORM_HEADER and sealing/opening encrypted messages.
-//! - [`security`]: security descriptors from POSIX owner/mode (QUERY_INFO security).
+//! - [`security`]: access masks of the descriptor synthesized from POSIX owner/mode.
+//! - [`security_descriptor`]: SID/ACL/ACE/descriptor codec, merge and access check (SET_INFO
+//!   and QUERY_INFO security, the SecD create context).
 //! - [`credits`]: the sequence-number window and credit grants (MS-SMB2 3.3.1.1, 3.3.5.2.3).
+//! - [`aapl`]: Apple's `AAPL` create context (macOS clients, as Samba's vfs_fruit answers it).
 //! - [`compound`]: splitting a compound chain into its messages (MS-SMB2 3.3.5.2.7).
 
 #![warn(missing_docs)]
@@ -31,6 +34,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod aapl;
 pub mod close;
 pub mod compound;
 pub mod create;
@@ -46,6 +50,7 @@ pub mod query_info;
 pub mod reader;
 pub mod rw;
 pub mod security;
+pub mod security_descriptor;
 pub mod session;
 pub mod set_info;
 pub mod status;

@@ -43,6 +43,8 @@ pub struct QueryDirectoryRequest {
     pub class: u8,
     /// Flags.
     pub flags: u8,
+    /// FileIndex: where to resume when `flags` has INDEX_SPECIFIED (MS-SMB2 2.2.33).
+    pub file_index: u32,
     /// FileId.
     pub file_id: FileId,
     /// Search pattern.
@@ -58,7 +60,7 @@ impl QueryDirectoryRequest {
         r.structure_size(33)?;
         let class = r.u8()?;
         let flags = r.u8()?;
-        r.skip(4)?; // FileIndex
+        let file_index = r.u32()?;
         let file_id = FileId::decode(&mut r)?;
         let off = usize::from(r.u16()?);
         let len = usize::from(r.u16()?);
@@ -67,6 +69,7 @@ impl QueryDirectoryRequest {
         Ok(QueryDirectoryRequest {
             class,
             flags,
+            file_index,
             file_id,
             pattern,
             output_len,
@@ -89,11 +92,13 @@ pub fn is_supported_class(c: u8) -> bool {
 
 /// Appends one entry of class `c` to `out` (which holds earlier entries of this response),
 /// 8-byte aligned, and patches the previous entry's NextEntryOffset. `prev` is the offset of
-/// the previous entry in `out`, if any. Returns the offset of the new entry.
+/// the previous entry in `out`, if any; `file_index` goes in FileIndex (MS-FSCC 2.4.10: 0
+/// when the server has no position to give). Returns the offset of the new entry.
 pub fn encode_dir_entry(
     out: &mut Vec<u8>,
     prev: Option<usize>,
     c: u8,
+    file_index: u32,
     name: &str,
     i: &FileInfo,
 ) -> usize {
@@ -109,7 +114,7 @@ pub fn encode_dir_entry(
     }
     let name_len = u32::try_from(crate::utf16_len(name)).unwrap_or(0);
     out.put_u32_le(0); // NextEntryOffset
-    out.put_u32_le(0); // FileIndex
+    out.put_u32_le(file_index);
     if c == class::NAMES {
         out.put_u32_le(name_len);
         crate::put_utf16(out, name);
@@ -204,6 +209,7 @@ mod tests {
             &mut out,
             None,
             class::ID_BOTH_DIRECTORY,
+            1,
             "a",
             &FileInfo::default(),
         );
@@ -211,6 +217,7 @@ mod tests {
             &mut out,
             Some(a),
             class::ID_BOTH_DIRECTORY,
+            2,
             "bb",
             &FileInfo::default(),
         );
@@ -221,6 +228,39 @@ mod tests {
             b
         );
         assert_eq!(out.len(), b + 104 + 4);
+    }
+
+    #[test]
+    fn file_index_is_written_and_decoded() {
+        let mut out = Vec::new();
+        encode_dir_entry(
+            &mut out,
+            None,
+            class::NAMES,
+            0xDEAD_BEEF,
+            "x",
+            &FileInfo::default(),
+        );
+        assert_eq!(out[4..8], 0xDEAD_BEEFu32.to_le_bytes());
+
+        let mut msg = vec![0u8; HEADER_LEN];
+        msg.extend_from_slice(&33u16.to_le_bytes());
+        msg.push(class::FULL_DIRECTORY);
+        msg.push(flags::INDEX_SPECIFIED);
+        msg.extend_from_slice(&7u32.to_le_bytes()); // FileIndex
+        msg.extend_from_slice(&[0; 16]); // FileId
+        let off = u16::try_from(HEADER_LEN + 32).unwrap();
+        msg.extend_from_slice(&off.to_le_bytes());
+        msg.extend_from_slice(&2u16.to_le_bytes());
+        msg.extend_from_slice(&4096u32.to_le_bytes());
+        msg.extend_from_slice(&[b'*', 0]);
+        let q = QueryDirectoryRequest::decode(&msg).unwrap();
+        assert_eq!(
+            (q.file_index, q.flags, q.pattern.as_str()),
+            (7, flags::INDEX_SPECIFIED, "*")
+        );
+        // A pattern past the end fails the request instead of panicking.
+        assert!(QueryDirectoryRequest::decode(&msg[..msg.len() - 1]).is_err());
     }
 
     #[test]

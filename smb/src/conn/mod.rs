@@ -6,6 +6,7 @@ pub(crate) mod dispatch;
 pub(crate) mod encryption;
 pub(crate) mod framing;
 pub(crate) mod pending;
+pub(crate) mod related;
 pub(crate) mod signing;
 pub(crate) mod state;
 
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     /// connection to drop the session (a reconnecting client names it as PreviousSessionId).
     pub registry:
         std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
+    /// The address the listener is bound to (FSCTL_QUERY_NETWORK_INTERFACE_INFO reports it).
+    pub listen_addr: Option<std::net::SocketAddr>,
 }
 
 impl Shared {
@@ -47,6 +50,7 @@ impl Shared {
             server_guid,
             rng: ring::rand::SystemRandom::new(),
             registry: Default::default(),
+            listen_addr: None,
         }
     }
 

@@ -85,12 +85,8 @@ pub(crate) struct Tree {
     pub encrypt_data: bool,
 }
 
-/// A buffered directory enumeration.
-pub(crate) struct Listing {
-    pub entries: Vec<(String, shoal_smb_proto::query_info::FileInfo)>,
-    pub next: usize,
-    pub pattern: String,
-}
+/// A directory enumeration in progress (defined beside QUERY_DIRECTORY).
+pub(crate) use crate::handlers::query_directory::Listing;
 
 /// What an open refers to.
 pub(crate) enum OpenKind {
@@ -149,6 +145,9 @@ pub(crate) struct Conn {
     /// Close the connection once the pending replies are written (a request that had to be
     /// encrypted arrived in clear).
     pub close_after_reply: bool,
+    /// A macOS client's `AAPL` server query was answered (only the first one per connection
+    /// is; `handlers/aapl.rs`).
+    pub aapl_negotiated: bool,
 }
 
 /// How many removed sessions' keys a connection remembers.
@@ -189,6 +188,7 @@ impl Conn {
             tombstones: Vec::new(),
             cipher: None,
             close_after_reply: false,
+            aapl_negotiated: false,
         }
     }
 

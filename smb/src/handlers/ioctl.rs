@@ -1,13 +1,19 @@
 //! IOCTL (MS-SMB2 3.3.5.15): pipe transceive, VALIDATE_NEGOTIATE_INFO, server-side copy
 //! (SRV_REQUEST_RESUME_KEY, SRV_COPYCHUNK, SRV_COPYCHUNK_WRITE), SET_SPARSE (accepted, a
 //! no-op: files are sparse whenever the backing filesystem makes them so),
-//! GET_REPARSE_POINT (nothing is a reparse point), DFS referrals (no DFS).
+//! GET_REPARSE_POINT (nothing is a reparse point), DFS referrals (no DFS),
+//! QUERY_NETWORK_INTERFACE_INFO (the addresses SMB listens on, [`netif`]), GET_OBJECT_ID and
+//! CREATE_OR_GET_OBJECT_ID (derived from the file id; nothing is stored).
 
 use shoal_smb_proto::ioctl::{
     copychunk_limits, encode_copychunk_response, encode_ioctl_response, CopyChunkCopy,
     IoctlRequest, FSCTL_DFS_GET_REFERRALS, FSCTL_GET_REPARSE_POINT, FSCTL_PIPE_TRANSCEIVE,
-    FSCTL_SET_SPARSE, FSCTL_SRV_COPYCHUNK, FSCTL_SRV_COPYCHUNK_WRITE, FSCTL_SRV_REQUEST_RESUME_KEY,
-    FSCTL_VALIDATE_NEGOTIATE_INFO,
+    FSCTL_QUERY_NETWORK_INTERFACE_INFO, FSCTL_SET_SPARSE, FSCTL_SRV_COPYCHUNK,
+    FSCTL_SRV_COPYCHUNK_WRITE, FSCTL_SRV_REQUEST_RESUME_KEY, FSCTL_VALIDATE_NEGOTIATE_INFO,
+};
+use shoal_smb_proto::ioctl::{
+    encode_network_interfaces, encode_object_id, FILE_OBJECTID_BUFFER_LEN,
+    FSCTL_CREATE_OR_GET_OBJECT_ID, FSCTL_GET_OBJECT_ID, IOCTL_IS_FSCTL, NETWORK_INTERFACE_INFO_LEN,
 };
 use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::negotiate::{encode_validate_negotiate_response, ValidateNegotiateInfo};
@@ -83,8 +89,65 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             ))
         }
         FSCTL_DFS_GET_REFERRALS => fail(NtStatus::NOT_FOUND),
+        FSCTL_QUERY_NETWORK_INTERFACE_INFO => network_interfaces(conn, &io),
+        FSCTL_GET_OBJECT_ID | FSCTL_CREATE_OR_GET_OBJECT_ID => object_id(conn, req, &io).await,
+        // MS-SMB2 3.3.5.15: the open is looked up before the control code is acted on, so an
+        // unknown FileId is FILE_CLOSED even for an unsupported FSCTL (smbtorture
+        // smb2.compound.related5); QUERY_NETWORK_INTERFACE_INFO names no open.
+        ctl if ctl != shoal_smb_proto::ioctl::FSCTL_QUERY_NETWORK_INTERFACE_INFO
+            && !conn
+                .opens
+                .get(&req.file_id(io.file_id))
+                .is_some_and(|o| o.session_id == req.session_id && o.tree_id == req.tree_id) =>
+        {
+            fail(NtStatus::FILE_CLOSED)
+        }
         _ => fail(NtStatus::NOT_SUPPORTED),
     }
+}
+
+mod netif;
+
+/// GET_OBJECT_ID / CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.27, 2.3.7) on a file or directory
+/// open: a FILE_OBJECTID_BUFFER derived from the file id, as Samba answers; an output
+/// buffer smaller than it is BUFFER_TOO_SMALL (MS-FSA 2.1.5.10.8).
+async fn object_id(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    io: &IoctlRequest<'_>,
+) -> Result<Reply, SmbError> {
+    let id = req.file_id(io.file_id);
+    let (handle, _) = open_of(conn, req, id, true)?;
+    if (io.max_output as usize) < FILE_OBJECTID_BUFFER_LEN {
+        return fail(NtStatus::BUFFER_TOO_SMALL);
+    }
+    let (identity, share) = tree_of(conn, req)?;
+    let vfs = conn.shared.vfs.clone();
+    let caller = super::caller_for(conn, &identity, &share);
+    let attr = super::blocking(move || Ok(vfs.getattr(&caller, &handle)?)).await?;
+    let mut out = Vec::with_capacity(FILE_OBJECTID_BUFFER_LEN);
+    encode_object_id(&mut out, attr.fileid, attr.fsid);
+    let mut body = Vec::new();
+    encode_ioctl_response(&mut body, io.ctl_code, id, &out);
+    Ok(Reply::ok(body))
+}
+
+/// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): one NETWORK_INTERFACE_INFO per
+/// address SMB is reachable on ([`netif`]). The FileId is not looked at (clients send all
+/// ones); a list longer than MaxOutputResponse fails with STATUS_BUFFER_TOO_SMALL.
+fn network_interfaces(conn: &Conn, io: &IoctlRequest<'_>) -> Result<Reply, SmbError> {
+    if io.flags & IOCTL_IS_FSCTL == 0 {
+        return fail(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    let list = netif::interfaces(conn.shared.listen_addr);
+    let mut out = Vec::with_capacity(list.len() * NETWORK_INTERFACE_INFO_LEN);
+    encode_network_interfaces(&mut out, &list);
+    if out.len() > io.max_output as usize {
+        return fail(NtStatus::BUFFER_TOO_SMALL);
+    }
+    let mut body = Vec::with_capacity(out.len() + 48);
+    encode_ioctl_response(&mut body, io.ctl_code, io.file_id, &out);
+    Ok(Reply::ok(body))
 }
 
 /// FILE_READ_DATA.
@@ -98,15 +161,23 @@ fn file_open(
     req: &Req<'_>,
     id: FileId,
 ) -> Result<(shoal_vfs::FileHandle, u32), SmbError> {
+    open_of(conn, req, id, false)
+}
+
+/// The handle and granted access of an open of this session and tree: a file, or also a
+/// directory with `allow_dir`; a pipe (or a directory without it) is INVALID_DEVICE_REQUEST.
+fn open_of(
+    conn: &Conn,
+    req: &Req<'_>,
+    id: FileId,
+    allow_dir: bool,
+) -> Result<(shoal_vfs::FileHandle, u32), SmbError> {
     match conn.opens.get(&id) {
         Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &o.kind {
-            OpenKind::File {
-                handle,
-                is_dir: false,
-                ..
-            } => Ok((handle.clone(), o.granted)),
-            OpenKind::File { .. } => fail(NtStatus::INVALID_DEVICE_REQUEST),
-            OpenKind::Pipe(_) => fail(NtStatus::INVALID_DEVICE_REQUEST),
+            OpenKind::File { handle, is_dir, .. } if allow_dir || !is_dir => {
+                Ok((handle.clone(), o.granted))
+            }
+            OpenKind::File { .. } | OpenKind::Pipe(_) => fail(NtStatus::INVALID_DEVICE_REQUEST),
         },
         _ => fail(NtStatus::FILE_CLOSED),
     }

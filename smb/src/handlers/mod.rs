@@ -1,16 +1,19 @@
 //! One file per command. Each handler takes the connection and the request and returns a
 //! [`crate::conn::dispatch::Reply`] or an error that dispatch maps to NTSTATUS.
 
+pub(crate) mod aapl;
 pub(crate) mod close;
 pub(crate) mod create;
 pub(crate) mod dos;
 pub(crate) mod ioctl;
+pub(crate) mod mac_names;
 pub(crate) mod misc;
 pub(crate) mod negotiate;
 pub(crate) mod notify;
 pub(crate) mod query_directory;
 pub(crate) mod query_info;
 pub(crate) mod rw;
+pub(crate) mod security;
 pub(crate) mod session_setup;
 pub(crate) mod set_info;
 pub(crate) mod tree;

@@ -24,37 +24,6 @@ fn variable(info_type: u8, class: u8) -> bool {
         || info_type == INFO_FILESYSTEM
 }
 
-/// The descriptor of an object: owner and group as SIDs (the session's SID for its own uid,
-/// else the Unix-mapping SIDs S-1-22-1-uid / S-1-22-2-gid, as Samba), and a DACL of the mode
-/// bits for owner, group and Everyone.
-fn security_descriptor(
-    identity: &crate::conn::state::Identity,
-    a: &shoal_vfs::Attr,
-    info: u32,
-) -> Vec<u8> {
-    use shoal_smb_proto::security::{
-        encode_descriptor, mask_from_rwx, sid_from_string, OWNER_RIGHTS,
-    };
-    let owner_str = if a.uid == identity.uid {
-        identity.sid.clone()
-    } else {
-        format!("S-1-22-1-{}", a.uid)
-    };
-    let owner = sid_from_string(&owner_str)
-        .unwrap_or_else(|| sid_from_string("S-1-22-1-0").unwrap_or_default());
-    let group = sid_from_string(&format!("S-1-22-2-{}", a.gid)).unwrap_or_default();
-    let everyone = sid_from_string("S-1-1-0").unwrap_or_default();
-    let aces = vec![
-        (
-            owner.clone(),
-            mask_from_rwx((a.mode >> 6) & 7) | OWNER_RIGHTS,
-        ),
-        (group.clone(), mask_from_rwx((a.mode >> 3) & 7)),
-        (everyone, mask_from_rwx(a.mode & 7)),
-    ];
-    encode_descriptor(info, &owner, &group, &aces)
-}
-
 /// QUERY_INFO.
 pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
     let q = QueryInfoRequest::decode(req.msg)?;
@@ -151,8 +120,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         (INFO_SECURITY, Some(h)) => {
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
-            let attr = blocking(move || Ok(vfs.getattr(&caller, &h)?)).await?;
-            Some(security_descriptor(&identity, &attr, q.additional))
+            Some(super::security::query(vfs, caller, identity, h, q.additional).await?)
         }
         (INFO_SECURITY, None) => return fail(NtStatus::NOT_SUPPORTED),
         _ => return fail(NtStatus::INVALID_PARAMETER),
@@ -164,7 +132,15 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let mut status = NtStatus::SUCCESS;
     if data.len() > max {
         if q.info_type == INFO_SECURITY {
-            return fail(NtStatus::BUFFER_TOO_SMALL);
+            // MS-SMB2 3.3.5.20.3: BUFFER_TOO_SMALL with the required length as error data,
+            // never a truncated descriptor.
+            let mut body = Vec::with_capacity(20);
+            shoal_smb_proto::security_descriptor::encode_buffer_too_small(
+                &mut body,
+                u32::try_from(data.len()).unwrap_or(u32::MAX),
+                conn.negotiated() == Some(shoal_smb_proto::Dialect::SMB3_1_1),
+            );
+            return Ok(Reply::with_status(NtStatus::BUFFER_TOO_SMALL, body));
         }
         if !variable(q.info_type, q.class)
             || max < shoal_smb_proto::query_info::fixed_len(q.info_type, q.class, data.len())

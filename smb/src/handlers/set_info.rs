@@ -69,7 +69,22 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         }
     };
     if s.info_type == INFO_SECURITY {
-        return fail(NtStatus::NOT_SUPPORTED);
+        // MS-SMB2 3.3.5.21.3 ([`super::security`]).
+        let vfs = conn.shared.vfs.clone();
+        let caller = caller_for(conn, &identity, &share);
+        super::security::set(
+            vfs,
+            caller,
+            identity,
+            handle,
+            granted,
+            s.additional,
+            s.buffer,
+        )
+        .await?;
+        let mut body = Vec::new();
+        encode_set_info_response(&mut body);
+        return Ok(Reply::ok(body));
     }
     if s.info_type != INFO_FILE {
         return fail(NtStatus::INVALID_INFO_CLASS);
@@ -137,10 +152,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             need(DELETE)?;
             let r = RenameInfo::decode(s.buffer)?;
             let target = r.name.trim_start_matches('\\').to_string();
-            let parts: Vec<String> = super::create::components(&target)?
-                .into_iter()
-                .map(str::to_string)
-                .collect();
+            let parts: Vec<String> = super::mac_names::disk_components(&target, &disk)?;
             let Some((to_name, to_walk)) = parts.split_last() else {
                 return fail(NtStatus::INVALID_PARAMETER);
             };

@@ -17,6 +17,7 @@
 //! `attr.rs` stat conversion, `modify.rs` the namespace-changing calls, `dir.rs` listing,
 //! `xattr.rs` extended attributes (`user.` namespace).
 
+mod alloc;
 mod attr;
 mod dir;
 mod fdcache;
@@ -442,6 +443,10 @@ impl Vfs for LocalFs {
         how: &CreateHow,
     ) -> VfsResult<(FileHandle, Attr)> {
         self.create_impl(c, dir, name, how)
+    }
+
+    fn allocate(&self, c: &Caller, h: &FileHandle, len: u64) -> VfsResult<Attr> {
+        self.allocate_impl(c, h, len)
     }
 
     fn mkdir(

@@ -427,3 +427,24 @@ fn readdir_with_xattr_reads_each_entry_once() {
         .unwrap()
     );
 }
+
+#[test]
+fn allocate_reserves_blocks_without_changing_the_size() {
+    let (_tmp, fs, root) = setup();
+    let alice = user(1000);
+    let bob = user(1001);
+    let (h, _) = fs.create(&alice, &root, b"pre.bin", &unchecked()).unwrap();
+    let a = fs.allocate(&alice, &h, 1 << 20).unwrap();
+    assert_eq!(a.size, 0);
+    assert!(a.used >= 1 << 20, "{} bytes used", a.used);
+    // Write permission is needed; directories and absurd sizes are refused.
+    assert!(matches!(fs.allocate(&bob, &h, 4096), Err(VfsError::Access)));
+    assert!(matches!(
+        fs.allocate(&alice, &root, 4096),
+        Err(VfsError::IsDir)
+    ));
+    assert!(matches!(
+        fs.allocate(&alice, &h, u64::MAX),
+        Err(VfsError::TooBig)
+    ));
+}

@@ -13,11 +13,15 @@ use super::{sys, Fd, LocalFs};
 use crate::perm;
 use crate::{
     Attr, Caller, FileHandle, FileKind, VfsError, VfsResult, MAX_XATTR_NAME_LEN,
-    MAX_XATTR_VALUE_LEN, XATTR_NAMESPACE,
+    MAX_XATTR_VALUE_LEN, SECURITY_DESCRIPTOR_XATTR, XATTR_NAMESPACE,
 };
 
-/// Refuses names outside `user.`, empty after the prefix, too long or with a NUL.
+/// Refuses names outside `user.` (but [`SECURITY_DESCRIPTOR_XATTR`]), empty after the prefix,
+/// too long or with a NUL.
 pub(super) fn check_name(name: &str) -> VfsResult<()> {
+    if name == SECURITY_DESCRIPTOR_XATTR {
+        return Ok(());
+    }
     let ok = name.len() > XATTR_NAMESPACE.len()
         && name.len() <= MAX_XATTR_NAME_LEN
         && name.starts_with(XATTR_NAMESPACE)

@@ -1,0 +1,423 @@
+//! Security descriptors that clients set and read back, as Samba's `vfs objects = acl_xattr`
+//! does: SET_INFO with SMB2_0_INFO_SECURITY (MS-SMB2 3.3.5.21.3), QUERY_INFO security
+//! (3.3.5.20.3) and the SecD create context (2.2.13.2.1).
+//!
+//! Storage: the whole self-relative descriptor (MS-DTYP 2.4.6), after a one-byte format
+//! version, in the extended attribute [`SECURITY_DESCRIPTOR_XATTR`] (`security.` namespace:
+//! only a privileged process writes it, so a local user cannot forge one). An object without
+//! it shows the descriptor synthesized from uid, gid and mode ([`synthesized`]).
+//!
+//! Ownership: an owner SID that names a Unix user shoal knows — the session's own SID, or
+//! `S-1-22-1-<uid>` — changes the file's uid too (chown), and a group SID `S-1-22-2-<gid>` or
+//! the session's primary group its gid; the VFS decides whether the caller may (else
+//! STATUS_INVALID_OWNER). Other SIDs (another user's domain SID, BUILTIN, Everyone, ...) are
+//! only stored: there is no SID-to-uid lookup for users other than the caller yet.
+//!
+//! Inheritance: an object CREATE makes in a directory with a stored descriptor gets the DACL
+//! the directory's inheritable ACEs give it (MS-DTYP 2.5.3.4, [`inherited_dacl`]); nothing is
+//! stored under a directory without one. Generic rights in a DACL that is set are mapped to
+//! file rights, except in inherit-only ACEs, as Windows stores them.
+//!
+//! Enforcement: opens keep the mode bits' answer and, when a descriptor is stored, are further
+//! limited by what its DACL grants the caller ([`dacl_limit`], MS-DTYP 2.5.3.2 simplified: no
+//! privileges, object or conditional ACEs). The DACL never grants more than the mode bits, and
+//! NFS ignores it (NFSv3 sees only the mode bits).
+
+use shoal_smb_proto::security::{mask_from_rwx, OWNER_RIGHTS};
+use shoal_smb_proto::security_descriptor::{
+    ace_type, control, info, inherited_dacl, Ace, Acl, SecurityDescriptor, Sid,
+    STATUS_INVALID_OWNER,
+};
+use shoal_smb_proto::NtStatus;
+use shoal_vfs::{Attr, Caller, FileHandle, FileKind, SetAttr, Vfs, VfsError};
+use shoal_vfs::{MAX_XATTR_VALUE_LEN, SECURITY_DESCRIPTOR_XATTR};
+
+use super::blocking;
+use crate::conn::state::Identity;
+use crate::error::{fail, SmbError};
+
+/// Format version of the stored value (byte 0; the descriptor follows).
+const STORE_VERSION: u8 = 1;
+
+/// WRITE_DAC (MS-DTYP 2.4.3).
+const WRITE_DAC: u32 = 0x0004_0000;
+/// WRITE_OWNER.
+const WRITE_OWNER: u32 = 0x0008_0000;
+/// ACCESS_SYSTEM_SECURITY.
+const SYSTEM_SECURITY: u32 = 0x0100_0000;
+/// Every file right (FILE_ALL_ACCESS).
+const ALL_RIGHTS: u32 = 0x001F_01FF;
+
+/// `S-1-22-1-<uid>` / `S-1-22-2-<gid>`: Samba's Unix user and group SIDs.
+fn unix_sid(kind: u32, id: u32) -> Sid {
+    Sid {
+        authority: 22,
+        sub_authorities: vec![kind, id],
+    }
+}
+
+/// The descriptor of an object without a stored one: owner and group as SIDs (the session's
+/// SID for its own uid, else `S-1-22-1-uid`; `S-1-22-2-gid`), and a DACL of the mode bits for
+/// owner, group and Everyone.
+pub(crate) fn synthesized(identity: &Identity, a: &Attr) -> SecurityDescriptor {
+    let owner = if a.uid == identity.uid {
+        Sid::parse(&identity.sid).unwrap_or_else(|| unix_sid(1, a.uid))
+    } else {
+        unix_sid(1, a.uid)
+    };
+    let group = unix_sid(2, a.gid);
+    let everyone = Sid {
+        authority: 1,
+        sub_authorities: vec![0],
+    };
+    let allow = ace_type::ACCESS_ALLOWED;
+    let aces = vec![
+        Ace::new(
+            allow,
+            0,
+            mask_from_rwx((a.mode >> 6) & 7) | OWNER_RIGHTS,
+            &owner,
+        ),
+        Ace::new(allow, 0, mask_from_rwx((a.mode >> 3) & 7), &group),
+        Ace::new(allow, 0, mask_from_rwx(a.mode & 7), &everyone),
+    ];
+    SecurityDescriptor {
+        control: control::SELF_RELATIVE | control::DACL_PRESENT,
+        owner: Some(owner),
+        group: Some(group),
+        sacl: None,
+        dacl: Some(Acl::new(aces)),
+    }
+}
+
+/// The stored descriptor of an object, `None` when it has none (or it is unreadable: logged,
+/// and the synthesized one is shown instead).
+pub(crate) fn load(
+    vfs: &dyn Vfs,
+    caller: &Caller,
+    h: &FileHandle,
+) -> Result<Option<SecurityDescriptor>, SmbError> {
+    let raw = match vfs.get_xattr(caller, h, SECURITY_DESCRIPTOR_XATTR) {
+        Ok(Some(v)) => v,
+        Ok(None) | Err(VfsError::NotSupported) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match raw.split_first() {
+        Some((&STORE_VERSION, sd)) => match SecurityDescriptor::decode(sd) {
+            Ok(sd) => Ok(Some(sd)),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored security descriptor does not decode; ignored");
+                Ok(None)
+            }
+        },
+        _ => {
+            tracing::warn!("stored security descriptor has an unknown format; ignored");
+            Ok(None)
+        }
+    }
+}
+
+/// Stores `sd` durably on the object.
+fn store(
+    vfs: &dyn Vfs,
+    caller: &Caller,
+    h: &FileHandle,
+    sd: &SecurityDescriptor,
+) -> Result<(), SmbError> {
+    if !sd.fits() {
+        return fail(NtStatus::INSUFFICIENT_RESOURCES);
+    }
+    let mut v = Vec::with_capacity(1 + sd.encoded_len());
+    v.push(STORE_VERSION);
+    sd.encode(&mut v);
+    if v.len() > MAX_XATTR_VALUE_LEN {
+        return fail(NtStatus::INSUFFICIENT_RESOURCES);
+    }
+    vfs.set_xattr(caller, h, SECURITY_DESCRIPTOR_XATTR, Some(&v))?;
+    Ok(())
+}
+
+/// The SIDs of the caller's token: user, Unix user and groups, Everyone, Authenticated Users,
+/// NETWORK and BUILTIN\Users.
+fn token(caller: &Caller) -> Vec<Sid> {
+    let mut t: Vec<Sid> = caller
+        .sid
+        .as_deref()
+        .and_then(Sid::parse)
+        .into_iter()
+        .collect();
+    t.push(unix_sid(1, caller.uid));
+    t.push(unix_sid(2, caller.gid));
+    t.extend(caller.groups.iter().map(|g| unix_sid(2, *g)));
+    for s in ["S-1-1-0", "S-1-5-11", "S-1-5-2", "S-1-5-32-545"] {
+        t.extend(Sid::parse(s));
+    }
+    t
+}
+
+/// The rights the stored descriptor's DACL leaves the caller on an existing object (every
+/// right when none is stored, or for root). CREATE intersects this with the mode bits' answer.
+pub(crate) fn dacl_limit(vfs: &dyn Vfs, caller: &Caller, h: &FileHandle, a: &Attr) -> u32 {
+    if caller.is_root() || !matches!(a.kind, FileKind::Regular | FileKind::Directory) {
+        return u32::MAX;
+    }
+    match load(vfs, caller, h) {
+        Ok(Some(sd)) => {
+            let t = token(caller);
+            let is_owner = sd.owner.as_ref().is_some_and(|o| t.contains(o));
+            // Not withheld: SYNCHRONIZE and READ_ATTRIBUTES (Windows grants them through the
+            // parent's FILE_LIST_DIRECTORY), and DELETE, which shoal derives from write
+            // permission on the parent directory — Windows' FILE_DELETE_CHILD on the parent
+            // (MS-FSA 2.1.5.1.2.1) — never from the file's own mode. Everything else comes from
+            // the DACL.
+            sd.max_access(&t, is_owner) | 0x0011_0080 | !ALL_RIGHTS
+        }
+        Ok(None) => u32::MAX,
+        Err(e) => {
+            tracing::warn!(error = %e, "security descriptor unreadable; open refused");
+            0
+        }
+    }
+}
+
+/// The uid an owner SID maps to, when shoal knows one.
+fn uid_of(identity: &Identity, sid: &Sid) -> Option<u32> {
+    if Sid::parse(&identity.sid).as_ref() == Some(sid) {
+        return Some(identity.uid);
+    }
+    sid.rid_under(22, &[1])
+}
+
+/// The gid a group SID maps to, when shoal knows one.
+fn gid_of(sid: &Sid) -> Option<u32> {
+    sid.rid_under(22, &[2])
+}
+
+/// Merges `new`'s parts named by `additional` into the object's descriptor, chowns for mapped
+/// owner and group SIDs, and stores the result (blocking).
+fn apply(
+    vfs: &dyn Vfs,
+    caller: &Caller,
+    identity: &Identity,
+    h: &FileHandle,
+    new: &SecurityDescriptor,
+    additional: u32,
+) -> Result<(), SmbError> {
+    let a = vfs.getattr(caller, h)?;
+    if !matches!(a.kind, FileKind::Regular | FileKind::Directory) {
+        return fail(NtStatus::NOT_SUPPORTED);
+    }
+    let mut sd = match load(vfs, caller, h)? {
+        Some(sd) => sd,
+        None => synthesized(identity, &a),
+    };
+    let mut new = new.clone();
+    new.map_generic_rights();
+    sd.merge(&new, additional);
+    let mut set = SetAttr::default();
+    if additional & info::OWNER != 0 {
+        if let Some(uid) = new.owner.as_ref().and_then(|o| uid_of(identity, o)) {
+            if uid != a.uid {
+                set.uid = Some(uid);
+            }
+        }
+    }
+    if additional & info::GROUP != 0 {
+        if let Some(gid) = new.group.as_ref().and_then(gid_of) {
+            if gid != a.gid {
+                set.gid = Some(gid);
+            }
+        }
+    }
+    if set != SetAttr::default() {
+        match vfs.setattr(caller, h, &set, None) {
+            Ok(_) => {}
+            // MS-FSA 2.1.5.16: an owner the caller may not assign.
+            Err(VfsError::Access | VfsError::NotOwner) => {
+                return Err(SmbError::Client(STATUS_INVALID_OWNER))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    store(vfs, caller, h, &sd)
+}
+
+/// SET_INFO with InfoType SMB2_0_INFO_SECURITY (MS-SMB2 3.3.5.21.3): checks the open's rights
+/// for the parts named in AdditionalInformation, decodes the buffer, merges and stores.
+pub(crate) async fn set(
+    vfs: std::sync::Arc<dyn Vfs>,
+    caller: Caller,
+    identity: Identity,
+    h: FileHandle,
+    granted: u32,
+    additional: u32,
+    buffer: &[u8],
+) -> Result<(), SmbError> {
+    // MS-FSA 2.1.5.16: OWNER/GROUP/LABEL need WRITE_OWNER, DACL WRITE_DAC, SACL
+    // ACCESS_SYSTEM_SECURITY, else STATUS_ACCESS_DENIED.
+    let mut need = 0;
+    if additional & (info::OWNER | info::GROUP | info::LABEL) != 0 {
+        need |= WRITE_OWNER;
+    }
+    if additional & info::DACL != 0 {
+        need |= WRITE_DAC;
+    }
+    if additional & info::SACL != 0 {
+        need |= SYSTEM_SECURITY;
+    }
+    if granted & need != need {
+        return fail(NtStatus::ACCESS_DENIED);
+    }
+    let new = SecurityDescriptor::decode(buffer)
+        .map_err(|_| SmbError::Client(SecurityDescriptor::decode_status(buffer)))?;
+    let parts = additional & (info::OWNER | info::GROUP | info::DACL | info::SACL);
+    if parts == 0 {
+        return Ok(());
+    }
+    blocking(move || apply(&*vfs, &caller, &identity, &h, &new, parts)).await
+}
+
+/// The SecD create context's descriptor (MS-SMB2 2.2.13.2.1), decoded before anything is
+/// created so a malformed one fails the CREATE.
+pub(crate) fn create_context(
+    contexts: &[shoal_smb_proto::create::CreateContext<'_>],
+) -> Result<Option<SecurityDescriptor>, SmbError> {
+    let Some(c) = contexts
+        .iter()
+        .find(|c| c.name == shoal_smb_proto::create::context::SECD)
+    else {
+        return Ok(None);
+    };
+    SecurityDescriptor::decode(c.data)
+        .map(Some)
+        .map_err(|_| SmbError::Client(SecurityDescriptor::decode_status(c.data)))
+}
+
+/// Where CREATE made an object: its parent directory and name, so a SecD that cannot be applied
+/// undoes the create.
+pub(crate) struct Created {
+    /// The new object.
+    pub handle: FileHandle,
+    /// Its directory (`None` only for a share root, which CREATE never makes).
+    pub parent: Option<FileHandle>,
+    /// Its name in `parent`.
+    pub name: Vec<u8>,
+    /// A directory (removed with rmdir).
+    pub is_dir: bool,
+}
+
+/// Gives an object CREATE just made its descriptor (blocking): the DACL it inherits from its
+/// parent directory's stored descriptor ([`inherited_dacl`]; nothing is stored when the parent
+/// has none or nothing inheritable, and the object shows the synthesized descriptor), then the
+/// parts a SecD create context carries (a SecD without DACL_PRESENT keeps the inherited or
+/// default DACL, as Windows does). When the SecD cannot be applied (e.g. an owner the caller
+/// may not assign), the new object is removed again and the CREATE fails, as on Windows,
+/// where the object never appears.
+fn on_create_blocking(
+    vfs: &dyn Vfs,
+    caller: &Caller,
+    identity: &Identity,
+    created: &Created,
+    secd: Option<&SecurityDescriptor>,
+) -> Result<(), SmbError> {
+    let parent_sd = match &created.parent {
+        Some(p) => load(vfs, caller, p)?,
+        None => None,
+    };
+    if let Some(parent_sd) = parent_sd {
+        let a = vfs.getattr(caller, &created.handle)?;
+        let mut sd = synthesized(identity, &a);
+        if let (Some(o), Some(g)) = (&sd.owner, &sd.group) {
+            if let Some(dacl) = inherited_dacl(&parent_sd, created.is_dir, o, g) {
+                sd.dacl = Some(dacl);
+                sd.control = control::SELF_RELATIVE
+                    | control::DACL_PRESENT
+                    | (parent_sd.control & control::DACL_AUTO_INHERITED);
+                store(vfs, caller, &created.handle, &sd)?;
+            }
+        }
+    }
+    let Some(secd) = secd else {
+        return Ok(());
+    };
+    let parts = secd.parts() & (info::OWNER | info::GROUP | info::DACL);
+    apply(vfs, caller, identity, &created.handle, secd, parts)
+}
+
+/// [`on_create_blocking`] on the blocking pool, undoing the create when it fails.
+pub(crate) async fn on_create(
+    vfs: std::sync::Arc<dyn Vfs>,
+    caller: Caller,
+    identity: Identity,
+    created: Created,
+    secd: Option<SecurityDescriptor>,
+) -> Result<(), SmbError> {
+    blocking(move || {
+        let result = on_create_blocking(&*vfs, &caller, &identity, &created, secd.as_ref());
+        if result.is_err() {
+            if let Some(dir) = &created.parent {
+                let undone = if created.is_dir {
+                    vfs.rmdir(&caller, dir, &created.name)
+                } else {
+                    vfs.remove(&caller, dir, &created.name)
+                };
+                if let Err(e) = undone {
+                    tracing::warn!(error = %e, "descriptor not applied and the new object not removed");
+                }
+            }
+        }
+        result
+    })
+    .await
+}
+
+/// QUERY_INFO security (MS-SMB2 3.3.5.20.3): the stored descriptor, or the synthesized one,
+/// with only the parts AdditionalInformation asks for.
+pub(crate) async fn query(
+    vfs: std::sync::Arc<dyn Vfs>,
+    caller: Caller,
+    identity: Identity,
+    h: FileHandle,
+    additional: u32,
+) -> Result<Vec<u8>, SmbError> {
+    blocking(move || {
+        let sd = match load(&*vfs, &caller, &h)? {
+            Some(sd) => sd,
+            None => synthesized(&identity, &vfs.getattr(&caller, &h)?),
+        };
+        Ok(sd.select(additional).to_bytes())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        Identity {
+            user: "alice".into(),
+            uid: 1000,
+            gid: 100,
+            sid: "S-1-5-21-1-2-3-1000".into(),
+            guest: false,
+        }
+    }
+
+    #[test]
+    fn owner_and_group_sids_map_to_ids() {
+        let id = identity();
+        assert_eq!(
+            uid_of(&id, &Sid::parse("S-1-5-21-1-2-3-1000").unwrap()),
+            Some(1000)
+        );
+        assert_eq!(uid_of(&id, &Sid::parse("S-1-22-1-7").unwrap()), Some(7));
+        assert_eq!(
+            uid_of(&id, &Sid::parse("S-1-5-21-1-2-3-1001").unwrap()),
+            None
+        );
+        assert_eq!(uid_of(&id, &Sid::parse("S-1-1-0").unwrap()), None);
+        assert_eq!(gid_of(&Sid::parse("S-1-22-2-50").unwrap()), Some(50));
+        assert_eq!(gid_of(&Sid::parse("S-1-22-1-50").unwrap()), None);
+    }
+}
