@@ -207,6 +207,16 @@ for name, is_dir in (("b.txt", False), ("sub", True)):
     check(got["dacl"] == want, "SecD %s: %s" % (name, got))
     check(got["owner"] == alice, "SecD owner defaults to the creator: %s" % got)
     h.close()
+# MS-SMB2 3.3.5.18: listing needs FILE_LIST_DIRECTORY on the open, whatever the DACL says.
+from smbprotocol.file_info import FileInformationClass
+d = open_file("sub", 0x80 | 0x100000, CreateDisposition.FILE_OPEN, None, True)
+check(status_of(lambda: d.query_directory("*", FileInformationClass.FILE_NAMES_INFORMATION))
+      == "0xc0000022", "listing without FILE_LIST_DIRECTORY")
+d.close()
+d = open_file("sub", READ_DATA, CreateDisposition.FILE_OPEN, None, True)
+check(status_of(lambda: d.query_directory("*", FileInformationClass.FILE_NAMES_INFORMATION))
+      == "OK", "listing with FILE_LIST_DIRECTORY")
+d.close()
 # Inheritance: a folder's OI|CI ACE reaches a file created in it (INHERITED, generic bits
 # mapped) and a subfolder (still OI|CI); CREATOR OWNER becomes the creator.
 top = open_file("inh", READ_CONTROL | WRITE_DAC, CreateDisposition.FILE_CREATE, None, True)

@@ -110,7 +110,8 @@ mod netif;
 
 /// GET_OBJECT_ID / CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.27, 2.3.7) on a file or directory
 /// open: a FILE_OBJECTID_BUFFER derived from the file id, as Samba answers; an output
-/// buffer smaller than it is BUFFER_TOO_SMALL (MS-FSA 2.1.5.10.8).
+/// buffer smaller than it "MUST be failed with STATUS_INVALID_PARAMETER" (MS-FSA 2.1.5.10.1,
+/// 2.1.5.10.13).
 async fn object_id(
     conn: &mut Conn,
     req: &Req<'_>,
@@ -119,7 +120,7 @@ async fn object_id(
     let id = req.file_id(io.file_id);
     let (handle, _) = open_of(conn, req, id, true)?;
     if (io.max_output as usize) < FILE_OBJECTID_BUFFER_LEN {
-        return fail(NtStatus::BUFFER_TOO_SMALL);
+        return fail(NtStatus::INVALID_PARAMETER);
     }
     let (identity, share) = tree_of(conn, req)?;
     let vfs = conn.shared.vfs.clone();

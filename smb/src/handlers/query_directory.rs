@@ -92,6 +92,9 @@ fn typical_entry_len(c: u8) -> usize {
     fixed + 32
 }
 
+/// FILE_LIST_DIRECTORY (MS-SMB2 2.2.13.1.2).
+const FILE_LIST_DIRECTORY: u32 = 0x0000_0001;
+
 /// QUERY_DIRECTORY.
 pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
     let q = QueryDirectoryRequest::decode(req.msg)?;
@@ -106,6 +109,13 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let restart = q.flags & (flags::RESTART_SCANS | flags::REOPEN) != 0;
     let (handle, mut listing) = match conn.opens.get_mut(&id) {
         Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => {
+            // MS-SMB2 3.3.5.18: "If Open.GrantedAccess does not include FILE_LIST_DIRECTORY,
+            // the server MUST fail the request with STATUS_ACCESS_DENIED."
+            if o.granted & FILE_LIST_DIRECTORY == 0
+                && matches!(o.kind, OpenKind::File { is_dir: true, .. })
+            {
+                return fail(NtStatus::ACCESS_DENIED);
+            }
             match &mut o.kind {
                 OpenKind::File {
                     handle,

@@ -11,6 +11,9 @@ use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind, TreeShare};
 use crate::error::{fail, SmbError};
 
+/// AdditionalInformation bit asking for the SACL (MS-SMB2 2.2.37).
+const SACL_SECURITY_INFORMATION: u32 = 0x0000_0008;
+
 /// Classes whose encoding has a variable tail that may be truncated with BUFFER_OVERFLOW.
 fn variable(info_type: u8, class: u8) -> bool {
     (info_type == INFO_FILE
@@ -47,7 +50,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             | file_class::ATTRIBUTE_TAG,
         ) => 0x80,
         (INFO_FILE, 15) => 0x8, // FileFullEaInformation: FILE_READ_EA
-        (INFO_SECURITY, _) => 0x0002_0000,
+        // MS-FSA 2.1.5.13: the SACL needs ACCESS_SYSTEM_SECURITY, the other parts READ_CONTROL.
+        (INFO_SECURITY, _) => {
+            let sacl = q.additional & SACL_SECURITY_INFORMATION != 0;
+            let others = q.additional & !SACL_SECURITY_INFORMATION != 0 || !sacl;
+            (if sacl { 0x0100_0000 } else { 0 }) | (if others { 0x0002_0000 } else { 0 })
+        }
         _ => 0,
     };
     if handle.is_some() && granted & needed != needed {
