@@ -72,7 +72,11 @@ impl CreditWindow {
         let end = message_id
             .checked_add(charge_n)
             .ok_or_else(|| err.clone())?;
-        if message_id < low || end > high {
+        // The window's span (ids from the oldest unused one to the top) is capped at twice
+        // the credit limit, as Samba's sequence bitmap is: a client that never uses one old id
+        // would otherwise grow `used` by one entry per request for ever.
+        let span_cap = 2 * u64::from(self.max_credits);
+        if message_id < low || end > high || end - low > span_cap {
             return Err(err);
         }
         let first = usize::try_from(message_id - low).map_err(|_| err.clone())?;
@@ -139,6 +143,28 @@ mod tests {
         w.consume(6, 5).unwrap();
         assert_eq!(w.available(), 0);
         assert_eq!(w.grant(0), 1);
+    }
+
+    #[test]
+    fn a_stuck_low_id_cannot_grow_the_window_for_ever() {
+        let mut w = CreditWindow::new(8);
+        w.consume(0, 1).unwrap();
+        w.grant(8);
+        // Id 1 is never used; the client keeps using the ids above it.
+        let mut next = 2;
+        let mut refused = false;
+        for _ in 0..100 {
+            if w.consume(next, 1).is_err() {
+                refused = true;
+                break;
+            }
+            next += 1;
+            w.grant(1);
+        }
+        assert!(refused, "window grew to {:?}", w.bounds());
+        let (low, high) = w.bounds();
+        assert_eq!(low, 1);
+        assert!(high - low <= 3 * 8, "{low}..{high}");
     }
 
     #[test]
