@@ -92,6 +92,13 @@ create("pre.bin", 1048576, CreateDisposition.FILE_CREATE)
 create("pre.bin", 2097152, CreateDisposition.FILE_OVERWRITE_IF)
 # Opening an existing file leaves its allocation alone.
 create("pre.bin", 8388608, CreateDisposition.FILE_OPEN)
+# More than the volume has: DISK_FULL, and the file is not left behind.
+from smbprotocol.exceptions import SMBResponseException
+try:
+    create("huge.bin", 1 << 62, CreateDisposition.FILE_CREATE)
+    print("huge created")
+except SMBResponseException as e:
+    print("huge status %#x" % e.status)
 print("ok")
 "#;
 
@@ -179,6 +186,8 @@ fn allocation_size_context_preallocates_new_and_overwritten_files() {
         2,
         "{out}"
     );
+    assert!(out.contains("huge status 0xc000007f\n"), "{out}");
+    assert!(!s.backing.join("huge.bin").exists(), "huge.bin left behind");
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(s.backing.join("pre.bin")).unwrap();
     assert_eq!(m.len(), 0);

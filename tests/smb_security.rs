@@ -26,7 +26,8 @@ from smbprotocol.exceptions import SMBResponseException
 port = int(sys.argv[1])
 conn = Connection(uuid.uuid4(), "127.0.0.1", port)
 conn.connect(Dialects.SMB_3_1_1)
-sess = Session(conn, "alice", "Pa55word!")
+import os
+sess = Session(conn, os.environ.get("SMB_USER", "alice"), "Pa55word!")
 sess.connect()
 tree = TreeConnect(sess, r"\\127.0.0.1\data")
 tree.connect()
@@ -179,9 +180,12 @@ set_sd(f, OWNER, sd(0, owner=sid("S-1-22-1-%d" % uid)))
 check(parse_sd(query(f, OWNER))["owner"] == "S-1-22-1-%d" % uid, "owner stored")
 check(status_of(lambda: set_sd(f, OWNER, sd(0, owner=sid("S-1-22-1-0")))) == "0xc000005a",
       "chown to root refused with INVALID_OWNER")
-# An unmapped owner SID is stored as is.
-set_sd(f, OWNER, sd(0, owner=sid("S-1-5-32-544")))
-check(parse_sd(query(f, OWNER))["owner"] == "S-1-5-32-544", "unmapped owner stored")
+# Another SID (BUILTIN\\Administrators, Everyone) cannot be made the owner by a non-root
+# caller: INVALID_OWNER, as Windows answers without SeRestorePrivilege.
+for other in ("S-1-5-32-544", "S-1-1-0"):
+    check(status_of(lambda: set_sd(f, OWNER, sd(0, owner=sid(other)))) == "0xc000005a",
+          "owner %s refused" % other)
+check(parse_sd(query(f, OWNER))["owner"] == "S-1-22-1-%d" % uid, "owner unchanged")
 set_sd(f, OWNER, sd(0, owner=sid(alice)))
 
 # Enforcement: an empty DACL leaves the owner READ_CONTROL and WRITE_DAC only.
@@ -248,6 +252,16 @@ check(status_of(lambda: open_file("d.txt", READ_CONTROL)) == "0xc0000034", "crea
 print("ok")
 "#;
 
+/// bob, on alice's world-writable file: may write it, but not take WRITE_DAC or WRITE_OWNER
+/// (only the owner and root may), so he cannot lock alice out.
+const BOB: &str = r#"
+check(status_of(lambda: open_file("shared.txt", WRITE_DATA).close()) == "OK", "bob writes")
+check(status_of(lambda: open_file("shared.txt", WRITE_DAC).close()) == "0xc0000022", "bob WRITE_DAC")
+check(status_of(lambda: open_file("shared.txt", WRITE_OWNER).close()) == "0xc0000022",
+      "bob WRITE_OWNER")
+print("ok")
+"#;
+
 /// After a restart, the descriptor set before it.
 const AFTER_RESTART: &str = r#"
 alice = sys.argv[2]
@@ -258,8 +272,13 @@ print("ok")
 "#;
 
 fn python(s: &Server, script: &str, args: &[String]) -> String {
+    python_as(s, "alice", script, args)
+}
+
+fn python_as(s: &Server, user: &str, script: &str, args: &[String]) -> String {
     let out = run(
         Command::new(venv_python())
+            .env("SMB_USER", user)
             .arg("-c")
             .arg(format!("{PRELUDE}{script}"))
             .arg(s.smb_port.to_string())
@@ -313,6 +332,12 @@ fn descriptors_are_set_stored_enforced_and_survive_a_restart() {
     let (alice, uid) = alice_sid_and_uid(&s);
     assert!(alice.starts_with("S-1-5-21-"), "{alice}");
     python(&s, SCRIPT, &[alice.clone(), uid.to_string()]);
+    s.add_user("bob", "Pa55word!");
+    let shared = s.backing.join("shared.txt");
+    std::fs::write(&shared, b"x").unwrap();
+    std::os::unix::fs::chown(&shared, Some(uid), None).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
+    python_as(&s, "bob", BOB, &[]);
     // Stored in the security. namespace of the backing file, where a local user cannot write.
     let out = run(
         Command::new("python3").arg("-c").arg(format!(

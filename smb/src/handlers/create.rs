@@ -76,14 +76,7 @@ fn granted_from(vfs_bits: u32, read_only: bool) -> u32 {
         g |= EXECUTE;
     }
     if !read_only && vfs_bits & (ACCESS_MODIFY | ACCESS_EXTEND) != 0 {
-        g |= WRITE_DATA
-            | APPEND_DATA
-            | WRITE_EA
-            | WRITE_ATTRIBUTES
-            | DELETE
-            | DELETE_CHILD
-            | WRITE_DAC
-            | WRITE_OWNER;
+        g |= WRITE_DATA | APPEND_DATA | WRITE_EA | WRITE_ATTRIBUTES | DELETE | DELETE_CHILD;
     }
     g
 }
@@ -236,7 +229,10 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     }
     let caller2 = caller.clone();
     let audit_name2 = audit_name.clone();
-    let opened = blocking(move || {
+    let identity2 = identity.clone();
+    // One VFS job for the whole CREATE: resolve, open or create, allocation size, and the
+    // descriptor of what it created (inherited DACL, SecD context).
+    let opened = run_vfs(move || {
         if !stale.is_empty() {
             crate::open_table::release(&vfs, &stale);
         }
@@ -264,7 +260,29 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         {
             result = attempt();
         }
-        let result = result.and_then(|o| apply_allocation_size(&*vfs, &caller, o, alloc_size));
+        let result = result
+            .and_then(|o| apply_allocation_size(&*vfs, &caller, o, alloc_size))
+            .and_then(|o| {
+                if o.action == action::CREATED {
+                    // The DACL inherited from the parent and the SecD create context
+                    // (MS-SMB2 2.2.13.2.1) apply to what this CREATE made; on failure the
+                    // new object is removed again.
+                    let created = super::security::Created {
+                        handle: o.handle.clone(),
+                        parent: o.parent.clone(),
+                        name: o.name.clone(),
+                        is_dir: o.attr.kind == FileKind::Directory,
+                    };
+                    super::security::on_create(
+                        &*vfs,
+                        &caller,
+                        &identity2,
+                        &created,
+                        secd.as_ref(),
+                    )?;
+                }
+                Ok(o)
+            });
         if let Some(a) = &auditor {
             // Creations are logged by the VFS layer; opens of existing objects (or failures
             // to open them) here.
@@ -299,19 +317,6 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         result
     })
     .await?;
-    if opened.action == action::CREATED {
-        // The DACL inherited from the parent and the SecD create context (MS-SMB2 2.2.13.2.1)
-        // apply to what this CREATE made.
-        let vfs = conn.shared.vfs.clone();
-        let caller = caller_for(conn, &identity, &share);
-        let created = super::security::Created {
-            handle: opened.handle.clone(),
-            parent: opened.parent.clone(),
-            name: opened.name.clone(),
-            is_dir: opened.attr.kind == FileKind::Directory,
-        };
-        super::security::on_create(vfs, caller, identity.clone(), created, secd).await?;
-    }
     let effective = if desired & access::MAXIMUM_ALLOWED != 0 {
         opened.maximal
     } else {
@@ -386,6 +391,23 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     })
 }
 
+/// Runs the CREATE's VFS job: in place on the multi-threaded runtime (`block_in_place`: the
+/// worker hands its other tasks to another thread), on the blocking pool otherwise. In place
+/// saves the two thread hand-offs of a pool round trip, which were most of an open's cost
+/// (smbtorture smb2.bench.path-contention-shared). A panic becomes an internal error, as on
+/// the pool. (The same scheme as READ/WRITE in `rw.rs`.)
+async fn run_vfs<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SmbError> + Send + 'static,
+) -> Result<T, SmbError> {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if !multi_thread {
+        return blocking(f).await;
+    }
+    tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+        .map_err(|_| SmbError::Internal("VFS call panicked".into()))?
+}
+
 /// DesiredAccess of SYNCHRONIZE and nothing else (MS-DTYP 2.4.3).
 const SYNCHRONIZE_ONLY: u32 = 0x0010_0000;
 
@@ -419,10 +441,33 @@ fn apply_allocation_size(
     if o.attr.kind != FileKind::Regular || o.action == action::OPENED {
         return Ok(o);
     }
-    match vfs.allocate(caller, &o.handle, size) {
-        Ok(a) => o.attr = a,
-        Err(VfsError::NotSupported | VfsError::Invalid) => {}
-        Err(e) => return Err(e.into()),
+    // More than the caller could ever write is refused before anything is reserved, as NTFS
+    // answers (a client must not be able to pin the whole volume with one empty file).
+    let result = if vfs
+        .fsstat(caller, &o.handle)
+        .is_ok_and(|st| size > st.avail_bytes)
+    {
+        Err(SmbError::Client(NtStatus::DISK_FULL))
+    } else {
+        match vfs.allocate(caller, &o.handle, size) {
+            Ok(a) => {
+                o.attr = a;
+                Ok(())
+            }
+            Err(VfsError::NotSupported | VfsError::Invalid) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    };
+    if let Err(e) = result {
+        if o.action == action::CREATED {
+            // The create fails as a whole: the new, empty file goes again.
+            if let Some(dir) = &o.parent {
+                if let Err(e) = vfs.remove(caller, dir, &o.name) {
+                    tracing::warn!(error = %e, "allocation failed and the new file not removed");
+                }
+            }
+        }
+        return Err(e);
     }
     Ok(o)
 }
@@ -441,18 +486,16 @@ fn open_or_create(
     desired: u32,
 ) -> Result<Opened, SmbError> {
     let mut dir = root.clone();
-    let mut dir_attr = vfs.getattr(caller, &dir)?;
     let (last, walk) = match parts.split_last() {
-        Some((l, w)) => (Some(l.clone()), w.to_vec()),
-        None => (None, Vec::new()),
+        Some((l, w)) => (Some(l), w),
+        None => (None, &[][..]),
     };
     let mut parent = None;
-    for p in &walk {
+    for p in walk {
         match vfs.lookup(caller, &dir, p.as_bytes()) {
             Ok((h, a)) if a.kind == FileKind::Directory => {
                 parent = Some(dir);
                 dir = h;
-                dir_attr = a;
             }
             Ok(_) | Err(VfsError::NotFound) | Err(VfsError::NotDir) => {
                 return fail(NtStatus::OBJECT_PATH_NOT_FOUND)
@@ -468,7 +511,9 @@ fn open_or_create(
         | ACCESS_EXECUTE;
     let wanted = desired & !access::MAXIMUM_ALLOWED;
     let existing = match &last {
-        None => Some((dir.clone(), dir_attr.clone())),
+        // The share root itself (no component): its attributes are needed only here; every
+        // lookup checks the directory it looks in.
+        None => Some((dir.clone(), vfs.getattr(caller, &dir)?)),
         Some(name) => match vfs.lookup(caller, &dir, name.as_bytes()) {
             Ok(found) => Some(found),
             Err(VfsError::NotFound) => None,
@@ -628,7 +673,11 @@ fn open_or_create(
             let a = vfs.getattr(caller, &h)?;
             // The creator holds every right on what it created (MS-FSA: the new object's
             // security descriptor is inherited; here the owner's mode bits).
-            let maximal = granted_from(mask, false) | access::DELETE;
+            let maximal = granted_from(mask, false)
+                | access::DELETE
+                | access::WRITE_ATTRIBUTES
+                | access::WRITE_DAC
+                | access::WRITE_OWNER;
             Ok(Opened {
                 handle: h,
                 attr: a,

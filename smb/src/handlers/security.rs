@@ -188,6 +188,14 @@ fn uid_of(identity: &Identity, sid: &Sid) -> Option<u32> {
     sid.rid_under(22, &[1])
 }
 
+/// Whether the caller may make `owner` an object's owner: root may name anyone; others only
+/// themselves (their session SID or their Unix user SID `S-1-22-1-<uid>`).
+fn may_own(caller: &Caller, identity: &Identity, owner: &Sid) -> bool {
+    caller.is_root()
+        || Sid::parse(&identity.sid).as_ref() == Some(owner)
+        || *owner == unix_sid(1, caller.uid)
+}
+
 /// The gid a group SID maps to, when shoal knows one.
 fn gid_of(sid: &Sid) -> Option<u32> {
     sid.rid_under(22, &[2])
@@ -206,6 +214,15 @@ fn apply(
     let a = vfs.getattr(caller, h)?;
     if !matches!(a.kind, FileKind::Regular | FileKind::Directory) {
         return fail(NtStatus::NOT_SUPPORTED);
+    }
+    if additional & info::OWNER != 0 {
+        if let Some(owner) = &new.owner {
+            if !may_own(caller, identity, owner) {
+                // MS-FSA 2.1.5.16 / Windows: an owner SID that is not the caller's own (and no
+                // SeRestorePrivilege, which only root has here) is STATUS_INVALID_OWNER.
+                return Err(SmbError::Client(STATUS_INVALID_OWNER));
+            }
+        }
     }
     let mut sd = match load(vfs, caller, h)? {
         Some(sd) => sd,
@@ -310,19 +327,22 @@ pub(crate) struct Created {
 /// parent directory's stored descriptor ([`inherited_dacl`]; nothing is stored when the parent
 /// has none or nothing inheritable, and the object shows the synthesized descriptor), then the
 /// parts a SecD create context carries (a SecD without DACL_PRESENT keeps the inherited or
-/// default DACL, as Windows does). When the SecD cannot be applied (e.g. an owner the caller
-/// may not assign), the new object is removed again and the CREATE fails, as on Windows,
-/// where the object never appears.
-fn on_create_blocking(
+/// default DACL, as Windows does).
+///
+/// A SecD with a DACL replaces whatever DACL was inherited (and its DACL control bits), and the
+/// owner and group stored with an inherited DACL are the synthesized ones `apply` starts from
+/// anyway: the parent's descriptor is then not read at all.
+fn on_create_inner(
     vfs: &dyn Vfs,
     caller: &Caller,
     identity: &Identity,
     created: &Created,
     secd: Option<&SecurityDescriptor>,
 ) -> Result<(), SmbError> {
+    let secd_parts = secd.map_or(0, |s| s.parts() & (info::OWNER | info::GROUP | info::DACL));
     let parent_sd = match &created.parent {
-        Some(p) => load(vfs, caller, p)?,
-        None => None,
+        Some(p) if secd_parts & info::DACL == 0 => load(vfs, caller, p)?,
+        _ => None,
     };
     if let Some(parent_sd) = parent_sd {
         let a = vfs.getattr(caller, &created.handle)?;
@@ -340,35 +360,33 @@ fn on_create_blocking(
     let Some(secd) = secd else {
         return Ok(());
     };
-    let parts = secd.parts() & (info::OWNER | info::GROUP | info::DACL);
-    apply(vfs, caller, identity, &created.handle, secd, parts)
+    apply(vfs, caller, identity, &created.handle, secd, secd_parts)
 }
 
-/// [`on_create_blocking`] on the blocking pool, undoing the create when it fails.
-pub(crate) async fn on_create(
-    vfs: std::sync::Arc<dyn Vfs>,
-    caller: Caller,
-    identity: Identity,
-    created: Created,
-    secd: Option<SecurityDescriptor>,
+/// [`on_create_inner`], undoing the create when it fails (as on Windows, where the object never
+/// appears when its SecD cannot be applied, e.g. an owner the caller may not assign). Blocking:
+/// CREATE runs it in the same VFS job as the create itself.
+pub(crate) fn on_create(
+    vfs: &dyn Vfs,
+    caller: &Caller,
+    identity: &Identity,
+    created: &Created,
+    secd: Option<&SecurityDescriptor>,
 ) -> Result<(), SmbError> {
-    blocking(move || {
-        let result = on_create_blocking(&*vfs, &caller, &identity, &created, secd.as_ref());
-        if result.is_err() {
-            if let Some(dir) = &created.parent {
-                let undone = if created.is_dir {
-                    vfs.rmdir(&caller, dir, &created.name)
-                } else {
-                    vfs.remove(&caller, dir, &created.name)
-                };
-                if let Err(e) = undone {
-                    tracing::warn!(error = %e, "descriptor not applied and the new object not removed");
-                }
+    let result = on_create_inner(vfs, caller, identity, created, secd);
+    if result.is_err() {
+        if let Some(dir) = &created.parent {
+            let undone = if created.is_dir {
+                vfs.rmdir(caller, dir, &created.name)
+            } else {
+                vfs.remove(caller, dir, &created.name)
+            };
+            if let Err(e) = undone {
+                tracing::warn!(error = %e, "descriptor not applied and the new object not removed");
             }
         }
-        result
-    })
-    .await
+    }
+    result
 }
 
 /// QUERY_INFO security (MS-SMB2 3.3.5.20.3): the stored descriptor, or the synthesized one,

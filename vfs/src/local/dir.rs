@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::sync::Mutex;
 
-use super::attr::attr_from_stat;
-use super::{sys, LocalFs};
+use super::attr::{attr_from_stat, attr_from_statx};
+use super::{gencache, sys, LocalFs};
 use crate::perm;
 use crate::{Attr, Caller, DirEntry, DirEntryXattr, FileHandle, FileKind, VfsError, VfsResult};
 
@@ -135,6 +135,9 @@ impl LocalFs {
                 ino: raw.ino,
                 next: raw.next,
             });
+            if super::born::is_temp(&raw.name) {
+                continue; // an object still being made (see `born`)
+            }
             let mut fileid = raw.ino;
             let mut plus_info = None;
             let mut value = None;
@@ -193,8 +196,10 @@ impl LocalFs {
         r.flatten()
     }
 
-    /// Handle and attributes of one entry: `fstatat` + `name_to_handle_at` on the name, two
-    /// syscalls and no open. `.`/`..` go through the lookup rules (`..` of a root is the root).
+    /// Handle and attributes of one entry, with no open: `statx` (with the birth time), then
+    /// the handle from the generation cache ([`super::gencache`]) when it knows this inode
+    /// born at this time, else `name_to_handle_at` (whose generation is then remembered).
+    /// `.`/`..` go through the lookup rules (`..` of a root is the root).
     fn entry_plus(
         &self,
         dir_fd: &std::os::fd::OwnedFd,
@@ -206,11 +211,42 @@ impl LocalFs {
             let (fd, a) = self.lookup_in(dir_fd, dir_attr, tag, name)?;
             return Ok((self.handle_of(&fd, tag)?, a));
         }
-        let st = sys::fstatat(dir_fd.as_fd(), name)?;
-        if st.st_dev != self.dev {
+        let stx = sys::statx_at(
+            dir_fd.as_fd(),
+            name,
+            libc::STATX_BASIC_STATS | libc::STATX_BTIME,
+        )?;
+        if stx.stx_mask & libc::STATX_BASIC_STATS != libc::STATX_BASIC_STATS {
+            // A filesystem that does not fill every basic field: plain fstatat.
+            let st = sys::fstatat(dir_fd.as_fd(), name)?;
+            if st.st_dev != self.dev {
+                return Err(VfsError::Access);
+            }
+            let kh = sys::name_to_handle(dir_fd.as_fd(), name)?;
+            return Ok((self.codec.encode(tag, &kh)?, attr_from_stat(&st)));
+        }
+        let a = attr_from_statx(&stx);
+        if a.fsid != self.dev {
             return Err(VfsError::Access);
         }
-        let kh = sys::name_to_handle(dir_fd.as_fd(), name)?;
-        Ok((self.codec.encode(tag, &kh)?, attr_from_stat(&st)))
+        let born = (stx.stx_mask & libc::STATX_BTIME != 0)
+            .then_some((stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec));
+        let cached = born.and_then(|b| self.gens.handle(a.fileid, b));
+        let kh = match cached {
+            Some(kh) => kh,
+            None => {
+                let kh = sys::name_to_handle(dir_fd.as_fd(), name)?;
+                if gencache::names_other_inode(a.fileid, &kh) {
+                    // The name was replaced between the two calls: these attributes and this
+                    // handle are of different files. The client looks the name up instead.
+                    return Err(VfsError::Stale);
+                }
+                if let Some(b) = born {
+                    self.gens.remember(a.fileid, b, &kh);
+                }
+                kh
+            }
+        };
+        Ok((self.codec.encode(tag, &kh)?, a))
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
-/// Most handles with cached descriptors (each holds one or two descriptors).
+/// Most handles with cached descriptors (each holds one to three descriptors).
 pub const CAPACITY: usize = 512;
 
 /// Descriptors of one object.
@@ -20,6 +20,9 @@ pub struct Entry {
     pub path: Arc<OwnedFd>,
     /// Read-write descriptor of a regular file, once one was needed.
     pub rw: Option<Arc<OwnedFd>>,
+    /// Read-only descriptor (regular file or directory) for `fgetxattr`, once one was needed:
+    /// `O_PATH` descriptors need a `/proc/self/fd` walk, several times the cost.
+    pub ro: Option<Arc<OwnedFd>>,
     /// Root tag of the handle.
     pub tag: u32,
 }

@@ -15,12 +15,15 @@
 //!
 //! Files: `sys.rs` syscall wrappers, `handle.rs` handle format, `names.rs` name checks,
 //! `attr.rs` stat conversion, `modify.rs` the namespace-changing calls, `dir.rs` listing,
+//! `gencache.rs` inode generations remembered by listings, `fdcache.rs` cached descriptors,
 //! `xattr.rs` extended attributes (`user.` namespace).
 
 mod alloc;
 mod attr;
+mod born;
 mod dir;
 mod fdcache;
+mod gencache;
 pub mod handle;
 mod modify;
 pub mod names;
@@ -58,6 +61,8 @@ pub struct LocalFs {
     streams: dir::Streams,
     /// Descriptors kept per handle.
     fds: fdcache::FdCache,
+    /// Inode generations seen by listings.
+    gens: gencache::GenCache,
 }
 
 /// A shared descriptor.
@@ -82,6 +87,7 @@ impl LocalFs {
             verifier,
             streams: Default::default(),
             fds: Default::default(),
+            gens: Default::default(),
         };
         // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
         let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {
@@ -134,6 +140,7 @@ impl LocalFs {
         let e = fdcache::Entry {
             path: Arc::new(fd),
             rw: None,
+            ro: None,
             tag,
         };
         self.fds.put(h.as_bytes(), e.clone());

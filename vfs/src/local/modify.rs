@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::attr::attr_from_stat;
-use super::{names, sys, LocalFs};
+use super::{born, names, sys, LocalFs};
 use crate::perm;
 use crate::{
     Attr, Caller, CreateHow, FileHandle, FileKind, SetAttr, SetTime, Timespec, VfsError, VfsResult,
@@ -169,60 +169,70 @@ impl LocalFs {
     ) -> VfsResult<(FileHandle, Attr)> {
         names::check(name)?;
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
-        let made = sys::openat(
-            dfd.as_fd(),
-            name,
-            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
-            0o600,
-        );
-        match (made, how) {
-            (Ok(_wfd), CreateHow::Unchecked(set) | CreateHow::Guarded(set)) => {
-                let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
-                let mode = set.mode.or(Some(0o644));
-                let mut rest = set.clone();
-                rest.mode = None;
-                self.finish_new(c, &da, fd, tag, mode, Some(&rest))
-            }
-            (Ok(_wfd), CreateHow::Exclusive(verf)) => {
-                let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
-                self.own_new(c, &da, &fd)?;
-                sys::chmod_fd(fd.as_fd(), 0o600)?;
-                let (at, mt) = verifier_times(verf);
-                sys::utimens_fd(fd.as_fd(), Some(Some((at, 0))), Some(Some((mt, 0))))?;
-                let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
-                Ok((self.handle_of(&fd, tag)?, a))
-            }
-            (Err(e), how) if e.raw_os_error() == Some(libc::EEXIST) => {
-                let (fd, a) = self.child(&dfd, name)?;
-                match how {
-                    CreateHow::Guarded(_) => Err(VfsError::Exists),
-                    CreateHow::Exclusive(verf) => {
-                        let (at, mt) = verifier_times(verf);
-                        if a.kind == FileKind::Regular && a.atime.secs == at && a.mtime.secs == mt {
-                            // A retransmitted exclusive CREATE (RFC 1813 3.3.8).
-                            Ok((self.handle_of(&fd, tag)?, a))
-                        } else {
-                            Err(VfsError::Exists)
-                        }
+        let exists = match sys::fstatat(dfd.as_fd(), name) {
+            Ok(_) => true,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !exists {
+            // Made under a temporary name and moved into place owned (see `born`).
+            let tmp = born::temp_name();
+            let _wfd = sys::openat(
+                dfd.as_fd(),
+                &tmp,
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+                0o600,
+            )?;
+            let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH, 0)
+                .map_err(VfsError::from)
+                .and_then(|fd| match how {
+                    CreateHow::Unchecked(set) | CreateHow::Guarded(set) => {
+                        let mode = set.mode.or(Some(0o644));
+                        let mut rest = set.clone();
+                        rest.mode = None;
+                        self.finish_new(c, &da, fd, tag, mode, Some(&rest))
                     }
-                    CreateHow::Unchecked(set) => {
-                        if a.kind == FileKind::Directory {
-                            return Err(VfsError::IsDir);
-                        }
-                        if a.kind != FileKind::Regular {
-                            return Err(VfsError::Exists);
-                        }
-                        let only_size = SetAttr {
-                            size: set.size,
-                            ..SetAttr::default()
-                        };
-                        self.apply_set(c, &fd, &a, &only_size)?;
+                    CreateHow::Exclusive(verf) => {
+                        self.own_new(c, &da, &fd)?;
+                        sys::chmod_fd(fd.as_fd(), 0o600)?;
+                        let (at, mt) = verifier_times(verf);
+                        sys::utimens_fd(fd.as_fd(), Some(Some((at, 0))), Some(Some((mt, 0))))?;
                         let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
                         Ok((self.handle_of(&fd, tag)?, a))
                     }
+                });
+            if let Some(done) = born::publish(&dfd, &tmp, name, false, made)? {
+                return Ok(done);
+            }
+            // The name was taken meanwhile: the rules for an existing object apply.
+        }
+        let (fd, a) = self.child(&dfd, name)?;
+        match how {
+            CreateHow::Guarded(_) => Err(VfsError::Exists),
+            CreateHow::Exclusive(verf) => {
+                let (at, mt) = verifier_times(verf);
+                if a.kind == FileKind::Regular && a.atime.secs == at && a.mtime.secs == mt {
+                    // A retransmitted exclusive CREATE (RFC 1813 3.3.8).
+                    Ok((self.handle_of(&fd, tag)?, a))
+                } else {
+                    Err(VfsError::Exists)
                 }
             }
-            (Err(e), _) => Err(e.into()),
+            CreateHow::Unchecked(set) => {
+                if a.kind == FileKind::Directory {
+                    return Err(VfsError::IsDir);
+                }
+                if a.kind != FileKind::Regular {
+                    return Err(VfsError::Exists);
+                }
+                let only_size = SetAttr {
+                    size: set.size,
+                    ..SetAttr::default()
+                };
+                self.apply_set(c, &fd, &a, &only_size)?;
+                let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
+                Ok((self.handle_of(&fd, tag)?, a))
+            }
         }
     }
 
@@ -235,15 +245,24 @@ impl LocalFs {
     ) -> VfsResult<(FileHandle, Attr)> {
         names::check(name)?;
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
-        sys::mkdirat(dfd.as_fd(), name, 0o700)?;
-        let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH | libc::O_DIRECTORY, 0)?;
-        let mut mode = set.mode.unwrap_or(0o755) & 0o7777;
-        if da.mode & 0o2000 != 0 {
-            mode |= 0o2000; // setgid directories propagate to subdirectories
+        if sys::fstatat(dfd.as_fd(), name).is_ok() {
+            return Err(VfsError::Exists);
         }
-        let mut rest = set.clone();
-        rest.mode = None;
-        self.finish_new(c, &da, fd, tag, Some(mode), Some(&rest))
+        // Made under a temporary name and moved into place owned (see `born`).
+        let tmp = born::temp_name();
+        sys::mkdirat(dfd.as_fd(), &tmp, 0o700)?;
+        let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map_err(VfsError::from)
+            .and_then(|fd| {
+                let mut mode = set.mode.unwrap_or(0o755) & 0o7777;
+                if da.mode & 0o2000 != 0 {
+                    mode |= 0o2000; // setgid directories propagate to subdirectories
+                }
+                let mut rest = set.clone();
+                rest.mode = None;
+                self.finish_new(c, &da, fd, tag, Some(mode), Some(&rest))
+            });
+        born::publish(&dfd, &tmp, name, true, made)?.ok_or(VfsError::Exists)
     }
 
     pub(super) fn symlink_impl(
@@ -335,6 +354,7 @@ impl LocalFs {
             return Err(VfsError::Access);
         }
         sys::unlinkat(dfd.as_fd(), name, rmdir)?;
+        self.gens.forget(st.st_ino);
         Ok(())
     }
 
@@ -361,7 +381,7 @@ impl LocalFs {
             // Moving a directory rewrites its `..` entry.
             return Err(VfsError::Access);
         }
-        match sys::fstatat(tfd.as_fd(), to_name) {
+        let replaced = match sys::fstatat(tfd.as_fd(), to_name) {
             Ok(st) => {
                 let dst = attr_from_stat(&st);
                 if dst.fileid == src.fileid && dst.fsid == src.fsid {
@@ -370,11 +390,15 @@ impl LocalFs {
                 if !perm::may_delete_from(c, &ta, &dst) {
                     return Err(VfsError::Access);
                 }
+                Some(dst.fileid)
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
             Err(e) => return Err(e.into()),
-        }
+        };
         sys::renameat(ffd.as_fd(), from_name, tfd.as_fd(), to_name)?;
+        if let Some(ino) = replaced {
+            self.gens.forget(ino);
+        }
         Ok(())
     }
 

@@ -111,6 +111,25 @@ pub fn fstatat(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// `statx(dir, name, AT_SYMLINK_NOFOLLOW, mask)`: what `fstatat` gives plus, when asked and
+/// the filesystem keeps it, the birth time.
+pub fn statx_at(dir: BorrowedFd<'_>, name: &[u8], mask: u32) -> io::Result<libc::statx> {
+    let c = cstr(name)?;
+    // SAFETY: zeroed statx is a valid out-parameter.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: c and stx valid for the call.
+    cvt(unsafe {
+        libc::statx(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_SYNC_AS_STAT,
+            mask,
+            &mut stx,
+        )
+    })?;
+    Ok(stx)
+}
+
 /// A kernel file handle (`struct file_handle`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelHandle {
@@ -233,6 +252,24 @@ pub fn unlinkat(dir: BorrowedFd<'_>, name: &[u8], rmdir: bool) -> io::Result<()>
     cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), flags) }).map(|_| ())
 }
 
+/// `renameat2(dir, from, dir, to, RENAME_NOREPLACE)`: moves `from` to `to` in one directory
+/// unless `to` exists (EEXIST), atomically.
+pub fn rename_noreplace(dir: BorrowedFd<'_>, from: &[u8], to: &[u8]) -> io::Result<()> {
+    let a = cstr(from)?;
+    let b = cstr(to)?;
+    // SAFETY: valid NUL-terminated names; the fd is borrowed for the call only.
+    cvt(unsafe {
+        libc::renameat2(
+            dir.as_raw_fd(),
+            a.as_ptr(),
+            dir.as_raw_fd(),
+            b.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    })
+    .map(|_| ())
+}
+
 /// `renameat(from_dir, from, to_dir, to)`.
 pub fn renameat(
     from_dir: BorrowedFd<'_>,
@@ -336,16 +373,20 @@ fn timespec(t: TimeArg) -> libc::timespec {
     }
 }
 
-/// `pread` until `count` bytes or EOF.
+/// `pread` until `count` bytes or EOF, into a buffer that is never zeroed first: the kernel
+/// writes into the vector's spare capacity and only the bytes it wrote become part of it.
 pub fn pread_full(fd: BorrowedFd<'_>, offset: u64, count: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; count];
-    let mut done = 0usize;
-    while done < count {
+    let mut buf: Vec<u8> = Vec::with_capacity(count);
+    while buf.len() < count {
+        let done = buf.len();
         let off = i64::try_from(offset.saturating_add(done as u64))
             .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        let rest = buf.get_mut(done..).unwrap_or_default();
-        // SAFETY: rest is valid for rest.len() bytes.
-        let n = unsafe { libc::pread(fd.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len(), off) };
+        let want = count.saturating_sub(done);
+        let spare = buf.spare_capacity_mut();
+        let len = want.min(spare.len());
+        // SAFETY: `spare` is writable for `spare.len()` >= `len` bytes; pread writes at most
+        // `len` bytes there and never reads them.
+        let n = unsafe { libc::pread(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len, off) };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -356,9 +397,11 @@ pub fn pread_full(fd: BorrowedFd<'_>, offset: u64, count: usize) -> io::Result<V
         if n == 0 {
             break;
         }
-        done += n as usize;
+        let n = (n as usize).min(len);
+        // SAFETY: pread initialized the first `n` (<= len <= spare capacity) bytes past the
+        // current length.
+        unsafe { buf.set_len(done + n) };
     }
-    buf.truncate(done);
     Ok(buf)
 }
 
@@ -506,6 +549,17 @@ pub fn getxattr_fd(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<Vec<u8>
     getxattr_path(&proc_path(fd)?, name, true)
 }
 
+/// `fgetxattr` of an open (not `O_PATH`) descriptor: one syscall and no path walk.
+/// `Ok(None)` when the attribute is absent.
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    let n = cstr(name)?;
+    let get = |buf: *mut libc::c_void, len: usize| {
+        // SAFETY: valid fd and C string; buf is writable for len bytes (or NULL with len 0).
+        unsafe { libc::fgetxattr(fd.as_raw_fd(), n.as_ptr(), buf, len) }
+    };
+    xattr_loop(get)
+}
+
 /// `lgetxattr` of entry `entry` of directory `dir` (a single name component, not followed if
 /// it is a symlink), through `/proc/self/fd/<dir>/<entry>`: one syscall and no open, for
 /// listings. `Ok(None)` when the attribute is absent.
@@ -621,6 +675,11 @@ pub(crate) fn getxattr_path(p: &CString, name: &[u8], follow: bool) -> io::Resul
             }
         }
     };
+    xattr_loop(get)
+}
+
+/// The buffer loop of the `getxattr` family around `get(buf, len)`.
+fn xattr_loop(get: impl Fn(*mut libc::c_void, usize) -> isize) -> io::Result<Option<Vec<u8>>> {
     // Most values (DOS attributes) are small: try a small buffer first, then ask the size.
     let mut buf = vec![0u8; 256];
     loop {

@@ -448,3 +448,89 @@ fn allocate_reserves_blocks_without_changing_the_size() {
         Err(VfsError::TooBig)
     ));
 }
+
+#[test]
+fn statx_attributes_match_stat() {
+    let (tmp, fs, root) = setup();
+    let c = user(0);
+    fs.create(&c, &root, b"f", &unchecked()).unwrap();
+    let dir = sys::open_dir_path(&tmp.0.join("backing/export")).unwrap();
+    let st = sys::fstatat(dir.as_fd(), b"f").unwrap();
+    let stx = sys::statx_at(
+        dir.as_fd(),
+        b"f",
+        libc::STATX_BASIC_STATS | libc::STATX_BTIME,
+    )
+    .unwrap();
+    assert_eq!(attr::attr_from_statx(&stx), attr_from_stat(&st));
+}
+
+#[test]
+fn listed_handles_are_the_lookup_handles_and_never_outlive_their_file() {
+    let (tmp, fs, root) = setup();
+    let c = user(0);
+    for n in [b"a".as_slice(), b"b"] {
+        fs.create(&c, &root, n, &unchecked()).unwrap();
+    }
+    let plus = |fs: &LocalFs| -> Vec<(Vec<u8>, FileHandle)> {
+        let (entries, _) = fs.readdir(&c, &root, 0, 100, true).unwrap();
+        entries
+            .into_iter()
+            .filter(|e| e.name != b"." && e.name != b"..")
+            .map(|e| (e.name, e.plus.unwrap().0))
+            .collect()
+    };
+    // First listing reads the generations, the second uses the cache: the same handles, and
+    // each one the handle LOOKUP gives.
+    let first = plus(&fs);
+    let second = plus(&fs);
+    assert_eq!(first, second);
+    for (name, h) in &second {
+        assert_eq!(&fs.lookup(&c, &root, name).unwrap().0, h);
+    }
+    // A file removed behind shoal's back and another created: the old handle is stale, the
+    // listing gives the new file's handle (a reused inode number comes with a new birth time).
+    let (_, old) = second.iter().find(|(n, _)| n == b"a").unwrap().clone();
+    std::fs::remove_file(tmp.0.join("backing/export/a")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(tmp.0.join("backing/export/a"), b"new").unwrap();
+    let third = plus(&fs);
+    let (_, new) = third.iter().find(|(n, _)| n == b"a").unwrap().clone();
+    assert_eq!(fs.lookup(&c, &root, b"a").unwrap().0, new);
+    assert!(matches!(fs.getattr(&c, &old), Err(VfsError::Stale)));
+    assert_eq!(fs.getattr(&c, &new).unwrap().size, 3);
+}
+
+#[test]
+fn new_objects_appear_owned_and_leave_no_temporary_names() {
+    let (tmp, fs, root) = setup();
+    let alice = user(1000);
+    let (_, a) = fs.create(&alice, &root, b"f", &unchecked()).unwrap();
+    assert_eq!((a.uid, a.mode & 0o7777), (1000, 0o640));
+    let (_, d) = fs.mkdir(&alice, &root, b"d", &SetAttr::default()).unwrap();
+    assert_eq!((d.uid, d.mode & 0o7777), (1000, 0o755));
+    // A name taken meanwhile: EXCLUSIVE-style create and mkdir answer Exists, nothing left.
+    let guarded = CreateHow::Guarded(SetAttr::default());
+    assert!(matches!(
+        fs.create(&alice, &root, b"f", &guarded),
+        Err(VfsError::Exists)
+    ));
+    assert!(matches!(
+        fs.mkdir(&alice, &root, b"d", &SetAttr::default()),
+        Err(VfsError::Exists)
+    ));
+    let on_disk: Vec<String> = std::fs::read_dir(tmp.0.join("backing/export"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        on_disk.iter().all(|n| !n.starts_with(".shoal-new.")),
+        "{on_disk:?}"
+    );
+    // A temporary object (of a create in progress, or left by a crash) is not listed.
+    std::fs::write(tmp.0.join("backing/export/.shoal-new.1.2"), b"").unwrap();
+    let (entries, _) = fs.readdir(&alice, &root, 0, 100, false).unwrap();
+    let mut names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
+    names.sort();
+    assert_eq!(names, [&b"."[..], b"..", b"d", b"f"]);
+}

