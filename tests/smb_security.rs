@@ -224,7 +224,9 @@ d.close()
 # Inheritance: a folder's OI|CI ACE reaches a file created in it (INHERITED, generic bits
 # mapped) and a subfolder (still OI|CI); CREATOR OWNER becomes the creator.
 top = open_file("inh", READ_CONTROL | WRITE_DAC, CreateDisposition.FILE_CREATE, None, True)
-set_sd(top, DACL, sd(0x4, dacl=acl([ace(0, 0x3, 0x80000000, "S-1-1-0"),
+# (alice's own, non-inheritable ACE lets her add to the folder: the parent's DACL counts.)
+set_sd(top, DACL, sd(0x4, dacl=acl([ace(0, 0, 0x1F01FF, alice),
+                                     ace(0, 0x3, 0x80000000, "S-1-1-0"),
                                      ace(0, 0xB, 0x10000000, "S-1-3-0")])))
 h = open_file("inh\\f.txt", READ_CONTROL, CreateDisposition.FILE_CREATE)
 got = parse_sd(query(h, DACL))["dacl"]
@@ -237,6 +239,10 @@ check(got == [(0, 0x13, 0x120089, "S-1-1-0"), (0, 0x10, 0x1F01FF, alice),
               (0, 0x1B, 0x10000000, "S-1-3-0")], "dir inherits %s" % got)
 h.close()
 top.close()
+# A folder whose DACL gives Everyone read and traverse only (bob's turn below).
+top2 = open_file("dd", READ_CONTROL | WRITE_DAC, CreateDisposition.FILE_CREATE, None, True)
+set_sd(top2, DACL, sd(0x4, dacl=acl([ace(0, 0, 0x1F01FF, alice), ace(0, 0, 0x1200A9, "S-1-1-0")])))
+top2.close()
 # A malformed SecD fails the create and creates nothing.
 c = SMB2CreateContextRequest()
 c["buffer_name"] = b"SecD"
@@ -259,6 +265,16 @@ check(status_of(lambda: open_file("shared.txt", WRITE_DATA).close()) == "OK", "b
 check(status_of(lambda: open_file("shared.txt", WRITE_DAC).close()) == "0xc0000022", "bob WRITE_DAC")
 check(status_of(lambda: open_file("shared.txt", WRITE_OWNER).close()) == "0xc0000022",
       "bob WRITE_OWNER")
+# The parent's DACL counts too (MS-FSA 2.1.5.1.1): no FILE_ADD_FILE, no FILE_DELETE_CHILD in
+# dd for bob, although its mode is 0777.
+check(status_of(lambda: open_file("dd\\evil.txt", WRITE_DATA, CreateDisposition.FILE_CREATE))
+      == "0xc0000022", "bob adds a file to dd")
+check(status_of(lambda: open_file("dd\\sub", READ_DATA, CreateDisposition.FILE_CREATE, None, True))
+      == "0xc0000022", "bob adds a folder to dd")
+check(status_of(lambda: open_file("dd\\victim.txt", DELETE).close()) == "0xc0000022",
+      "bob deletes in dd")
+check(status_of(lambda: open_file("dd\\victim.txt", WRITE_DATA).close()) == "OK",
+      "bob may still write the 0666 file in dd")
 print("ok")
 "#;
 
@@ -337,7 +353,16 @@ fn descriptors_are_set_stored_enforced_and_survive_a_restart() {
     std::fs::write(&shared, b"x").unwrap();
     std::os::unix::fs::chown(&shared, Some(uid), None).unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let dd = s.backing.join("dd");
+    std::fs::set_permissions(&dd, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(dd.join("victim.txt"), b"v").unwrap();
+    std::fs::set_permissions(
+        dd.join("victim.txt"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
     python_as(&s, "bob", BOB, &[]);
+    assert!(!dd.join("evil.txt").exists() && dd.join("victim.txt").exists());
     // Stored in the security. namespace of the backing file, where a local user cannot write.
     let out = run(
         Command::new("python3").arg("-c").arg(format!(

@@ -76,7 +76,9 @@ fn granted_from(vfs_bits: u32, read_only: bool) -> u32 {
         g |= EXECUTE;
     }
     if !read_only && vfs_bits & (ACCESS_MODIFY | ACCESS_EXTEND) != 0 {
-        g |= WRITE_DATA | APPEND_DATA | WRITE_EA | WRITE_ATTRIBUTES | DELETE | DELETE_CHILD;
+        // Not DELETE: removing a name is a right on the parent directory (write permission,
+        // and FILE_DELETE_CHILD when the parent has a stored DACL), added by the caller.
+        g |= WRITE_DATA | APPEND_DATA | WRITE_EA | WRITE_ATTRIBUTES | DELETE_CHILD;
     }
     g
 }
@@ -547,8 +549,13 @@ fn open_or_create(
             }
             if !read_only && last.is_some() {
                 // Deleting is a right on the parent directory in POSIX.
-                if let Ok((pbits, _)) = vfs.access(caller, &dir, ACCESS_MODIFY) {
-                    if pbits & ACCESS_MODIFY != 0 {
+                if let Ok((pbits, pa)) = vfs.access(caller, &dir, ACCESS_MODIFY) {
+                    // ... and FILE_DELETE_CHILD if the parent has a stored DACL.
+                    if pbits & ACCESS_MODIFY != 0
+                        && super::security::dacl_limit(vfs, caller, &dir, &pa)
+                            & access::DELETE_CHILD
+                            != 0
+                    {
                         maximal |= access::DELETE;
                     }
                 }
@@ -644,6 +651,14 @@ fn open_or_create(
             }
             let ro = file_attributes & attributes::READONLY != 0;
             let new_dir = opts & options::DIRECTORY_FILE != 0;
+            // MS-FSA 2.1.5.1.1: creating needs FILE_ADD_FILE / FILE_ADD_SUBDIRECTORY on the
+            // parent. The VFS checks the mode bits; a stored DACL of the parent may narrow them.
+            let add = if new_dir { 0x4 } else { 0x2 };
+            if super::security::dacl_limit(vfs, caller, &dir, &vfs.getattr(caller, &dir)?) & add
+                == 0
+            {
+                return fail(NtStatus::ACCESS_DENIED);
+            }
             let (h, a) = if new_dir {
                 vfs.mkdir(
                     caller,
