@@ -290,6 +290,10 @@ pub struct SmbSection {
     /// Most messages in one compound chain.
     #[serde(default = "default_max_compound")]
     pub max_compound: usize,
+    /// Most READs of one connection being completed at once (a client pipelining large READs
+    /// holds at most this many x 8 MiB of server memory; further requests wait).
+    #[serde(default = "default_max_reads_in_flight")]
+    pub max_reads_in_flight: usize,
     /// Most sessions per connection (stops session-setup floods).
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,
@@ -314,9 +318,13 @@ fn default_idle_secs() -> u64 {
     15 * 60
 }
 fn default_max_credits() -> u16 {
-    // Samba's `smb2 max credits`: enough for a deep queue; requests are served in order, so a
-    // credit costs no server memory beyond the socket buffer.
+    // Samba's `smb2 max credits`: enough for a deep queue. Requests are served in order except
+    // READs, of which at most `max_reads_in_flight` complete at once, so a credit costs no
+    // server memory beyond the socket buffer and that bound.
     8192
+}
+fn default_max_reads_in_flight() -> usize {
+    16
 }
 fn default_max_compound() -> usize {
     64
@@ -355,6 +363,7 @@ impl Default for SmbSection {
             idle_timeout_secs: default_idle_secs(),
             max_credits: default_max_credits(),
             max_compound: default_max_compound(),
+            max_reads_in_flight: default_max_reads_in_flight(),
             max_sessions: default_max_sessions(),
             max_trees: default_max_trees(),
             max_opens: default_max_opens(),
@@ -567,6 +576,7 @@ impl Config {
             ("smb.idle_timeout_secs", self.smb.idle_timeout_secs as usize),
             ("smb.max_credits", usize::from(self.smb.max_credits)),
             ("smb.max_compound", self.smb.max_compound),
+            ("smb.max_reads_in_flight", self.smb.max_reads_in_flight),
             ("smb.max_sessions", self.smb.max_sessions),
             ("smb.max_trees", self.smb.max_trees),
             ("smb.max_opens", self.smb.max_opens),

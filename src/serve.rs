@@ -231,6 +231,7 @@ fn smb_config(
         idle_timeout: Duration::from_secs(cfg.smb.idle_timeout_secs),
         max_credits: cfg.smb.max_credits,
         max_compound: cfg.smb.max_compound,
+        max_reads_in_flight: cfg.smb.max_reads_in_flight,
         max_sessions: cfg.smb.max_sessions,
         max_trees: cfg.smb.max_trees,
         max_opens: cfg.smb.max_opens,

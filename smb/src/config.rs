@@ -61,6 +61,10 @@ pub struct SmbConfig {
     pub max_credits: u16,
     /// Most messages in one compound chain.
     pub max_compound: usize,
+    /// Most READs of one connection completing at once, off its task (`conn::inflight`);
+    /// further READs wait (the connection stops reading requests). Bounds the memory a
+    /// client pipelining large READs holds: this many × the largest READ (8 MiB). 0 acts as 1.
+    pub max_reads_in_flight: usize,
     /// Most sessions per connection (stops session-setup floods).
     pub max_sessions: usize,
     /// Most tree connects per session.
@@ -112,6 +116,7 @@ impl Default for SmbConfig {
             idle_timeout: Duration::from_secs(15 * 60),
             max_credits: 8192,
             max_compound: 64,
+            max_reads_in_flight: 16,
             max_sessions: 64,
             max_trees: 256,
             max_opens: 16384,

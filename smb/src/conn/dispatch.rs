@@ -2,11 +2,14 @@
 //! (MS-SMB2 3.3.5.2.7), the sequence window (3.3.5.2.3), signature checks (3.3.5.2.4), session
 //! and tree lookup (3.3.5.2.9, 3.3.5.2.11), the handler call, and reply signing (3.3.4.1.1).
 
+use std::sync::Arc;
+
 use shoal_smb_proto::header::{encode_error_body, flags, Header, SMB1_ID};
 use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::{compound, framing, Command, NtStatus};
 use tracing::Instrument;
 
+use super::inflight::DeferredRead;
 use super::related::{Chain, Resolved};
 use super::signing::Signer;
 use super::state::Conn;
@@ -24,6 +27,9 @@ pub(crate) struct Req<'a> {
     pub related_file: Option<FileId>,
     /// The request arrived in a TRANSFORM frame (Request.IsEncrypted).
     pub encrypted: bool,
+    /// The request is alone in its frame (not part of a compound chain): a handler may hand
+    /// back its remaining work as [`Reply::deferred`] instead of doing it.
+    pub may_defer: bool,
 }
 
 impl Req<'_> {
@@ -60,6 +66,9 @@ pub(crate) struct Reply {
     pub no_reply: bool,
     /// An interim response (STATUS_PENDING) in the async header form with this AsyncId.
     pub async_id: Option<u64>,
+    /// A validated file READ to complete off the connection task (only when
+    /// [`Req::may_defer`]); `status` and `body` are then unused.
+    pub deferred: Option<crate::handlers::rw::ReadJob>,
 }
 
 impl Reply {
@@ -85,19 +94,29 @@ struct Outgoing {
     encrypt_for: Option<u64>,
 }
 
+/// What one transport frame produced.
+pub(crate) struct Handled {
+    /// Bytes to send, as chunks written in order (a frame each, except that a large reply's
+    /// 4-byte transport header is a chunk of its own).
+    pub frames: Vec<Vec<u8>>,
+    /// A READ that passed its checks and completes off the connection task; its reply is
+    /// sent when done, possibly after replies to later requests (MS-SMB2 3.2.5.1: the
+    /// client matches responses by MessageId).
+    pub deferred: Option<DeferredRead>,
+}
+
 /// Replies at least this long are sent as transport header + message, without a copy.
 const SEPARATE_HEADER_FROM: usize = 64 * 1024;
 
 impl Conn {
-    /// Handles one transport frame; returns the bytes to send as chunks written in order (a
-    /// frame each, except that a large reply's 4-byte transport header is a chunk of its own),
-    /// or why the connection must close.
-    pub(crate) async fn handle_frame(
-        &mut self,
-        buf: Vec<u8>,
-    ) -> Result<Vec<Vec<u8>>, &'static str> {
+    /// Handles one transport frame: what to send now and possibly a READ to complete off the
+    /// connection task, or why the connection must close.
+    pub(crate) async fn handle_frame(&mut self, buf: Vec<u8>) -> Result<Handled, &'static str> {
         if buf.starts_with(&SMB1_ID) {
-            return self.handle_smb1(&buf).map(|r| vec![r]);
+            return self.handle_smb1(&buf).map(|r| Handled {
+                frames: vec![r],
+                deferred: None,
+            });
         }
         let (buf, encrypted_session) = if buf.starts_with(&shoal_smb_proto::transform::PROTOCOL_ID)
         {
@@ -109,7 +128,9 @@ impl Conn {
         let encrypted = encrypted_session.is_some();
         let ranges = compound::split(&buf, self.shared.config.max_compound)
             .map_err(|_| "malformed SMB2 message or chain")?;
+        let standalone = ranges.len() == 1;
         let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
+        let mut deferred = None;
         let mut chain = Chain::default();
         for range in ranges {
             let msg = buf.get(range).ok_or("bad range")?;
@@ -163,6 +184,7 @@ impl Conn {
                 tree_id,
                 related_file,
                 encrypted,
+                may_defer: standalone,
             };
             let reply = match chain_failure {
                 // MS-SMB2 3.3.5.2.7.2 (see `related`): failed without running.
@@ -185,7 +207,6 @@ impl Conn {
             if reply.no_reply {
                 continue;
             }
-            let mut bytes = Vec::with_capacity(64 + reply.body.len());
             let rh = Header {
                 credit_charge: hdr.credit_charge,
                 status: reply.status,
@@ -205,6 +226,52 @@ impl Conn {
                 session_id: session_for_reply,
                 signature: [0; 16],
             };
+            let encrypt_for = self
+                .must_encrypt(session_for_reply, tree_for_reply, hdr.command, encrypted)
+                .then_some(session_for_reply);
+            let signer = if reply.unsigned || encrypt_for.is_some() {
+                None
+            } else if reply.signer.is_some() {
+                reply.signer
+            } else {
+                self.sessions.get(&session_for_reply).and_then(|s| {
+                    let e = s.established.as_ref()?;
+                    (hdr.is_signed() || e.signing_required)
+                        .then_some(e.signer)
+                        .flatten()
+                })
+            };
+            // A signed request whose reply has no key to sign it (its session is unknown or
+            // gone) still gets SMB2_FLAGS_SIGNED, with a zero signature, as Windows and Samba
+            // answer: clients skip the check for such errors (USER_SESSION_DELETED,
+            // INVALID_PARAMETER, FILE_CLOSED) but refuse a reply to a signed request that
+            // lacks the flag.
+            let flag_signed =
+                signer.is_none() && encrypt_for.is_none() && !reply.unsigned && hdr.is_signed();
+            if let Some(job) = reply.deferred {
+                // Outstanding guards hold a clone of their lock: an entry with none is done.
+                self.read_gates.retain(|_, g| Arc::strong_count(g) > 1);
+                let gate = self.read_gates.entry(job.file_id()).or_default().clone();
+                let gate = gate.read_owned().await;
+                let seal = match encrypt_for {
+                    Some(sid) => Some((
+                        sid,
+                        self.sealer_for(sid)
+                            .ok_or("no encryption key for the reply")?,
+                    )),
+                    None => None,
+                };
+                deferred = Some(DeferredRead {
+                    header: rh,
+                    job,
+                    gate,
+                    signer,
+                    flag_signed,
+                    seal,
+                });
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(64 + reply.body.len());
             rh.encode(&mut bytes);
             // A reply without a body of its own (failures, and warnings such as
             // STATUS_NO_MORE_FILES) carries the SMB2 ERROR body (MS-SMB2 2.2.2).
@@ -221,27 +288,7 @@ impl Conn {
                     s.preauth.update(&bytes);
                 }
             }
-            let encrypt_for = self
-                .must_encrypt(session_for_reply, tree_for_reply, hdr.command, encrypted)
-                .then_some(session_for_reply);
-            let signer = if reply.unsigned || encrypt_for.is_some() {
-                None
-            } else if reply.signer.is_some() {
-                reply.signer
-            } else {
-                self.sessions.get(&session_for_reply).and_then(|s| {
-                    let e = s.established.as_ref()?;
-                    (hdr.is_signed() || e.signing_required)
-                        .then_some(e.signer)
-                        .flatten()
-                })
-            };
-            if signer.is_none() && encrypt_for.is_none() && !reply.unsigned && hdr.is_signed() {
-                // A signed request whose reply has no key to sign it (its session is unknown
-                // or gone) still gets SMB2_FLAGS_SIGNED, with a zero signature, as Windows and
-                // Samba answer: clients skip the check for such errors (USER_SESSION_DELETED,
-                // INVALID_PARAMETER, FILE_CLOSED) but refuse a reply to a signed request that
-                // lacks the flag.
+            if flag_signed {
                 mark_signed(&mut bytes);
             }
             out.push(Outgoing {
@@ -252,7 +299,7 @@ impl Conn {
         }
         let mut frames = std::mem::take(&mut self.extra_frames);
         if out.is_empty() {
-            return Ok(frames);
+            return Ok(Handled { frames, deferred });
         }
         let mut msgs: Vec<Vec<u8>> = out
             .iter_mut()
@@ -278,7 +325,10 @@ impl Conn {
                 framing::put_frame_header(&mut head, total);
                 frames.push(head);
                 frames.push(m);
-                return Ok(frames);
+                return Ok(Handled {
+                    frames,
+                    deferred: None,
+                });
             }
         }
         let mut frame = Vec::with_capacity(4 + room + total);
@@ -294,7 +344,10 @@ impl Conn {
             self.seal_frame(sid, &mut frame)?;
         }
         frames.push(frame);
-        Ok(frames)
+        Ok(Handled {
+            frames,
+            deferred: None,
+        })
     }
 
     /// Runs the checks every request passes, then the handler.
@@ -381,7 +434,10 @@ impl Conn {
                     Command::TREE_CONNECT => handlers::tree::connect(self, req),
                     Command::TREE_DISCONNECT => handlers::tree::disconnect(self, req),
                     Command::CREATE => handlers::create::handle(self, req).await,
-                    Command::CLOSE => handlers::close::handle(self, req).await,
+                    Command::CLOSE => {
+                        self.wait_for_reads(req).await;
+                        handlers::close::handle(self, req).await
+                    }
                     Command::QUERY_DIRECTORY => handlers::query_directory::handle(self, req).await,
                     Command::QUERY_INFO => handlers::query_info::handle(self, req).await,
                     Command::SET_INFO => handlers::set_info::handle(self, req).await,
@@ -396,15 +452,20 @@ impl Conn {
         };
         match result {
             Ok(r) => Ok(r),
-            Err(SmbError::Disconnect(why)) => Err(why),
-            Err(e) => {
-                if e.is_client_error() {
-                    tracing::debug!(error = %e, "request failed");
-                } else {
-                    tracing::error!(error = %e, "request failed");
-                }
-                Ok(Reply::with_status(e.status(), Vec::new()))
-            }
+            Err(e) => Ok(Reply::with_status(failure_status(e)?, Vec::new())),
+        }
+    }
+
+    /// Before a CLOSE: waits until the READs in flight on its open have queued their replies
+    /// (as Samba defers a close behind outstanding asynchronous I/O), so their data is read
+    /// before the handle goes (delete-on-close) and counted in the close audit event, and
+    /// their replies precede the CLOSE response.
+    async fn wait_for_reads(&mut self, req: &Req<'_>) {
+        let Ok(c) = shoal_smb_proto::close::CloseRequest::decode(req.msg) else {
+            return; // the handler answers the malformed request
+        };
+        if let Some(gate) = self.read_gates.remove(&req.file_id(c.file_id)) {
+            let _done = gate.write().await;
         }
     }
 
@@ -463,9 +524,23 @@ impl Conn {
     }
 }
 
+/// The status a failed request is answered with (logged here: debug for the client's
+/// mistakes, error for shoal's own faults), or why the connection must close.
+pub(crate) fn failure_status(e: SmbError) -> Result<NtStatus, &'static str> {
+    if let SmbError::Disconnect(why) = e {
+        return Err(why);
+    }
+    if e.is_client_error() {
+        tracing::debug!(error = %e, "request failed");
+    } else {
+        tracing::error!(error = %e, "request failed");
+    }
+    Ok(e.status())
+}
+
 /// Sets SMB2_FLAGS_SIGNED in an encoded header (MS-SMB2 2.2.1.2 Flags, bytes 16..20), leaving
 /// the signature field as it is (zero).
-fn mark_signed(msg: &mut [u8]) {
+pub(crate) fn mark_signed(msg: &mut [u8]) {
     if let Some(f) = msg.get_mut(16..20) {
         let old: [u8; 4] = f.try_into().unwrap_or_default();
         f.copy_from_slice(&(u32::from_le_bytes(old) | flags::SIGNED).to_le_bytes());

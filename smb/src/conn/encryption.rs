@@ -2,19 +2,74 @@
 //! (MS-SMB2 3.3.5.2.1.1), deciding which responses are encrypted (3.3.4.1.4) and sealing them
 //! (3.1.4.3). The policy checks on requests (3.3.5.2.9, 3.3.5.2.11) live in `dispatch`.
 
-use shoal_smb_proto::crypto::encryption::{CipherKey, CipherKeys, NonceSequence, ReplayWindow};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use shoal_smb_proto::crypto::encryption::{CipherKey, CipherKeys, ReplayWindow};
 use shoal_smb_proto::transform;
 use shoal_smb_proto::Command;
 
 use super::state::Conn;
 use crate::config::Cipher;
 
+/// The server-to-client half of a session's encryption: its key and the nonce counter.
+/// Shared (`Arc`) between the connection task and the READs completing off it, so every
+/// task draws from one counter: a nonce is never used twice under this key.
+pub(crate) struct Sealer {
+    key: CipherKey,
+    /// The next nonce; `u64::MAX` means exhausted.
+    next_nonce: AtomicU64,
+}
+
+impl Sealer {
+    fn new(key: CipherKey) -> Sealer {
+        Sealer {
+            key,
+            next_nonce: AtomicU64::new(1),
+        }
+    }
+
+    /// Takes the next 16-byte Nonce field (the counter in its first 8 bytes, little-endian),
+    /// or `None` once the counter is exhausted: the connection must then close rather than
+    /// reuse a nonce (MS-SMB2 3.3.4.1.4 requires a unique nonce per message under a key).
+    /// `fetch_update` makes taking a value and advancing the counter one atomic step, so
+    /// concurrent callers always get distinct values and the counter never wraps.
+    fn next_nonce(&self) -> Option<[u8; 16]> {
+        let v = self
+            .next_nonce
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                (v != u64::MAX).then(|| v.saturating_add(1))
+            })
+            .ok()?;
+        let mut n = [0u8; 16];
+        for (o, b) in n.iter_mut().zip(v.to_le_bytes()) {
+            *o = b;
+        }
+        Some(n)
+    }
+
+    /// Seals `frame` in place: it holds the 4-byte transport header, [`TRANSFORM_ROOM`] bytes
+    /// of room, then the plaintext message(s). Rewrites the transport length.
+    pub fn seal(&self, session_id: u64, frame: &mut [u8]) -> Result<(), &'static str> {
+        let nonce = self.next_nonce().ok_or("nonce space exhausted")?;
+        let body = frame.get_mut(4..).ok_or("short frame")?;
+        let len = body.len();
+        transform::seal(&self.key, nonce, session_id, body)
+            .map_err(|_| "cannot encrypt the reply")?;
+        let mut hdr = Vec::with_capacity(4);
+        shoal_smb_proto::framing::put_frame_header(&mut hdr, len);
+        if let Some(h) = frame.get_mut(..4) {
+            h.copy_from_slice(&hdr);
+        }
+        Ok(())
+    }
+}
+
 /// The encryption state of one session: keys for both directions, the nonce counter for
 /// what the server sends, and the nonces recently received.
 pub(crate) struct SessionCrypt {
-    encryption: CipherKey,
+    sealer: Arc<Sealer>,
     decryption: CipherKey,
-    nonces: NonceSequence,
     seen: ReplayWindow,
     /// The client has sent at least one encrypted request (logged once; async final
     /// responses, whose request is no longer at hand, are then encrypted).
@@ -24,12 +79,16 @@ pub(crate) struct SessionCrypt {
 impl SessionCrypt {
     pub fn new(cipher: Cipher, keys: &CipherKeys) -> Option<SessionCrypt> {
         Some(SessionCrypt {
-            encryption: CipherKey::new(cipher, &keys.encryption).ok()?,
+            sealer: Arc::new(Sealer::new(CipherKey::new(cipher, &keys.encryption).ok()?)),
             decryption: CipherKey::new(cipher, &keys.decryption).ok()?,
-            nonces: NonceSequence::new(),
             seen: ReplayWindow::default(),
             client_encrypts: false,
         })
+    }
+
+    /// The sealing half, for a reply completed off the connection task.
+    pub fn sealer(&self) -> Arc<Sealer> {
+        self.sealer.clone()
     }
 }
 
@@ -129,28 +188,19 @@ impl Conn {
     /// of room, then the plaintext message(s). Rewrites the transport length. `Err` when the
     /// session has no keys or its nonces are exhausted (the connection must close rather
     /// than send in clear or reuse a nonce).
-    pub(crate) fn seal_frame(
-        &mut self,
-        session_id: u64,
-        frame: &mut [u8],
-    ) -> Result<(), &'static str> {
-        let crypt = self
-            .sessions
-            .get_mut(&session_id)
-            .and_then(|s| s.established.as_mut())
-            .and_then(|e| e.crypt.as_mut())
-            .ok_or("no encryption key for the reply")?;
-        let nonce = crypt.nonces.next_nonce().ok_or("nonce space exhausted")?;
-        let body = frame.get_mut(4..).ok_or("short frame")?;
-        let len = body.len();
-        transform::seal(&crypt.encryption, nonce, session_id, body)
-            .map_err(|_| "cannot encrypt the reply")?;
-        let mut hdr = Vec::with_capacity(4);
-        shoal_smb_proto::framing::put_frame_header(&mut hdr, len);
-        if let Some(h) = frame.get_mut(..4) {
-            h.copy_from_slice(&hdr);
-        }
-        Ok(())
+    pub(crate) fn seal_frame(&self, session_id: u64, frame: &mut [u8]) -> Result<(), &'static str> {
+        self.sealer_for(session_id)
+            .ok_or("no encryption key for the reply")?
+            .seal(session_id, frame)
+    }
+
+    /// The sealing half of `session_id`'s encryption state, if it has one.
+    pub(crate) fn sealer_for(&self, session_id: u64) -> Option<Arc<Sealer>> {
+        self.sessions
+            .get(&session_id)
+            .and_then(|s| s.established.as_ref())
+            .and_then(|e| e.crypt.as_ref())
+            .map(SessionCrypt::sealer)
     }
 
     /// Encrypts a complete plaintext transport frame (an async final response) when the
@@ -183,5 +233,49 @@ impl Conn {
                 Vec::new()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_smb_proto::crypto::encryption::Cipher;
+
+    fn sealer() -> Sealer {
+        Sealer::new(CipherKey::new(Cipher::AES_128_GCM, &[7; 16]).unwrap())
+    }
+
+    #[test]
+    fn nonces_taken_from_several_threads_are_distinct() {
+        let s = Arc::new(sealer());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    (0..10_000)
+                        .map(|_| s.next_nonce().unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = std::collections::HashSet::new();
+        for t in threads {
+            for n in t.join().unwrap() {
+                assert_eq!(n[8..], [0; 8], "counter in the first 8 bytes only");
+                assert!(all.insert(n), "nonce used twice");
+            }
+        }
+        assert_eq!(all.len(), 40_000);
+    }
+
+    #[test]
+    fn an_exhausted_counter_refuses_instead_of_wrapping() {
+        let s = sealer();
+        s.next_nonce.store(u64::MAX - 1, Ordering::Relaxed);
+        assert!(s.next_nonce().is_some());
+        assert!(s.next_nonce().is_none());
+        assert!(s.next_nonce().is_none());
+        let mut frame = vec![0u8; 4 + TRANSFORM_ROOM + 64];
+        assert_eq!(s.seal(1, &mut frame), Err("nonce space exhausted"));
     }
 }

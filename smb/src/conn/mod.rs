@@ -1,10 +1,13 @@
-//! One SMB connection: a task that reads transport frames, runs them through [`dispatch`], and
-//! writes the replies. Requests of a connection are processed in order, one at a time; the
-//! credit window bounds how many a client may queue.
+//! One SMB connection: a task that reads transport frames and runs them through [`dispatch`],
+//! and a writer task that sends the replies ([`inflight`]). Requests of a connection are
+//! processed in order, one at a time, except that a standalone file READ, once validated,
+//! completes off the connection task (bounded by `max_reads_in_flight`); the credit window
+//! bounds how many requests a client may queue.
 
 pub(crate) mod dispatch;
 pub(crate) mod encryption;
 pub(crate) mod framing;
+pub(crate) mod inflight;
 pub(crate) mod pending;
 pub(crate) mod related;
 pub(crate) mod signing;
@@ -19,8 +22,9 @@ use std::time::Instant;
 
 use shoal_auth::UserDb;
 use shoal_vfs::Vfs;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tracing::Instrument;
 
 use crate::config::SmbConfig;
 pub(crate) use state::Conn;
@@ -117,10 +121,14 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (mut rd, wr) = tokio::io::split(stream);
     let started = Instant::now();
     let (expire_tx, mut expire_rx) = tokio::sync::mpsc::channel(32);
     let mut conn = Conn::new(shared.clone(), peer, expire_tx);
+    let (out_tx, out_rx) = mpsc::channel(inflight::WRITER_QUEUE);
+    let mut writer = tokio::spawn(inflight::write_loop(wr, out_rx).in_current_span());
+    let mut writer_done = false;
+    let reads = Arc::new(Semaphore::new(shared.config.max_reads_in_flight.max(1)));
     tracing::debug!("connection accepted");
     loop {
         let limit = if conn.ever_authenticated {
@@ -134,6 +142,11 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
         let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
+            _ = &mut writer => {
+                // A write failed, or a deferred READ asked to close.
+                writer_done = true;
+                break;
+            }
             Some(previous) = expire_rx.recv() => {
                 tracing::debug!(session = previous, "session replaced by a reconnect");
                 conn.remove_session(previous);
@@ -157,17 +170,47 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
             }
         };
         match conn.handle_frame(buf).await {
-            Ok(out) => {
-                let mut write_failed = false;
-                for frame in out {
-                    if let Err(e) = wr.write_all(&frame).await {
-                        tracing::debug!(error = %e, "write failed");
-                        write_failed = true;
-                        break;
-                    }
-                }
-                if write_failed {
+            Ok(handled) => {
+                if !handled.frames.is_empty()
+                    && out_tx
+                        .send(inflight::Outbound::Frames(handled.frames, None))
+                        .await
+                        .is_err()
+                {
                     break;
+                }
+                if let Some(read) = handled.deferred {
+                    // Back-pressure: at the cap, wait for a READ to be sent before reading
+                    // the next request.
+                    let permit = tokio::select! {
+                        biased;
+                        _ = shutdown.changed() => break,
+                        p = reads.clone().acquire_owned() => p,
+                    };
+                    let Ok(permit) = permit else { break };
+                    tracing::trace!(
+                        in_flight = shared
+                            .config
+                            .max_reads_in_flight
+                            .max(1)
+                            .saturating_sub(reads.available_permits()),
+                        "READ deferred"
+                    );
+                    let tx = out_tx.clone();
+                    tokio::spawn(
+                        async move {
+                            let (frame, gate) = read.complete().await;
+                            let out = match frame {
+                                Ok(frame) => inflight::Outbound::Frames(vec![frame], Some(permit)),
+                                Err(why) => inflight::Outbound::Close(why),
+                            };
+                            // The writer is gone: the connection is closing anyway.
+                            let _ = tx.send(out).await;
+                            // Queued: a CLOSE waiting for this READ may go on.
+                            drop(gate);
+                        }
+                        .in_current_span(),
+                    );
                 }
                 if conn.close_after_reply {
                     tracing::warn!(%peer, "closing connection: unencrypted request where encryption is required");
@@ -205,6 +248,17 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
             }
         });
     }
-    let _ = wr.shutdown().await;
+    // The writer sends what is queued and what READs in flight still produce, then shuts the
+    // socket's write side down; on server shutdown, or a peer that stops reading, it is cut.
+    drop(out_tx);
+    if !writer_done {
+        let drained = !*shutdown.borrow()
+            && tokio::time::timeout(shared.config.idle_timeout, &mut writer)
+                .await
+                .is_ok();
+        if !drained {
+            writer.abort();
+        }
+    }
     tracing::debug!("connection closed");
 }

@@ -148,6 +148,11 @@ pub(crate) struct Conn {
     /// A macOS client's `AAPL` server query was answered (only the first one per connection
     /// is; `handlers/aapl.rs`).
     pub aapl_negotiated: bool,
+    /// Per open with READs in flight (`inflight`): each such READ holds a read guard until
+    /// its reply is queued; CLOSE takes the write side first, so it waits for them. Entries
+    /// whose READs are all done are pruned whenever a READ is deferred, so there are at most
+    /// `max_reads_in_flight` + 1.
+    pub read_gates: HashMap<FileId, Arc<tokio::sync::RwLock<()>>>,
 }
 
 /// How many removed sessions' keys a connection remembers.
@@ -189,6 +194,7 @@ impl Conn {
             cipher: None,
             close_after_reply: false,
             aapl_negotiated: false,
+            read_gates: HashMap::new(),
         }
     }
 

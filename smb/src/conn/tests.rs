@@ -3,7 +3,9 @@
 //! signature rules: a tampered signature and a missing one are refused with ACCESS_DENIED, a
 //! good one is accepted and the reply is signed with the derived key. Compound chains: a
 //! chain starting with a related request is refused, and a signed request on an unknown
-//! session gets a reply flagged signed.
+//! session gets a reply flagged signed. Overlapped READs: a READ held up in the VFS does not
+//! hold up the requests after it (they are answered first), a CLOSE of its file waits for it,
+//! and at the in-flight cap the connection waits.
 
 use std::sync::Arc;
 
@@ -194,6 +196,14 @@ async fn logon_with(
 }
 
 async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
+    start_with(|v| v, SmbConfig::default().max_reads_in_flight).await
+}
+
+/// [`start`] with the VFS wrapped by `wrap` and a READ cap.
+async fn start_with(
+    wrap: impl FnOnce(Arc<dyn shoal_vfs::Vfs>) -> Arc<dyn shoal_vfs::Vfs>,
+    max_reads_in_flight: usize,
+) -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "shoal-smb-conn-{}-{}",
         std::process::id(),
@@ -203,7 +213,7 @@ async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
     let users = shoal_auth::UserDb::open(&dir.join("users.sqlite")).unwrap();
     users.add("alice", "s3cret", Some(0), Some(0)).unwrap();
     let vfs = shoal_vfs::LocalFs::open(&dir.join("backing"), &dir.join("handle.key")).unwrap();
-    let vfs: Arc<dyn shoal_vfs::Vfs> = Arc::new(vfs);
+    let vfs = wrap(Arc::new(vfs));
     let root = vfs.root("").unwrap();
     let config = SmbConfig {
         shares: vec![ShareConfig {
@@ -215,6 +225,7 @@ async fn start() -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
             encrypt: false,
             macos_name_mapping: true,
         }],
+        max_reads_in_flight,
         ..SmbConfig::default()
     };
     let shared = Arc::new(Shared::new(config, Arc::new(users), vfs));
@@ -511,6 +522,400 @@ mod compound {
         let (h, r) = c.call(&m).await;
         assert_eq!(h.status, NtStatus::INVALID_PARAMETER);
         assert!(verify(ALG, &key, &r, Role::Server));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// READs completed off the connection task (`inflight`).
+mod overlapped_reads {
+    use super::*;
+    use shoal_vfs::{
+        Attr, Caller, CreateHow, DirEntry, FileHandle, FileKind, FsStat, SetAttr, Timespec, Vfs,
+        VfsResult, WriteStability,
+    };
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    const ALG: SigningAlgorithm = SigningAlgorithm::AesCmac;
+    /// A READ of exactly this many bytes waits in the VFS until the gate opens.
+    const GATED_LEN: u32 = 1234;
+
+    /// LocalFs with a gate on READs of [`GATED_LEN`] bytes.
+    struct GatedFs {
+        inner: Arc<dyn Vfs>,
+        open: Mutex<bool>,
+        changed: Condvar,
+    }
+
+    impl GatedFs {
+        fn release(&self) {
+            *self.open.lock().unwrap() = true;
+            self.changed.notify_all();
+        }
+    }
+
+    impl Vfs for GatedFs {
+        fn root(&self, relative: &str) -> VfsResult<FileHandle> {
+            self.inner.root(relative)
+        }
+        fn is_within(&self, handle: &FileHandle, root: &FileHandle) -> bool {
+            self.inner.is_within(handle, root)
+        }
+        fn getattr(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Attr> {
+            self.inner.getattr(caller, handle)
+        }
+        fn setattr(
+            &self,
+            caller: &Caller,
+            handle: &FileHandle,
+            set: &SetAttr,
+            guard_ctime: Option<Timespec>,
+        ) -> VfsResult<Attr> {
+            self.inner.setattr(caller, handle, set, guard_ctime)
+        }
+        fn lookup(
+            &self,
+            caller: &Caller,
+            dir: &FileHandle,
+            name: &[u8],
+        ) -> VfsResult<(FileHandle, Attr)> {
+            self.inner.lookup(caller, dir, name)
+        }
+        fn access(
+            &self,
+            caller: &Caller,
+            handle: &FileHandle,
+            mask: u32,
+        ) -> VfsResult<(u32, Attr)> {
+            self.inner.access(caller, handle, mask)
+        }
+        fn readlink(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Vec<u8>> {
+            self.inner.readlink(caller, handle)
+        }
+        fn read(
+            &self,
+            caller: &Caller,
+            handle: &FileHandle,
+            offset: u64,
+            count: u32,
+        ) -> VfsResult<(Vec<u8>, bool, Attr)> {
+            if count == GATED_LEN {
+                let mut open = self.open.lock().unwrap();
+                while !*open {
+                    open = self.changed.wait(open).unwrap();
+                }
+            }
+            self.inner.read(caller, handle, offset, count)
+        }
+        fn write(
+            &self,
+            caller: &Caller,
+            handle: &FileHandle,
+            offset: u64,
+            data: &[u8],
+            stability: WriteStability,
+        ) -> VfsResult<(u32, WriteStability, Attr)> {
+            self.inner.write(caller, handle, offset, data, stability)
+        }
+        fn create(
+            &self,
+            caller: &Caller,
+            dir: &FileHandle,
+            name: &[u8],
+            how: &CreateHow,
+        ) -> VfsResult<(FileHandle, Attr)> {
+            self.inner.create(caller, dir, name, how)
+        }
+        fn mkdir(
+            &self,
+            caller: &Caller,
+            dir: &FileHandle,
+            name: &[u8],
+            set: &SetAttr,
+        ) -> VfsResult<(FileHandle, Attr)> {
+            self.inner.mkdir(caller, dir, name, set)
+        }
+        fn symlink(
+            &self,
+            caller: &Caller,
+            dir: &FileHandle,
+            name: &[u8],
+            target: &[u8],
+            set: &SetAttr,
+        ) -> VfsResult<(FileHandle, Attr)> {
+            self.inner.symlink(caller, dir, name, target, set)
+        }
+        fn mknod(
+            &self,
+            caller: &Caller,
+            dir: &FileHandle,
+            name: &[u8],
+            kind: FileKind,
+            rdev: (u32, u32),
+            set: &SetAttr,
+        ) -> VfsResult<(FileHandle, Attr)> {
+            self.inner.mknod(caller, dir, name, kind, rdev, set)
+        }
+        fn remove(&self, caller: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()> {
+            self.inner.remove(caller, dir, name)
+        }
+        fn rmdir(&self, caller: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()> {
+            self.inner.rmdir(caller, dir, name)
+        }
+        fn rename(
+            &self,
+            caller: &Caller,
+            from_dir: &FileHandle,
+            from_name: &[u8],
+            to_dir: &FileHandle,
+            to_name: &[u8],
+        ) -> VfsResult<()> {
+            self.inner
+                .rename(caller, from_dir, from_name, to_dir, to_name)
+        }
+        fn link(
+            &self,
+            caller: &Caller,
+            handle: &FileHandle,
+            dir: &FileHandle,
+            name: &[u8],
+        ) -> VfsResult<Attr> {
+            self.inner.link(caller, handle, dir, name)
+        }
+        fn readdir(
+            &self,
+            caller: &Caller,
+            dir: &FileHandle,
+            cookie: u64,
+            max: usize,
+            plus: bool,
+        ) -> VfsResult<(Vec<DirEntry>, bool)> {
+            self.inner.readdir(caller, dir, cookie, max, plus)
+        }
+        fn fsstat(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<FsStat> {
+            self.inner.fsstat(caller, handle)
+        }
+        fn commit(&self, caller: &Caller, handle: &FileHandle) -> VfsResult<Attr> {
+            self.inner.commit(caller, handle)
+        }
+        fn allocate(&self, caller: &Caller, handle: &FileHandle, len: u64) -> VfsResult<Attr> {
+            self.inner.allocate(caller, handle, len)
+        }
+        fn get_xattr(
+            &self,
+            caller: &Caller,
+            handle: &FileHandle,
+            name: &str,
+        ) -> VfsResult<Option<Vec<u8>>> {
+            self.inner.get_xattr(caller, handle, name)
+        }
+        fn set_xattr(
+            &self,
+            caller: &Caller,
+            handle: &FileHandle,
+            name: &str,
+            value: Option<&[u8]>,
+        ) -> VfsResult<()> {
+            self.inner.set_xattr(caller, handle, name, value)
+        }
+        fn write_verifier(&self) -> [u8; 8] {
+            self.inner.write_verifier()
+        }
+    }
+
+    /// A connection over a [`GatedFs`] with a file `f` of 64 KiB (byte i = i % 251), logged
+    /// on, connected to `data`, `f` opened for reading. Returns the client, the gate, the
+    /// signing key, the FileId and the directory to remove.
+    async fn opened(
+        max_reads: usize,
+    ) -> (
+        Client,
+        Arc<GatedFs>,
+        [u8; 16],
+        [u8; 16],
+        tokio::task::JoinHandle<()>,
+        std::path::PathBuf,
+    ) {
+        let gate: Arc<Mutex<Option<Arc<GatedFs>>>> = Arc::new(Mutex::new(None));
+        let g = gate.clone();
+        let (mut c, task, dir) = start_with(
+            move |inner| {
+                let fs = Arc::new(GatedFs {
+                    inner,
+                    open: Mutex::new(false),
+                    changed: Condvar::new(),
+                });
+                *g.lock().unwrap() = Some(fs.clone());
+                fs
+            },
+            max_reads,
+        )
+        .await;
+        let fs = gate.lock().unwrap().clone().unwrap();
+        let content: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.join("backing").join("f"), &content).unwrap();
+        let key = logon(&mut c, "alice", "s3cret").await.unwrap();
+        let mut m = tree_connect(&mut c, "\\\\srv\\data");
+        sign(ALG, &key, &mut m, Role::Client);
+        let (h, _) = c.call(&m).await;
+        assert_eq!(h.status, NtStatus::SUCCESS);
+        c.tree_id = h.tree_id;
+        // CREATE (MS-SMB2 2.2.13): FILE_READ_DATA, share all, FILE_OPEN.
+        let name = utf16("f");
+        let mut m = c.header(Command::CREATE);
+        m.extend_from_slice(&57u16.to_le_bytes());
+        m.extend_from_slice(&[0, 0]);
+        m.extend_from_slice(&2u32.to_le_bytes()); // impersonation
+        m.extend_from_slice(&[0; 16]);
+        m.extend_from_slice(&0x0012_0089u32.to_le_bytes()); // generic read set
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&7u32.to_le_bytes());
+        m.extend_from_slice(&1u32.to_le_bytes()); // FILE_OPEN
+        m.extend_from_slice(&0x40u32.to_le_bytes()); // FILE_NON_DIRECTORY_FILE
+        m.extend_from_slice(&120u16.to_le_bytes());
+        m.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        m.extend_from_slice(&[0; 8]);
+        m.extend_from_slice(&name);
+        sign(ALG, &key, &mut m, Role::Client);
+        let (h, r) = c.call(&m).await;
+        assert_eq!(h.status, NtStatus::SUCCESS);
+        let file_id: [u8; 16] = r[128..144].try_into().unwrap();
+        (c, fs, key, file_id, task, dir)
+    }
+
+    fn read(c: &mut Client, key: &[u8; 16], file_id: &[u8; 16], offset: u64, len: u32) -> Vec<u8> {
+        let mut m = c.header(Command::READ);
+        m.extend_from_slice(&49u16.to_le_bytes());
+        m.extend_from_slice(&[0x50, 0]);
+        m.extend_from_slice(&len.to_le_bytes());
+        m.extend_from_slice(&offset.to_le_bytes());
+        m.extend_from_slice(file_id);
+        m.extend_from_slice(&[0; 16]);
+        m.push(0);
+        sign(ALG, key, &mut m, Role::Client);
+        m
+    }
+
+    fn close(c: &mut Client, key: &[u8; 16], file_id: &[u8; 16]) -> Vec<u8> {
+        let mut m = c.header(Command::CLOSE);
+        m.extend_from_slice(&24u16.to_le_bytes());
+        m.extend_from_slice(&[0; 6]);
+        m.extend_from_slice(file_id);
+        sign(ALG, key, &mut m, Role::Client);
+        m
+    }
+
+    fn echo(c: &mut Client, key: &[u8; 16]) -> Vec<u8> {
+        let mut m = c.header(Command::ECHO);
+        m.extend_from_slice(&[4, 0, 0, 0]);
+        sign(ALG, key, &mut m, Role::Client);
+        m
+    }
+
+    /// Receives one reply, checks its signature, returns its header and READ data (if any).
+    async fn reply(c: &mut Client, key: &[u8; 16]) -> (Header, Vec<u8>) {
+        let r = tokio::time::timeout(Duration::from_secs(10), c.recv())
+            .await
+            .expect("a reply");
+        assert!(verify(ALG, key, &r, Role::Server), "reply signed");
+        let h = Header::decode(&r).unwrap();
+        let data = if h.command == Command::READ && h.status == NtStatus::SUCCESS {
+            let off = r[66] as usize;
+            let len = u32::from_le_bytes(r[68..72].try_into().unwrap()) as usize;
+            r[off..off + len].to_vec()
+        } else {
+            Vec::new()
+        };
+        (h, data)
+    }
+
+    fn expected(offset: usize, len: usize) -> Vec<u8> {
+        (offset..offset + len).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn a_slow_read_does_not_hold_up_later_reads_and_a_close_waits_for_it() {
+        let (mut c, fs, key, fid, _task, dir) = opened(16).await;
+        let slow = read(&mut c, &key, &fid, 100, GATED_LEN);
+        let slow_mid = c.next_id - 1;
+        let quick = read(&mut c, &key, &fid, 4096, 300);
+        let quick_mid = c.next_id - 1;
+        let e = echo(&mut c, &key);
+        let echo_mid = c.next_id - 1;
+        c.send(&slow).await;
+        c.send(&quick).await;
+        c.send(&e).await;
+        // The second READ and the ECHO are answered while the first READ still waits in the
+        // VFS: out of order, matched by MessageId.
+        let mut early = Vec::new();
+        for _ in 0..2 {
+            let (h, data) = reply(&mut c, &key).await;
+            assert_eq!(h.status, NtStatus::SUCCESS);
+            assert!(h.credits >= 1, "credits granted as for any reply");
+            if h.message_id == quick_mid {
+                assert_eq!(data, expected(4096, 300));
+            }
+            early.push(h.message_id);
+        }
+        early.sort_unstable();
+        assert_eq!(early, [quick_mid, echo_mid]);
+        // A CLOSE of the file waits for its READ in flight (nothing is answered meanwhile);
+        // the READ still completes with its data, then the CLOSE.
+        let m = close(&mut c, &key, &fid);
+        c.send(&m).await;
+        let mut h4 = [0u8; 4];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), c.io.read_exact(&mut h4))
+                .await
+                .is_err(),
+            "CLOSE answered while a READ of its file is in flight"
+        );
+        fs.release();
+        let (h, data) = reply(&mut c, &key).await;
+        assert_eq!((h.message_id, h.status), (slow_mid, NtStatus::SUCCESS));
+        assert_eq!(data, expected(100, GATED_LEN as usize));
+        let (h, _) = reply(&mut c, &key).await;
+        assert_eq!((h.command, h.status), (Command::CLOSE, NtStatus::SUCCESS));
+        // The handle is closed now: a later READ fails as before.
+        let m = read(&mut c, &key, &fid, 0, 10);
+        c.send(&m).await;
+        let (h, _) = reply(&mut c, &key).await;
+        assert_eq!(h.status, NtStatus::FILE_CLOSED);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn at_the_cap_the_connection_waits_for_a_read_to_finish() {
+        let (mut c, fs, key, fid, _task, dir) = opened(1).await;
+        let slow = read(&mut c, &key, &fid, 0, GATED_LEN);
+        let slow_mid = c.next_id - 1;
+        let next = read(&mut c, &key, &fid, 0, 10);
+        let next_mid = c.next_id - 1;
+        let e = echo(&mut c, &key);
+        let echo_mid = c.next_id - 1;
+        c.send(&slow).await;
+        c.send(&next).await;
+        c.send(&e).await;
+        // One READ in flight: the second waits for a permit, and the ECHO behind it too.
+        let mut h4 = [0u8; 4];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), c.io.read_exact(&mut h4))
+                .await
+                .is_err(),
+            "nothing is answered while the cap is reached"
+        );
+        fs.release();
+        let mut mids = Vec::new();
+        for _ in 0..3 {
+            let (h, _) = reply(&mut c, &key).await;
+            assert_eq!(h.status, NtStatus::SUCCESS);
+            mids.push(h.message_id);
+        }
+        assert_eq!(mids[0], slow_mid, "the gated READ frees the permit first");
+        mids.sort_unstable();
+        let mut want = vec![slow_mid, next_mid, echo_mid];
+        want.sort_unstable();
+        assert_eq!(mids, want);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -1,8 +1,11 @@
 //! READ (MS-SMB2 3.3.5.12) and WRITE (3.3.5.13) on files and named pipes.
 
+use std::sync::Arc;
+
+use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::rw::{encode_read_response, encode_write_response, ReadRequest, WriteRequest};
 use shoal_smb_proto::NtStatus;
-use shoal_vfs::WriteStability;
+use shoal_vfs::{Caller, FileHandle, Vfs, WriteStability};
 
 use super::{blocking, caller_for, tree_of};
 use crate::conn::dispatch::{Reply, Req};
@@ -33,6 +36,57 @@ fn run_in_place<T>(f: impl FnOnce() -> Result<T, SmbError>) -> Result<T, SmbErro
         .map_err(|_| SmbError::Internal("VFS call panicked".into()))?
 }
 
+/// Runs a blocking VFS job off the async workers: in place on the multi-threaded runtime,
+/// on the blocking pool otherwise.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SmbError> + Send + 'static,
+) -> Result<T, SmbError> {
+    if can_block_in_place() {
+        run_in_place(f)
+    } else {
+        blocking(f).await
+    }
+}
+
+/// A file READ that passed every check on the connection task (session, tree, open, access,
+/// credit charge, range): what is left is the VFS read, which needs no connection state.
+/// The open's handle is cloned in, so a CLOSE processed meanwhile does not affect it.
+pub(crate) struct ReadJob {
+    vfs: Arc<dyn Vfs>,
+    caller: Caller,
+    handle: FileHandle,
+    offset: u64,
+    length: u32,
+    minimum_count: u32,
+    session_id: u64,
+    file_id: FileId,
+}
+
+impl ReadJob {
+    /// The open it reads from.
+    pub(crate) fn file_id(&self) -> FileId {
+        self.file_id
+    }
+
+    /// Reads the data (blocking: run it through [`run_blocking`]). Fewer bytes than
+    /// MinimumCount, or none, is STATUS_END_OF_FILE (MS-SMB2 3.3.5.12).
+    pub(crate) fn read(self) -> Result<Vec<u8>, SmbError> {
+        let (data, _eof, _) =
+            self.vfs
+                .read(&self.caller, &self.handle, self.offset, self.length)?;
+        if data.is_empty() || (data.len() as u64) < u64::from(self.minimum_count) {
+            return fail(NtStatus::END_OF_FILE);
+        }
+        let n = data.len() as u64;
+        let offset = self.offset;
+        crate::open_table::update(self.session_id, self.file_id, |o| {
+            o.bytes_read = o.bytes_read.saturating_add(n);
+            o.position = offset.saturating_add(n);
+        });
+        Ok(data)
+    }
+}
+
 /// MS-SMB2 3.3.5.2.5: a multi-credit request must carry a charge covering its payload.
 fn check_charge(conn: &Conn, req: &Req<'_>, len: u32) -> Result<(), SmbError> {
     if conn.server_capabilities & shoal_smb_proto::negotiate::capabilities::LARGE_MTU != 0 {
@@ -55,6 +109,8 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
     if r.length > conn.shared.config.max_io() {
         return fail(NtStatus::INVALID_PARAMETER);
     }
+    let caller = caller_for(conn, &identity, &share);
+    let vfs = conn.shared.vfs.clone();
     let Some(open) = conn
         .opens
         .get_mut(&id)
@@ -93,23 +149,25 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
                 encode_read_response(&mut body, &[], 0);
                 return Ok(Reply::ok(body));
             }
-            let handle = handle.clone();
-            let vfs = conn.shared.vfs.clone();
-            let caller = caller_for(conn, &identity, &share);
-            let read = move || Ok(vfs.read(&caller, &handle, r.offset, r.length)?);
-            let (data, _eof, _) = if can_block_in_place() {
-                run_in_place(read)?
-            } else {
-                blocking(read).await?
+            let job = ReadJob {
+                vfs,
+                caller,
+                handle: handle.clone(),
+                offset: r.offset,
+                length: r.length,
+                minimum_count: r.minimum_count,
+                session_id: req.session_id,
+                file_id: id,
             };
-            if data.is_empty() || (data.len() as u64) < u64::from(r.minimum_count) {
-                return fail(NtStatus::END_OF_FILE);
+            if req.may_defer {
+                // Completed off the connection task (`conn::inflight`), overlapping with the
+                // requests that follow.
+                return Ok(Reply {
+                    deferred: Some(job),
+                    ..Reply::default()
+                });
             }
-            let n = data.len() as u64;
-            crate::open_table::update(req.session_id, id, |o| {
-                o.bytes_read = o.bytes_read.saturating_add(n);
-                o.position = r.offset.saturating_add(n);
-            });
+            let data = run_blocking(move || job.read()).await?;
             (data, NtStatus::SUCCESS)
         }
     };
