@@ -132,3 +132,24 @@ fn embedded_default_serves_data_over_nfs() {
     assert_eq!(out.stdout, b"hello from the embedded default\n");
     assert!(dir.0.join("shoal-state/handle.key").exists());
 }
+
+/// The example configuration in README.md is one `shoal check` accepts (keeps the docs true).
+#[test]
+fn readme_example_config_passes_check() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example: String = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in README.md")
+        .to_string();
+    assert!(example.contains("[[smb.shares]]"), "{example}");
+    let dir = TempDir::new("cli");
+    let out = check(&dir.0.join("readme.toml"), &example);
+    assert!(
+        out.status.success(),
+        "{}\n{example}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
