@@ -130,6 +130,10 @@ pub struct NfsSection {
     /// Most simultaneous NFS connections; more are refused (stops descriptor exhaustion).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Calls of one connection executed at once; reading pauses while that many run (stops
+    /// one client from queueing unbounded work or occupying the whole blocking pool).
+    #[serde(default = "default_nfs_max_in_flight")]
+    pub max_in_flight: usize,
     /// Register NFS and MOUNT with rpcbind on 127.0.0.1:111 when one listens there.
     #[serde(default = "yes")]
     pub register_rpcbind: bool,
@@ -145,6 +149,7 @@ impl Default for NfsSection {
             listen: default_nfs_listen(),
             max_record: default_max_record(),
             max_connections: default_max_connections(),
+            max_in_flight: default_nfs_max_in_flight(),
             register_rpcbind: true,
             exports: Vec::new(),
         }
@@ -162,6 +167,9 @@ fn default_max_record() -> usize {
 }
 fn default_max_connections() -> usize {
     1024
+}
+fn default_nfs_max_in_flight() -> usize {
+    16
 }
 
 /// `[[nfs.exports]]`.
@@ -582,6 +590,7 @@ impl Config {
             ("smb.max_opens", self.smb.max_opens),
             ("smb.max_connections", self.smb.max_connections),
             ("nfs.max_connections", self.nfs.max_connections),
+            ("nfs.max_in_flight", self.nfs.max_in_flight),
         ] {
             if v == 0 {
                 bail!("{key}: must be at least 1");

@@ -186,6 +186,7 @@ fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfi
         exports,
         max_record: cfg.nfs.max_record,
         max_connections: cfg.nfs.max_connections,
+        max_in_flight: cfg.nfs.max_in_flight,
         register_rpcbind: cfg.nfs.register_rpcbind,
     })
 }

@@ -36,6 +36,7 @@ fn main() -> std::io::Result<()> {
         }],
         max_record: shoal_nfs::NfsConfig::DEFAULT_MAX_RECORD,
         max_connections: 64,
+        max_in_flight: shoal_nfs::NfsConfig::DEFAULT_MAX_IN_FLIGHT,
         register_rpcbind,
     };
     let rt = tokio::runtime::Runtime::new()?;

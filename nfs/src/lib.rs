@@ -4,7 +4,7 @@
 //! - this file: the configuration ([`NfsConfig`], [`ExportConfig`], [`ClientEntry`]) and
 //!   [`serve`], the entry point the binary calls.
 //! - `server`: the listener (connection cap) and the per-connection task: it reads records
-//!   (record marking from `shoal-nfs-proto`), runs up to [`MAX_IN_FLIGHT`] calls at once and
+//!   (record marking from `shoal-nfs-proto`), runs up to [`NfsConfig::max_in_flight`] calls at once and
 //!   hands replies to a writer task.
 //! - `dispatch`: one RPC call: header, program/version/procedure routing, credentials, the
 //!   duplicate-request cache (`drc`).
@@ -36,8 +36,6 @@ mod server;
 
 use std::sync::Arc;
 
-pub use server::MAX_IN_FLIGHT;
-
 /// Configuration of the NFS service.
 #[derive(Debug, Clone)]
 pub struct NfsConfig {
@@ -50,6 +48,11 @@ pub struct NfsConfig {
     /// Most simultaneous client connections; further ones are closed at once. Stops
     /// connection floods from exhausting memory and file descriptors.
     pub max_connections: usize,
+    /// Calls of one connection executed at once; while that many run, the connection is not
+    /// read (TCP pushes back on the client). Stops one client from queueing unbounded work,
+    /// occupying the whole blocking pool or buffering unbounded replies. Calls of a connection
+    /// run concurrently and their replies may leave out of order (the xid matches them).
+    pub max_in_flight: usize,
     /// Register NFS and MOUNT with a portmapper on 127.0.0.1:111 (failure is ignored).
     pub register_rpcbind: bool,
 }
@@ -57,6 +60,8 @@ pub struct NfsConfig {
 impl NfsConfig {
     /// Default record cap: 1 MiB of data plus 4 KiB of headers and arguments.
     pub const DEFAULT_MAX_RECORD: usize = (1 << 20) + 4096;
+    /// Default calls in flight per connection.
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 16;
 }
 
 /// One NFS export.

@@ -2,10 +2,12 @@
 //!
 //! Per connection: the reader loop takes bytes from the socket, cuts them into records
 //! (`RecordDecoder`, capped at `max_record`), and starts each call as a task once one of
-//! [`MAX_IN_FLIGHT`] permits is free; while none is, it stops reading, so a client that
-//! pipelines too much is slowed down by TCP, not buffered. Replies go through a bounded
-//! channel to a writer task. A framing error (e.g. a record mark claiming 2 GiB) closes that
-//! connection only.
+//! `max_in_flight` permits is free; while none is, it stops reading, so a client that
+//! pipelines too much is slowed down by TCP, not buffered. The calls of one connection run
+//! concurrently; each finished call hands its whole reply record to one writer task through a
+//! bounded channel, so replies never interleave but may leave out of order (RFC 5531 9: the
+//! xid, not the order, matches a reply to its call). A framing error (e.g. a record mark
+//! claiming 2 GiB) closes that connection only.
 
 use std::io;
 use std::net::SocketAddr;
@@ -25,10 +27,6 @@ use crate::dispatch::{self, Outgoing, Shared, DRC_CAPACITY};
 use crate::drc::Drc;
 use crate::export::Exports;
 use crate::NfsConfig;
-
-/// Calls executed at once per connection; more wait (and reading pauses). Stops one client
-/// from occupying the whole blocking pool or buffering unbounded replies.
-pub const MAX_IN_FLIGHT: usize = 16;
 
 /// How long a connection may sit on an incomplete record without sending a byte before it
 /// is closed (stops slow-send attacks from pinning connections and buffers forever).
@@ -92,7 +90,11 @@ pub(crate) async fn serve(
                     };
                     conn_id += 1;
                     let span = tracing::info_span!("nfs_conn", %peer, conn_id);
-                    let task = connection(shared.clone(), stream, peer, config.max_record, shutdown.clone(), permit);
+                    let limits = ConnLimits {
+                        max_record: config.max_record,
+                        max_in_flight: config.max_in_flight.max(1),
+                    };
+                    let task = connection(shared.clone(), stream, peer, limits, shutdown.clone(), permit);
                     conns.spawn(task.instrument(span));
                 }
                 Err(e) => {
@@ -120,21 +122,30 @@ pub(crate) async fn serve(
     Ok(())
 }
 
+/// Per-connection caps, from [`NfsConfig`].
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    max_record: usize,
+    max_in_flight: usize,
+}
+
 async fn connection(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    max_record: usize,
+    limits: ConnLimits,
     mut shutdown: watch::Receiver<bool>,
     _conn_permit: OwnedSemaphorePermit,
 ) {
     tracing::debug!("connected");
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
+    // A call holds its permit until its reply is in the channel, so the channel never holds
+    // more than `max_in_flight` replies.
+    let (tx, rx) = mpsc::channel::<Outgoing>(limits.max_in_flight);
     let writer = tokio::spawn(writer(wr, rx).in_current_span());
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut framer = RecordDecoder::new(max_record);
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
+    let mut framer = RecordDecoder::new(limits.max_record);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     'conn: loop {
         loop {
@@ -203,13 +214,5 @@ async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn io_max_follows_record_cap() {
-        assert_eq!(io_max(NfsConfig::DEFAULT_MAX_RECORD), 1 << 20);
-        assert_eq!(io_max(64 * 1024), 60 * 1024);
-        assert_eq!(io_max(100), 4096);
-    }
-}
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests;
