@@ -4,7 +4,8 @@
 use shoal_smb_proto::close::{encode_close_response, CloseRequest, CLOSE_FLAG_POSTQUERY_ATTRIB};
 use shoal_smb_proto::NtStatus;
 
-use super::{blocking, caller_for, tree_of};
+use super::rw::run_blocking;
+use super::{caller_for, tree_of};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
@@ -32,7 +33,19 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let auditor = super::auditor(conn);
     let post = c.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0;
     let forgotten = crate::open_table::forget(req.session_id, id);
-    let info = blocking(move || {
+    // Nothing to ask the VFS (no attributes wanted, no delete on close, no audit record):
+    // answer here rather than take a round trip to the blocking pool (issue 7).
+    let no_io = !post
+        && forgotten
+            .as_ref()
+            .is_none_or(|(_, unlink)| unlink.is_none() && auditor.is_none());
+    if no_io {
+        drop(handle);
+        let mut body = Vec::new();
+        encode_close_response(&mut body, None);
+        return Ok(Reply::ok(body));
+    }
+    let info = run_blocking(move || {
         // Attributes are taken before a delete on close (Windows answers them too).
         let info = if post {
             vfs.getattr(&caller, &handle)
