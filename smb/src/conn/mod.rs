@@ -130,7 +130,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     let mut writer_done = false;
     let reads = Arc::new(Semaphore::new(shared.config.max_reads_in_flight.max(1)));
     tracing::debug!("connection accepted");
-    loop {
+    'frames: loop {
         let limit = if conn.ever_authenticated {
             shared.config.idle_timeout
         } else {
@@ -139,20 +139,29 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                 .unauthenticated_timeout
                 .saturating_sub(started.elapsed())
         };
-        let frame = tokio::select! {
-            biased;
-            _ = shutdown.changed() => break,
-            _ = &mut writer => {
-                // A write failed, or a deferred READ asked to close.
-                writer_done = true;
-                break;
+        // The frame being read survives the other branches: reading is not cancel-safe (bytes
+        // already read would be lost and the stream desynchronised), so a session expiry
+        // handled meanwhile must not drop it.
+        let read = tokio::time::timeout(
+            limit,
+            framing::read_frame(&mut rd, shared.config.max_message),
+        );
+        tokio::pin!(read);
+        let frame = loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break 'frames,
+                _ = &mut writer => {
+                    // A write failed, or a deferred READ asked to close.
+                    writer_done = true;
+                    break 'frames;
+                }
+                Some(previous) = expire_rx.recv() => {
+                    tracing::debug!(session = previous, "session replaced by a reconnect");
+                    conn.remove_session(previous);
+                }
+                f = &mut read => break f,
             }
-            Some(previous) = expire_rx.recv() => {
-                tracing::debug!(session = previous, "session replaced by a reconnect");
-                conn.remove_session(previous);
-                continue;
-            }
-            f = tokio::time::timeout(limit, framing::read_frame(&mut rd, shared.config.max_message)) => f,
         };
         let buf = match frame {
             Err(_) => {
