@@ -21,6 +21,8 @@ pub mod caller;
 pub mod error;
 pub mod local;
 pub mod perm;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod types;
 
 pub use caller::{Caller, Protocol, ZoneId};
