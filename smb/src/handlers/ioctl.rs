@@ -89,7 +89,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             ))
         }
         FSCTL_DFS_GET_REFERRALS => fail(NtStatus::NOT_FOUND),
-        FSCTL_QUERY_NETWORK_INTERFACE_INFO => network_interfaces(conn, &io),
+        FSCTL_QUERY_NETWORK_INTERFACE_INFO => network_interfaces(conn, &io).await,
         FSCTL_GET_OBJECT_ID | FSCTL_CREATE_OR_GET_OBJECT_ID => object_id(conn, req, &io).await,
         // MS-SMB2 3.3.5.15: the open is looked up before the control code is acted on, so an
         // unknown FileId is FILE_CLOSED even for an unsupported FSCTL (smbtorture
@@ -136,11 +136,13 @@ async fn object_id(
 /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): one NETWORK_INTERFACE_INFO per
 /// address SMB is reachable on ([`netif`]). The FileId is not looked at (clients send all
 /// ones); a list longer than MaxOutputResponse fails with STATUS_BUFFER_TOO_SMALL.
-fn network_interfaces(conn: &Conn, io: &IoctlRequest<'_>) -> Result<Reply, SmbError> {
+async fn network_interfaces(conn: &Conn, io: &IoctlRequest<'_>) -> Result<Reply, SmbError> {
     if io.flags & IOCTL_IS_FSCTL == 0 {
         return fail(NtStatus::INVALID_DEVICE_REQUEST);
     }
-    let list = netif::interfaces(conn.shared.listen_addr);
+    // Reads /sys and /proc: file I/O, so on the blocking pool, not the connection's task.
+    let listen = conn.shared.listen_addr;
+    let list = super::blocking(move || Ok(netif::interfaces(listen))).await?;
     let mut out = Vec::with_capacity(list.len() * NETWORK_INTERFACE_INFO_LEN);
     encode_network_interfaces(&mut out, &list);
     if out.len() > io.max_output as usize {
