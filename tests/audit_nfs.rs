@@ -33,19 +33,6 @@ io_coalesce_ms = 50
     s
 }
 
-fn view(s: &Server, topic: &str) -> Vec<serde_json::Value> {
-    let out = s.shoal(&["audit", "view", "--topic", topic], "");
-    assert!(
-        out.status.success(),
-        "audit view: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn ok(out: std::process::Output, what: &str) {
     assert!(
         out.status.success(),
@@ -100,7 +87,7 @@ fn nfs_operations_appear_as_cee_events() {
     ok(nfs_op(&export, &["rmdir", "/d"]), "rmdir");
     s.stop(); // flushes the log
 
-    let events = view(&s, "protocol");
+    let events = s.audit_view("protocol");
     let got: Vec<(String, String, String)> = events
         .iter()
         .map(|e| {
@@ -169,7 +156,7 @@ fn nfs_operations_appear_as_cee_events() {
 #[test]
 fn sighup_reload_audits_the_config_change() {
     let s = audited_server("");
-    let initial = view(&s, "config");
+    let initial = s.audit_view("config");
     assert_eq!(initial.len(), 1, "{initial:?}");
     assert_eq!(initial[0]["change"], "(initial config)");
 
@@ -185,7 +172,7 @@ fn sighup_reload_audits_the_config_change() {
     assert!(st.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let events = view(&s, "config");
+        let events = s.audit_view("config");
         if let Some(e) = events.iter().find(|e| {
             e["change"]
                 .as_str()

@@ -11,19 +11,6 @@ use std::time::Duration;
 
 use common::{run, Opts, Server, TempDir};
 
-fn view(s: &Server, topic: &str) -> Vec<serde_json::Value> {
-    let out = s.shoal(&["audit", "view", "--topic", topic], "");
-    assert!(
-        out.status.success(),
-        "audit view: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn smbclient(s: &Server, cmds: &str) -> String {
     let out = run(
         Command::new("smbclient").args([
@@ -107,7 +94,7 @@ io_coalesce_ms = 50
     );
     s.stop(); // flushes the log
 
-    let events = view(&s, "protocol");
+    let events = s.audit_view("protocol");
     let find = |detail: &str, file: &str| -> &serde_json::Value {
         events
             .iter()

@@ -374,18 +374,19 @@ fn descriptors_are_set_stored_enforced_and_survive_a_restart() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.starts_with("1 "), "{text}");
     // Each stored descriptor is a set_security event (CEE CEPP_SETACL_*).
-    let out = s.shoal(&["audit", "view", "--topic", "protocol"], "");
-    let log = String::from_utf8_lossy(&out.stdout);
-    let set_security = log
-        .lines()
-        .filter(|l| l.contains("\"set_security_file\"") && l.contains("b.txt"))
+    let events = s.audit_view("protocol");
+    let log = format!("{events:#?}");
+    let detail = |e: &serde_json::Value, d: &str| e.to_string().contains(&format!("\"{d}\""));
+    let set_security = events
+        .iter()
+        .filter(|e| detail(e, "set_security_file") && e.to_string().contains("b.txt"))
         .count();
     assert!(
         set_security >= 1,
         "no set_security_file for b.txt in\n{log}"
     );
     assert!(
-        log.contains("\"set_security_directory\""),
+        events.iter().any(|e| detail(e, "set_security_directory")),
         "no set_security_directory in\n{log}"
     );
     s.restart();

@@ -266,6 +266,20 @@ impl Server {
     }
 
     /// Adds an SMB user through the CLI.
+    /// `shoal audit view --topic <topic>`: the logged events, one JSON value each.
+    pub fn audit_view(&self, topic: &str) -> Vec<serde_json::Value> {
+        let out = self.shoal(&["audit", "view", "--topic", topic], "");
+        assert!(
+            out.status.success(),
+            "audit view: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
     pub fn add_user(&self, name: &str, password: &str) {
         let out = self.shoal(
             &["user", "add", name, "--password-stdin"],
