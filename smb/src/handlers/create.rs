@@ -14,7 +14,7 @@ use shoal_vfs::perm::{
 use shoal_vfs::{CreateHow, FileKind, SetAttr, VfsError};
 
 use super::dos::{self, DosInfo};
-use super::{blocking, caller_for, file_info, tree_of};
+use super::{caller_for, file_info, tree_of};
 use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, Open, OpenKind, TreeShare};
 use crate::error::{fail, SmbError};
@@ -234,7 +234,9 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let identity2 = identity.clone();
     // One VFS job for the whole CREATE: resolve, open or create, allocation size, and the
     // descriptor of what it created (inherited DACL, SecD context).
-    let opened = run_vfs(move || {
+    // In place on the multi-threaded runtime: a pool round trip's two thread hand-offs were
+    // most of an open's cost (smbtorture smb2.bench.path-contention-shared).
+    let opened = super::rw::run_blocking(move || {
         if !stale.is_empty() {
             crate::open_table::release(&vfs, &stale);
         }
@@ -391,23 +393,6 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         file_id: Some(id),
         ..Reply::default()
     })
-}
-
-/// Runs the CREATE's VFS job: in place on the multi-threaded runtime (`block_in_place`: the
-/// worker hands its other tasks to another thread), on the blocking pool otherwise. In place
-/// saves the two thread hand-offs of a pool round trip, which were most of an open's cost
-/// (smbtorture smb2.bench.path-contention-shared). A panic becomes an internal error, as on
-/// the pool. (The same scheme as READ/WRITE in `rw.rs`.)
-async fn run_vfs<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SmbError> + Send + 'static,
-) -> Result<T, SmbError> {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if !multi_thread {
-        return blocking(f).await;
-    }
-    tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
-        .map_err(|_| SmbError::Internal("VFS call panicked".into()))?
 }
 
 /// DesiredAccess of SYNCHRONIZE and nothing else (MS-DTYP 2.4.3).
