@@ -49,13 +49,14 @@ pub(super) fn is_temp(name: &[u8]) -> bool {
 
 /// Checks that `fd` is an object this server just made as `kind` with permission bits at most
 /// `made_mode`: owned by the server's effective uid, one link (a directory: at most two), no
-/// other permission bit. Anything else is refused ([`VfsError::Access`]) and never chowned.
+/// other permission bit (but setgid on a directory, inherited from a setgid parent). Anything else is refused ([`VfsError::Access`]) and never chowned.
 pub(super) fn check_fresh(fd: &OwnedFd, kind: FileKind, made_mode: u32) -> VfsResult<()> {
     let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
-    let links_ok = if kind == FileKind::Directory {
-        a.nlink <= 2
+    let (links_ok, made_mode) = if kind == FileKind::Directory {
+        // A directory made in a setgid directory inherits the bit from the kernel.
+        (a.nlink <= 2, made_mode | 0o2000)
     } else {
-        a.nlink == 1
+        (a.nlink == 1, made_mode)
     };
     if a.kind != kind || a.uid != sys::euid() || !links_ok || a.mode & !made_mode != 0 {
         tracing::warn!(

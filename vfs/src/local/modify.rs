@@ -154,7 +154,12 @@ impl LocalFs {
         self.own_new(c, dir, &fd)?;
         if let Some(mode) = mode {
             let mut mode = mode & 0o7777;
-            if !c.is_root()
+            // A directory made in a setgid directory keeps the inherited bit (Linux
+            // `inode_init_owner`); otherwise a non-member may not set it.
+            let inherited = dir.mode & 0o2000 != 0
+                && sys::fstat(fd.as_fd())?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            if !inherited
+                && !c.is_root()
                 && !c.in_group(if dir.mode & 0o2000 != 0 {
                     dir.gid
                 } else {

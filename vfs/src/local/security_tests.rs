@@ -68,6 +68,43 @@ fn a_fresh_object_check_refuses_what_the_server_did_not_make() {
 }
 
 #[test]
+fn new_objects_in_a_setgid_directory_take_its_group() {
+    let (_tmp, fs, root) = setup();
+    let alice = user(1000);
+    let set = |mode| SetAttr {
+        mode: Some(mode),
+        ..Default::default()
+    };
+    let (d, _) = fs.mkdir(&user(0), &root, b"g", &set(0o2777)).unwrap();
+    fs.setattr(
+        &user(0),
+        &d,
+        &SetAttr {
+            gid: Some(500),
+            mode: Some(0o2777),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let (_, sub) = fs.mkdir(&alice, &d, b"sub", &set(0o755)).unwrap();
+    assert_eq!((sub.uid, sub.gid, sub.mode), (1000, 500, 0o2755));
+    let (_, f) = fs.create(&alice, &d, b"f", &unchecked()).unwrap();
+    assert_eq!((f.uid, f.gid), (1000, 500));
+    let (_, s) = fs
+        .symlink(&alice, &d, b"s", b"f", &SetAttr::default())
+        .unwrap();
+    assert_eq!((s.uid, s.gid, s.kind), (1000, 500, FileKind::Symlink));
+    let (_, p) = fs
+        .mknod(&alice, &d, b"p", FileKind::Fifo, (0, 0), &set(0o640))
+        .unwrap();
+    assert_eq!(
+        (p.uid, p.gid, p.mode, p.kind),
+        (1000, 500, 0o640, FileKind::Fifo)
+    );
+}
+
+#[test]
 fn a_directory_moved_out_of_its_export_is_stale_and_dotdot_stays_inside() {
     let (tmp, fs, outer) = setup();
     let c = user(0);
