@@ -359,9 +359,10 @@ fn sticky_directory_remove_and_rename_have_no_window() {
     assert_eq!(rename(&mut c, &tmp, "v", &own, "v"), NFS3ERR_ACCES);
     let v = c.lookup(&tmp, "v").unwrap();
 
-    // Race: one connection removes its own tmp/x<i> while another renames a hard link to
-    // the victim over that name. No victim link may ever be removed or replaced by the
-    // attacker: at the end the victim has exactly 1 + (links made) names.
+    // Race: one connection removes its own tmp/x<i>, another renames its own files over that
+    // name, while a third renames a hard link to the victim over it. No victim link may ever
+    // be removed or replaced by the attacker: at the end the victim has exactly
+    // 1 + (links made) names.
     let current = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (removed, links, placed) = std::thread::scope(|s| {
@@ -401,14 +402,32 @@ fn sticky_directory_remove_and_rename_have_no_window() {
             }
             (links, placed)
         });
+        // A third connection renames its own files over the same names (the target check).
+        let replacer = s.spawn(|| {
+            let mut c = connect_as(&server, 1000);
+            let (mut replaced, mut k) = (0usize, 0usize);
+            while !stop.load(Ordering::SeqCst) {
+                let y = format!("y{k}");
+                k += 1;
+                if create_unchecked(&mut c, &own, &y).is_err() {
+                    continue;
+                }
+                let i = current.load(Ordering::SeqCst);
+                if rename(&mut c, &own, &y, &tmp, &format!("x{i}")) == 0 {
+                    replaced += 1;
+                }
+            }
+            replaced
+        });
         let removed = remover.join().unwrap();
         let (links, placed) = linker.join().unwrap();
-        (removed, links, placed)
+        let replaced = replacer.join().unwrap();
+        (removed + replaced, links, placed)
     });
     println!(
-        "own files removed {removed}, victim links made {links}, placed in the sticky dir {placed}"
+        "own files removed or renamed over {removed}, victim links made {links}, placed {placed}"
     );
-    assert!(removed > 10 && links > 10 && placed > 0, "both sides ran");
+    assert!(removed > 10 && links > 10 && placed > 0, "every side ran");
     let m = std::fs::metadata(b.join("tmp/v")).unwrap();
     assert_eq!(
         m.nlink() as usize,
