@@ -8,13 +8,20 @@
 //!   resolved with `openat(dirfd, name, O_NOFOLLOW)` relative to an open directory: symlinks
 //!   are returned as objects, never followed; `..` of a root is the root itself.
 //! - Objects on another mount below the root are refused (handles are per filesystem).
+//! - A directory handle is honoured only while the directory is below the root it was issued
+//!   under, and `..` never goes above the backing root (`contain.rs`; knfsd's subtree check).
+//! - New objects are made under unpredictable temporary names no client can name, and chowned
+//!   only through their own descriptor (`born.rs`); checks that depend on the object a name
+//!   points to (sticky directories, delete on close) check the object they act on (`unlink.rs`).
 //!
 //! The server normally runs as root (it needs CAP_DAC_READ_SEARCH for `open_by_handle_at` and
 //! CAP_CHOWN to give new files to the caller), so mode bits are enforced here, in
 //! [`crate::perm`], for the [`Caller`].
 //!
 //! Files: `sys.rs` syscall wrappers, `handle.rs` handle format, `names.rs` name checks,
-//! `attr.rs` stat conversion, `modify.rs` the namespace-changing calls, `dir.rs` listing,
+//! `attr.rs` stat conversion, `modify.rs` the calls that make objects or change attributes,
+//! `born.rs` temporary names, `unlink.rs` remove/rename, `contain.rs` the subtree check,
+//! `dir.rs` listing,
 //! `gencache.rs` inode generations remembered by listings, `fdcache.rs` cached descriptors,
 //! `xattr.rs` extended attributes (`user.` namespace).
 
