@@ -12,6 +12,10 @@
 //! `fstatat(fd, "../../..")` (the kernel walks the `..` chain; reaching the root that many
 //! levels up proves the directory is below it); a miss falls back to the full walk.
 //!
+//! LOOKUP checks what it opened too: a directory found is checked itself (its depth guessed
+//! from its parent's), and for any other object the parent is checked again after the open,
+//! so a directory moved out between its check and the open does not hand out a handle.
+//!
 //! Non-directory handles follow knfsd's `no_subtree_check` semantics (see docs/decisions.md,
 //! "Subtree check"): a file handle was issued for an object the client could reach; from a
 //! file nothing else can be named, so a file moved out keeps serving only itself.
@@ -90,15 +94,47 @@ impl LocalFs {
         // Fast path: the depth found last time, checked with one `fstatat(fd, "../../..")`.
         // Reaching the root `depth` levels up proves the directory is below it now.
         if let Some(depth) = self.depths.get(tag, id) {
-            if let Ok(st) = sys::fstatat(fd.as_fd(), &dotdots(depth)) {
-                if (st.st_dev, st.st_ino) == root {
-                    return Ok(());
-                }
+            if self.depth_holds(fd, depth, root) {
+                return Ok(());
             }
         }
         let depth = self.walk_up(fd, id, root, tag)?;
         self.depths.put(tag, id, depth);
         Ok(())
+    }
+
+    /// [`Self::check_contained`] of a directory `child` just opened in directory `parent`
+    /// (itself checked): its depth is first guessed as the parent's plus one.
+    pub(super) fn check_child_contained(
+        &self,
+        child: &OwnedFd,
+        id: (u64, u64),
+        parent: (u64, u64),
+        tag: u32,
+    ) -> VfsResult<()> {
+        let root = self.roots.read().ok().and_then(|r| r.get(&tag).copied());
+        let guess = if Some(parent) == root {
+            Some(1)
+        } else {
+            self.depths.get(tag, parent).map(|d| d.saturating_add(1))
+        };
+        if let (Some(root), Some(depth)) = (root, guess) {
+            if id != root && self.depth_holds(child, depth, root) {
+                self.depths.put(tag, id, depth);
+                return Ok(());
+            }
+        }
+        self.check_contained(child, id, tag)
+    }
+
+    /// One `fstatat(fd, "../../..")`: whether `root` is `depth` levels above `fd`.
+    fn depth_holds(&self, fd: &OwnedFd, depth: usize, root: (u64, u64)) -> bool {
+        if depth == 0 || depth > MAX_HINT_DEPTH {
+            return false;
+        }
+        sys::fstatat(fd.as_fd(), &dotdots(depth))
+            .map(|st| (st.st_dev, st.st_ino) == root)
+            .unwrap_or(false)
     }
 
     /// The full walk, one `openat(..)` at a time; the depth at which `root` is met.

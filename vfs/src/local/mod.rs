@@ -395,6 +395,14 @@ impl Vfs for LocalFs {
     fn lookup(&self, c: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<(FileHandle, Attr)> {
         let (dfd, da, tag) = self.searchable_dir(c, dir)?;
         let (fd, a) = self.lookup_in(&dfd, &da, tag, name)?;
+        if name != b"." && name != b".." {
+            // What was opened is checked too (`..` already is, in `lookup_in`).
+            if a.kind == FileKind::Directory {
+                self.check_child_contained(&fd, (a.fsid, a.fileid), (da.fsid, da.fileid), tag)?;
+            } else {
+                self.check_contained(&dfd, (da.fsid, da.fileid), tag)?;
+            }
+        }
         Ok((self.handle_of(&fd, tag)?, a))
     }
 
