@@ -609,6 +609,35 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         self.finish(res, e)
     }
 
+    fn remove_if_same(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        object: (u64, u64),
+        is_dir: bool,
+    ) -> VfsResult<()> {
+        if !self.on() {
+            return self.inner.remove_if_same(caller, dir, name, object, is_dir);
+        }
+        self.precheck()?;
+        let before = self.peek(caller, dir, name);
+        let res = self.inner.remove_if_same(caller, dir, name, object, is_dir);
+        let event = if is_dir {
+            EventName::DeleteDirectory
+        } else {
+            EventName::DeleteFile
+        };
+        let mut e = self.event(event, caller, self.child_path(dir, name));
+        e.inode = Some(object.1);
+        if let Some((h, _)) = before {
+            if res.is_ok() {
+                self.names.forget(&h);
+            }
+        }
+        self.finish(res, e)
+    }
+
     fn rename(
         &self,
         caller: &Caller,

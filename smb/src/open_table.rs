@@ -173,11 +173,7 @@ pub(crate) fn stale(
 pub(crate) fn release(vfs: &Arc<dyn Vfs>, stale: &[(u64, FileId)]) {
     for (s, id) in stale {
         if let Some((o, Some((parent, name)))) = forget(*s, *id) {
-            let _ = if o.is_dir {
-                vfs.rmdir(&o.caller, &parent, &name)
-            } else {
-                vfs.remove(&o.caller, &parent, &name)
-            };
+            let _ = vfs.remove_if_same(&o.caller, &parent, &name, o.file, o.is_dir);
         }
     }
 }
@@ -193,11 +189,7 @@ pub(crate) fn release_session(vfs: &Arc<dyn Vfs>, session: u64) {
         .collect();
     for id in ids {
         if let Some((o, Some((parent, name)))) = forget(session, id) {
-            let _ = if o.is_dir {
-                vfs.rmdir(&o.caller, &parent, &name)
-            } else {
-                vfs.remove(&o.caller, &parent, &name)
-            };
+            let _ = vfs.remove_if_same(&o.caller, &parent, &name, o.file, o.is_dir);
         }
     }
 }

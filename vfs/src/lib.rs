@@ -141,6 +141,30 @@ pub trait Vfs: Send + Sync + 'static {
     /// Removes an empty directory.
     fn rmdir(&self, caller: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()>;
 
+    /// Removes `dir/name` (an empty directory when `is_dir`) only if that name still names
+    /// `object` ((fsid, fileid), as [`Attr`] gives them), else [`VfsError::NotFound`] and
+    /// nothing is removed: delete-on-close removes the name that was opened, never an object
+    /// (another user's hard link, say) put under that name since. [`LocalFs`] checks and
+    /// removes the same object (no window); this default looks the name up first.
+    fn remove_if_same(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        object: (u64, u64),
+        is_dir: bool,
+    ) -> VfsResult<()> {
+        let (_, a) = self.lookup(caller, dir, name)?;
+        if (a.fsid, a.fileid) != object {
+            return Err(VfsError::NotFound);
+        }
+        if is_dir {
+            self.rmdir(caller, dir, name)
+        } else {
+            self.remove(caller, dir, name)
+        }
+    }
+
     /// Renames `from_dir/from_name` to `to_dir/to_name`, replacing a compatible target.
     fn rename(
         &self,

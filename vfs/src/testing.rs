@@ -141,6 +141,16 @@ impl Vfs for GatedFs {
     fn rmdir(&self, caller: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()> {
         self.inner.rmdir(caller, dir, name)
     }
+    fn remove_if_same(
+        &self,
+        caller: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        object: (u64, u64),
+        is_dir: bool,
+    ) -> VfsResult<()> {
+        self.inner.remove_if_same(caller, dir, name, object, is_dir)
+    }
     fn rename(
         &self,
         caller: &Caller,

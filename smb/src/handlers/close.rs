@@ -56,11 +56,8 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         };
         if let Some((o, unlink)) = forgotten {
             if let Some((parent, name)) = unlink {
-                let r = if o.is_dir {
-                    vfs.rmdir(&caller, &parent, &name)
-                } else {
-                    vfs.remove(&caller, &parent, &name)
-                };
+                // Only the object opened: never what was put under its name since.
+                let r = vfs.remove_if_same(&caller, &parent, &name, o.file, o.is_dir);
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "delete on close failed");
                 }

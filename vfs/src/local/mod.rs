@@ -8,19 +8,27 @@
 //!   resolved with `openat(dirfd, name, O_NOFOLLOW)` relative to an open directory: symlinks
 //!   are returned as objects, never followed; `..` of a root is the root itself.
 //! - Objects on another mount below the root are refused (handles are per filesystem).
+//! - A directory handle is honoured only while the directory is below the root it was issued
+//!   under, and `..` never goes above the backing root (`contain.rs`; knfsd's subtree check).
+//! - New objects are made under unpredictable temporary names no client can name, and chowned
+//!   only through their own descriptor (`born.rs`); checks that depend on the object a name
+//!   points to (sticky directories, delete on close) check the object they act on (`unlink.rs`).
 //!
 //! The server normally runs as root (it needs CAP_DAC_READ_SEARCH for `open_by_handle_at` and
 //! CAP_CHOWN to give new files to the caller), so mode bits are enforced here, in
 //! [`crate::perm`], for the [`Caller`].
 //!
 //! Files: `sys.rs` syscall wrappers, `handle.rs` handle format, `names.rs` name checks,
-//! `attr.rs` stat conversion, `modify.rs` the namespace-changing calls, `dir.rs` listing,
+//! `attr.rs` stat conversion, `modify.rs` the calls that make objects or change attributes,
+//! `born.rs` temporary names, `unlink.rs` remove/rename, `contain.rs` the subtree check,
+//! `dir.rs` listing,
 //! `gencache.rs` inode generations remembered by listings, `fdcache.rs` cached descriptors,
 //! `xattr.rs` extended attributes (`user.` namespace).
 
 mod alloc;
 mod attr;
 mod born;
+mod contain;
 mod dir;
 mod fdcache;
 mod gencache;
@@ -28,6 +36,7 @@ pub mod handle;
 mod modify;
 pub mod names;
 pub mod sys;
+mod unlink;
 mod xattr;
 
 use std::collections::HashMap;
@@ -53,6 +62,8 @@ pub struct LocalFs {
     root_fd: OwnedFd,
     /// Device of the backing root; objects on other devices are refused.
     dev: u64,
+    /// (dev, ino) of the backing root: no `..` walk goes above it.
+    backing_id: (u64, u64),
     codec: HandleCodec,
     /// Root tag -> (dev, ino) of each root handed out by [`Vfs::root`].
     roots: RwLock<HashMap<u32, (u64, u64)>>,
@@ -63,6 +74,8 @@ pub struct LocalFs {
     fds: fdcache::FdCache,
     /// Inode generations seen by listings.
     gens: gencache::GenCache,
+    /// Depth of each directory below its root, last found ([`contain`]).
+    depths: contain::Depths,
 }
 
 /// A shared descriptor.
@@ -82,12 +95,14 @@ impl LocalFs {
         let fs = LocalFs {
             root_fd,
             dev: st.st_dev,
+            backing_id: (st.st_dev, st.st_ino),
             codec: HandleCodec::new(&secret),
             roots: RwLock::new(HashMap::new()),
             verifier,
             streams: Default::default(),
             fds: Default::default(),
             gens: Default::default(),
+            depths: Default::default(),
         };
         // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
         let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {
@@ -157,10 +172,14 @@ impl LocalFs {
         Ok(a)
     }
 
-    /// The object (`O_PATH`) and its attributes.
+    /// The object (`O_PATH`) and its attributes. A directory must still be below the root
+    /// its handle was issued under ([`contain`]).
     fn object(&self, h: &FileHandle) -> VfsResult<(Fd, Attr, u32)> {
         let e = self.cached(h)?;
         let a = self.stat_cached(h, &e.path)?;
+        if a.kind == FileKind::Directory {
+            self.check_contained(&e.path, (a.fsid, a.fileid), e.tag)?;
+        }
         Ok((e.path, a, e.tag))
     }
 
@@ -242,11 +261,19 @@ impl LocalFs {
                 let fd = sys::openat(dir_fd.as_fd(), b".", libc::O_PATH, 0)?;
                 Ok((fd, dir_attr.clone()))
             }
-            b".." if self.is_root(tag, dir_attr) => {
+            b".."
+                if self.is_root(tag, dir_attr)
+                    || (dir_attr.fsid, dir_attr.fileid) == self.backing_id =>
+            {
                 let fd = sys::openat(dir_fd.as_fd(), b".", libc::O_PATH, 0)?;
                 Ok((fd, dir_attr.clone()))
             }
-            b".." => self.child(dir_fd, b".."),
+            b".." => {
+                // The parent is checked too: the directory may have moved since its own check.
+                let (fd, a) = self.child(dir_fd, b"..")?;
+                self.check_contained(&fd, (a.fsid, a.fileid), tag)?;
+                Ok((fd, a))
+            }
             _ => {
                 names::check(name)?;
                 self.child(dir_fd, name)
@@ -368,6 +395,14 @@ impl Vfs for LocalFs {
     fn lookup(&self, c: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<(FileHandle, Attr)> {
         let (dfd, da, tag) = self.searchable_dir(c, dir)?;
         let (fd, a) = self.lookup_in(&dfd, &da, tag, name)?;
+        if name != b"." && name != b".." {
+            // What was opened is checked too (`..` already is, in `lookup_in`).
+            if a.kind == FileKind::Directory {
+                self.check_child_contained(&fd, (a.fsid, a.fileid), (da.fsid, da.fileid), tag)?;
+            } else {
+                self.check_contained(&dfd, (da.fsid, da.fileid), tag)?;
+            }
+        }
         Ok((self.handle_of(&fd, tag)?, a))
     }
 
@@ -419,7 +454,7 @@ impl Vfs for LocalFs {
         data: &[u8],
         stability: WriteStability,
     ) -> VfsResult<(u32, WriteStability, Attr)> {
-        let (_, a, _) = self.object(h)?;
+        let (pfd, a, _) = self.object(h)?;
         match a.kind {
             FileKind::Regular => {}
             FileKind::Directory => return Err(VfsError::IsDir),
@@ -430,6 +465,9 @@ impl Vfs for LocalFs {
         }
         if data.len() > MAX_IO as usize {
             return Err(VfsError::Invalid);
+        }
+        if a.mode & 0o6000 != 0 {
+            self.clear_setid(c, &pfd)?;
         }
         let fd = self.rw_fd(h)?;
         sys::pwrite_all(fd.as_fd(), offset, data)?;
@@ -490,11 +528,22 @@ impl Vfs for LocalFs {
     }
 
     fn remove(&self, c: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()> {
-        self.unlink_impl(c, dir, name, false)
+        self.unlink_impl(c, dir, name, false, None)
     }
 
     fn rmdir(&self, c: &Caller, dir: &FileHandle, name: &[u8]) -> VfsResult<()> {
-        self.unlink_impl(c, dir, name, true)
+        self.unlink_impl(c, dir, name, true, None)
+    }
+
+    fn remove_if_same(
+        &self,
+        c: &Caller,
+        dir: &FileHandle,
+        name: &[u8],
+        object: (u64, u64),
+        is_dir: bool,
+    ) -> VfsResult<()> {
+        self.unlink_impl(c, dir, name, is_dir, Some(object))
     }
 
     fn rename(
@@ -581,5 +630,7 @@ impl Vfs for LocalFs {
     }
 }
 
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
-//! The calls that change the namespace or attributes: setattr, create, mkdir, symlink, mknod,
-//! remove/rmdir, rename, link.
+//! The calls that make objects or change attributes: setattr, create, mkdir, symlink, mknod,
+//! link (remove/rmdir/rename are in `unlink`).
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -76,12 +76,33 @@ impl LocalFs {
             }
         }
         if let Some(size) = set.size {
+            self.clear_setid(c, fd)?;
             let wfd = self.reopen(fd, libc::O_WRONLY)?;
             sys::ftruncate(wfd.as_fd(), size)?;
         }
         if (set.atime != SetTime::Keep || set.mtime != SetTime::Keep) && a.kind != FileKind::Symlink
         {
             sys::utimens_fd(fd.as_fd(), time_arg(set.atime), time_arg(set.mtime))?;
+        }
+        Ok(())
+    }
+
+    /// What the kernel's `file_remove_privs` does for an unprivileged writer: before a write
+    /// or truncation by a caller that is neither the owner nor root, the setuid bit goes, and
+    /// the setgid bit when group-execute is set (a setgid file without it marks mandatory
+    /// locking and stays). Without this a user allowed to write someone else's setuid program
+    /// could plant code that runs as its owner.
+    pub(super) fn clear_setid(&self, c: &Caller, fd: &OwnedFd) -> VfsResult<()> {
+        let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
+        if c.is_root() || c.uid == a.uid || a.kind != FileKind::Regular {
+            return Ok(());
+        }
+        let mut bits = 0o4000;
+        if a.mode & 0o010 != 0 {
+            bits |= 0o2000;
+        }
+        if a.mode & bits != 0 {
+            sys::chmod_fd(fd.as_fd(), a.mode & !bits)?;
         }
         Ok(())
     }
@@ -133,7 +154,12 @@ impl LocalFs {
         self.own_new(c, dir, &fd)?;
         if let Some(mode) = mode {
             let mut mode = mode & 0o7777;
-            if !c.is_root()
+            // A directory made in a setgid directory keeps the inherited bit (Linux
+            // `inode_init_owner`); otherwise a non-member may not set it.
+            let inherited = dir.mode & 0o2000 != 0
+                && sys::fstat(fd.as_fd())?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            if !inherited
+                && !c.is_root()
                 && !c.in_group(if dir.mode & 0o2000 != 0 {
                     dir.gid
                 } else {
@@ -175,32 +201,31 @@ impl LocalFs {
             Err(e) => return Err(e.into()),
         };
         if !exists {
-            // Made under a temporary name and moved into place owned (see `born`).
-            let tmp = born::temp_name();
-            let _wfd = sys::openat(
+            // Made under an unpredictable temporary name and moved into place owned; set up
+            // only through the descriptor `O_CREAT | O_EXCL` returned (see `born`).
+            let tmp = born::temp_name()?;
+            let fd = sys::openat(
                 dfd.as_fd(),
                 &tmp,
                 libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
                 0o600,
             )?;
-            let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH, 0)
-                .map_err(VfsError::from)
-                .and_then(|fd| match how {
-                    CreateHow::Unchecked(set) | CreateHow::Guarded(set) => {
-                        let mode = set.mode.or(Some(0o644));
-                        let mut rest = set.clone();
-                        rest.mode = None;
-                        self.finish_new(c, &da, fd, tag, mode, Some(&rest))
-                    }
-                    CreateHow::Exclusive(verf) => {
-                        self.own_new(c, &da, &fd)?;
-                        sys::chmod_fd(fd.as_fd(), 0o600)?;
-                        let (at, mt) = verifier_times(verf);
-                        sys::utimens_fd(fd.as_fd(), Some(Some((at, 0))), Some(Some((mt, 0))))?;
-                        let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
-                        Ok((self.handle_of(&fd, tag)?, a))
-                    }
-                });
+            let made = born::check_fresh(&fd, FileKind::Regular, 0o600).and_then(|()| match how {
+                CreateHow::Unchecked(set) | CreateHow::Guarded(set) => {
+                    let mode = set.mode.or(Some(0o644));
+                    let mut rest = set.clone();
+                    rest.mode = None;
+                    self.finish_new(c, &da, fd, tag, mode, Some(&rest))
+                }
+                CreateHow::Exclusive(verf) => {
+                    self.own_new(c, &da, &fd)?;
+                    sys::chmod_fd(fd.as_fd(), 0o600)?;
+                    let (at, mt) = verifier_times(verf);
+                    sys::utimens_fd(fd.as_fd(), Some(Some((at, 0))), Some(Some((mt, 0))))?;
+                    let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
+                    Ok((self.handle_of(&fd, tag)?, a))
+                }
+            });
             if let Some(done) = born::publish(&dfd, &tmp, name, false, made)? {
                 return Ok(done);
             }
@@ -248,12 +273,14 @@ impl LocalFs {
         if sys::fstatat(dfd.as_fd(), name).is_ok() {
             return Err(VfsError::Exists);
         }
-        // Made under a temporary name and moved into place owned (see `born`).
-        let tmp = born::temp_name();
+        // Made under an unpredictable temporary name, checked, and moved into place owned
+        // (see `born`).
+        let tmp = born::temp_name()?;
         sys::mkdirat(dfd.as_fd(), &tmp, 0o700)?;
         let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH | libc::O_DIRECTORY, 0)
             .map_err(VfsError::from)
             .and_then(|fd| {
+                born::check_fresh(&fd, FileKind::Directory, 0o700)?;
                 let mut mode = set.mode.unwrap_or(0o755) & 0o7777;
                 if da.mode & 0o2000 != 0 {
                     mode |= 0o2000; // setgid directories propagate to subdirectories
@@ -278,9 +305,17 @@ impl LocalFs {
             return Err(VfsError::Invalid);
         }
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
-        sys::symlinkat(target, dfd.as_fd(), name)?;
-        let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
-        self.finish_new(c, &da, fd, tag, None, None)
+        // Made under an unpredictable temporary name, opened `O_PATH | O_NOFOLLOW`, checked,
+        // chowned through that descriptor (`fchownat(AT_EMPTY_PATH)`), moved into place.
+        let tmp = born::temp_name()?;
+        sys::symlinkat(target, dfd.as_fd(), &tmp)?;
+        let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH, 0)
+            .map_err(VfsError::from)
+            .and_then(|fd| {
+                born::check_fresh(&fd, FileKind::Symlink, 0o777)?;
+                self.finish_new(c, &da, fd, tag, None, None)
+            });
+        born::publish(&dfd, &tmp, name, false, made)?.ok_or(VfsError::Exists)
     }
 
     pub(super) fn mknod_impl(
@@ -310,96 +345,25 @@ impl LocalFs {
             _ => return Err(VfsError::BadType),
         };
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
-        sys::mknodat(dfd.as_fd(), name, ifmt | 0o600, dev)?;
-        let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
-        let mut rest = set.clone();
-        rest.mode = None;
-        self.finish_new(
-            c,
-            &da,
-            fd,
-            tag,
-            Some(set.mode.unwrap_or(0o644)),
-            Some(&rest),
-        )
-    }
-
-    pub(super) fn unlink_impl(
-        &self,
-        c: &Caller,
-        dir: &FileHandle,
-        name: &[u8],
-        rmdir: bool,
-    ) -> VfsResult<()> {
-        match name {
-            b"." => return Err(VfsError::Invalid),
-            b".." => {
-                return Err(if rmdir {
-                    VfsError::NotEmpty
-                } else {
-                    VfsError::Invalid
-                })
-            }
-            _ => names::check(name)?,
-        }
-        let (dfd, da, _) = self.searchable_dir(c, dir)?;
-        let st = sys::fstatat(dfd.as_fd(), name)?;
-        let child = attr_from_stat(&st);
-        match (rmdir, child.kind == FileKind::Directory) {
-            (true, false) => return Err(VfsError::NotDir),
-            (false, true) => return Err(VfsError::IsDir),
-            _ => {}
-        }
-        if !perm::may_delete_from(c, &da, &child) {
-            return Err(VfsError::Access);
-        }
-        sys::unlinkat(dfd.as_fd(), name, rmdir)?;
-        self.gens.forget(st.st_ino);
-        Ok(())
-    }
-
-    pub(super) fn rename_impl(
-        &self,
-        c: &Caller,
-        from_dir: &FileHandle,
-        from_name: &[u8],
-        to_dir: &FileHandle,
-        to_name: &[u8],
-    ) -> VfsResult<()> {
-        names::check(from_name)?;
-        names::check(to_name)?;
-        let (ffd, fa, ftag) = self.searchable_dir(c, from_dir)?;
-        let (tfd, ta, ttag) = self.searchable_dir(c, to_dir)?;
-        if ftag != ttag {
-            return Err(VfsError::CrossDevice);
-        }
-        let src = attr_from_stat(&sys::fstatat(ffd.as_fd(), from_name)?);
-        if !perm::may_delete_from(c, &fa, &src) || !perm::may_write(c, &ta) {
-            return Err(VfsError::Access);
-        }
-        if src.kind == FileKind::Directory && fa.fileid != ta.fileid && !perm::may_write(c, &src) {
-            // Moving a directory rewrites its `..` entry.
-            return Err(VfsError::Access);
-        }
-        let replaced = match sys::fstatat(tfd.as_fd(), to_name) {
-            Ok(st) => {
-                let dst = attr_from_stat(&st);
-                if dst.fileid == src.fileid && dst.fsid == src.fsid {
-                    return Ok(()); // same object: nothing to do (POSIX)
-                }
-                if !perm::may_delete_from(c, &ta, &dst) {
-                    return Err(VfsError::Access);
-                }
-                Some(dst.fileid)
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
-            Err(e) => return Err(e.into()),
-        };
-        sys::renameat(ffd.as_fd(), from_name, tfd.as_fd(), to_name)?;
-        if let Some(ino) = replaced {
-            self.gens.forget(ino);
-        }
-        Ok(())
+        // As SYMLINK: temporary name, `O_PATH | O_NOFOLLOW` descriptor, checked, moved.
+        let tmp = born::temp_name()?;
+        sys::mknodat(dfd.as_fd(), &tmp, ifmt | 0o600, dev)?;
+        let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH, 0)
+            .map_err(VfsError::from)
+            .and_then(|fd| {
+                born::check_fresh(&fd, kind, 0o600)?;
+                let mut rest = set.clone();
+                rest.mode = None;
+                self.finish_new(
+                    c,
+                    &da,
+                    fd,
+                    tag,
+                    Some(set.mode.unwrap_or(0o644)),
+                    Some(&rest),
+                )
+            });
+        born::publish(&dfd, &tmp, name, false, made)?.ok_or(VfsError::Exists)
     }
 
     pub(super) fn link_impl(
@@ -414,6 +378,9 @@ impl LocalFs {
         if a.kind == FileKind::Directory {
             return Err(VfsError::IsDir);
         }
+        if !may_link_source(c, &a) {
+            return Err(VfsError::NotOwner);
+        }
         let (dfd, _, dtag) = self.writable_dir(c, dir)?;
         if tag != dtag {
             return Err(VfsError::CrossDevice);
@@ -421,6 +388,18 @@ impl LocalFs {
         sys::link_fd(fd.as_fd(), dfd.as_fd(), name)?;
         Ok(attr_from_stat(&sys::fstat(fd.as_fd())?))
     }
+}
+
+/// Linux `protected_hardlinks` (fs/namei.c `may_linkat`) for the caller, since the server
+/// runs as root and the kernel's own check never applies to it: the caller owns the source,
+/// or it is a regular file that is neither setuid nor setgid-and-group-executable and the
+/// caller may read and write it; root (not squashed) may link anything.
+fn may_link_source(c: &Caller, a: &Attr) -> bool {
+    if c.is_root() || c.uid == a.uid {
+        return true;
+    }
+    let setid = a.mode & 0o4000 != 0 || (a.mode & 0o2010 == 0o2010);
+    a.kind == FileKind::Regular && !setid && perm::may_read(c, a) && perm::may_write(c, a)
 }
 
 /// Exclusive-create verifier stored in atime/mtime seconds (as knfsd does), kept within 31 bits

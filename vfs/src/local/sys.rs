@@ -270,6 +270,65 @@ pub fn rename_noreplace(dir: BorrowedFd<'_>, from: &[u8], to: &[u8]) -> io::Resu
     .map(|_| ())
 }
 
+/// `renameat2(from_dir, from, to_dir, to, RENAME_EXCHANGE)`: swaps two names atomically
+/// (both must exist).
+pub fn rename_exchange(
+    from_dir: BorrowedFd<'_>,
+    from: &[u8],
+    to_dir: BorrowedFd<'_>,
+    to: &[u8],
+) -> io::Result<()> {
+    renameat2(from_dir, from, to_dir, to, libc::RENAME_EXCHANGE)
+}
+
+/// `renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE)` across directories.
+pub fn rename_noreplace_to(
+    from_dir: BorrowedFd<'_>,
+    from: &[u8],
+    to_dir: BorrowedFd<'_>,
+    to: &[u8],
+) -> io::Result<()> {
+    renameat2(from_dir, from, to_dir, to, libc::RENAME_NOREPLACE)
+}
+
+fn renameat2(
+    from_dir: BorrowedFd<'_>,
+    from: &[u8],
+    to_dir: BorrowedFd<'_>,
+    to: &[u8],
+    flags: libc::c_uint,
+) -> io::Result<()> {
+    let a = cstr(from)?;
+    let b = cstr(to)?;
+    // SAFETY: valid NUL-terminated names; the fds are borrowed for the call only.
+    cvt(unsafe {
+        libc::renameat2(
+            from_dir.as_raw_fd(),
+            a.as_ptr(),
+            to_dir.as_raw_fd(),
+            b.as_ptr(),
+            flags,
+        )
+    })
+    .map(|_| ())
+}
+
+/// `linkat(dir, from, dir, to, 0)`: a second name for the object `from` names (a symlink
+/// itself, not its target). Fails with EEXIST if `to` exists.
+pub fn link_names(dir: BorrowedFd<'_>, from: &[u8], to: &[u8]) -> io::Result<()> {
+    let a = cstr(from)?;
+    let b = cstr(to)?;
+    // SAFETY: valid args.
+    cvt(unsafe { libc::linkat(dir.as_raw_fd(), a.as_ptr(), dir.as_raw_fd(), b.as_ptr(), 0) })
+        .map(|_| ())
+}
+
+/// The effective uid of this process (the owner of every object it makes).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
 /// `renameat(from_dir, from, to_dir, to)`.
 pub fn renameat(
     from_dir: BorrowedFd<'_>,

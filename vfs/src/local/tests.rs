@@ -5,14 +5,14 @@ use crate::perm::{ACCESS_MODIFY, ACCESS_READ};
 use crate::{CreateHow, SetAttr, ZoneId};
 use std::path::PathBuf;
 
-struct Tmp(PathBuf);
+pub(super) struct Tmp(pub(super) PathBuf);
 impl Drop for Tmp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
-fn setup() -> (Tmp, LocalFs, FileHandle) {
+pub(super) fn setup() -> (Tmp, LocalFs, FileHandle) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let base = std::env::temp_dir().join(format!(
@@ -35,7 +35,7 @@ fn setup() -> (Tmp, LocalFs, FileHandle) {
     (Tmp(base), fs, root)
 }
 
-fn user(uid: u32) -> Caller {
+pub(super) fn user(uid: u32) -> Caller {
     Caller {
         uid,
         gid: uid,
@@ -47,7 +47,7 @@ fn user(uid: u32) -> Caller {
     }
 }
 
-fn unchecked() -> CreateHow {
+pub(super) fn unchecked() -> CreateHow {
     CreateHow::Unchecked(SetAttr {
         mode: Some(0o640),
         ..SetAttr::default()
