@@ -200,7 +200,10 @@ fn system() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSection {
-    /// Hosts: IP, CIDR, wildcard (`*`, `*.example.com`, `10.1.*`), or `@netgroup`.
+    /// Hosts: IP, CIDR, address wildcard (`*`, `10.1.*`) or `localhost`. Host names, name
+    /// wildcards (`*.example.com`) and `@netgroup`s are refused with the line they are on:
+    /// they are not resolved yet and would silently match nobody.
+    #[serde(deserialize_with = "client_patterns")]
     pub hosts: Vec<String>,
     /// `ro` (default, the safe one) or `rw`.
     #[serde(default)]
@@ -218,6 +221,17 @@ pub struct ClientSection {
 
 fn nobody() -> u32 {
     65534
+}
+
+/// `hosts`, each checked while parsing so that an error names the key and its line.
+fn client_patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let hosts = Vec::<String>::deserialize(d)?;
+    for h in &hosts {
+        if let Err(e) = shoal_auth::clients::ClientPattern::parse(h) {
+            return Err(serde::de::Error::custom(format!("hosts: {e}")));
+        }
+    }
+    Ok(hosts)
 }
 
 /// Read-only or read-write.
@@ -662,9 +676,10 @@ mod tests {
             "t",
         )
         .unwrap_err();
+        let err = format!("{err:#}");
         assert!(
-            format!("{err:#}").contains("nfs.exports[0].clients[0].hosts"),
-            "{err:#}"
+            err.contains("hosts") && err.contains("line 4") && err.contains("10.0.0.0/99"),
+            "{err}"
         );
     }
 
@@ -711,6 +726,27 @@ mod tests {
             format!("{err:#}").contains("smb.allow_unencrypted_legacy"),
             "{err:#}"
         );
+    }
+
+    /// Name-based patterns never match today, so they are refused with the key and line
+    /// (issue 11), not accepted to let a restrictive entry fall back to a broader one.
+    #[test]
+    fn unresolvable_client_patterns_name_key_and_line() {
+        for p in ["build*.example.com", "@builders", "server.example.com"] {
+            let text = format!(
+                "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"10.0.0.0/8\", \"{p}\"]\n"
+            );
+            let err = format!("{:#}", Config::parse(&text, "t").unwrap_err());
+            assert!(
+                err.contains("hosts") && err.contains("line 4") && err.contains(p),
+                "{err}"
+            );
+        }
+        Config::parse(
+            "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"localhost\", \"10.1.*\"]\n",
+            "t",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -11,10 +11,12 @@
 //! network (longest prefix first), then wildcard, then netgroup. Among equally specific
 //! matches the first entry wins.
 //!
-//! No DNS is done for now: IP patterns match the client address exactly; a host-name pattern
-//! matches only if it is `localhost` and the client is a loopback address; wildcards are
-//! matched against the textual client address, so `*.example.com` matches nobody until
-//! reverse lookups exist. IPv4-mapped IPv6 client addresses are matched as IPv4.
+//! No DNS is done for now, so patterns that need it are refused when parsed (never accepted
+//! and then silently matching nobody, which would let a restrictive entry fall back to a
+//! broader one): host names other than `localhost`, wildcards over names (`build*.example.com`)
+//! and `@netgroup`s are errors ([`UNRESOLVED`]). `localhost` matches loopback clients;
+//! wildcards are address globs (`192.168.1.*`, `fd00:*`, `*`) matched against the textual
+//! client address. IPv4-mapped IPv6 client addresses are matched as IPv4.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -28,12 +30,25 @@ pub struct PatternError {
     pub reason: &'static str,
 }
 
+/// Why name-based patterns are refused (the reason of their [`PatternError`]).
+pub const UNRESOLVED: &str =
+    "host names, name wildcards and @netgroups are not resolved yet (no DNS or netgroup lookups), so this entry would never match; use IP addresses, CIDR networks or address wildcards";
+
+/// True for a glob over addresses: digits, `.`, `*`, `?`, or an IPv6 form (hex digits and `:`).
+fn is_address_glob(s: &str) -> bool {
+    let v4 = s.bytes().all(|b| b.is_ascii_digit() || b"*?.".contains(&b));
+    let v6 = s.contains(':')
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b"*?.:".contains(&b));
+    v4 || v6
+}
+
 /// One parsed client pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientPattern {
     /// An exact address.
     Address(IpAddr),
-    /// A host name (matched without DNS: only `localhost`, against loopback clients).
+    /// A host name: only `localhost` (loopback clients) is accepted until DNS lookups exist.
     HostName(String),
     /// A network: address with `prefix` leading bits significant.
     Network {
@@ -44,7 +59,7 @@ pub enum ClientPattern {
     },
     /// A glob with `*` / `?`, matched against the textual client address.
     Wildcard(String),
-    /// `@netgroup`.
+    /// `@netgroup`: never produced by [`ClientPattern::parse`] until netgroups resolve.
     Netgroup(String),
 }
 
@@ -145,9 +160,13 @@ impl ClientPattern {
             if name.is_empty() {
                 return Err(err("empty netgroup name"));
             }
-            return Ok(ClientPattern::Netgroup(name.to_string()));
+            // TODO(R4 netgroups issue): resolve through a netgroup cache, then accept.
+            return Err(err(UNRESOLVED));
         }
         if s.contains('*') || s.contains('?') {
+            if !is_address_glob(s) {
+                return Err(err(UNRESOLVED));
+            }
             return Ok(ClientPattern::Wildcard(s.to_ascii_lowercase()));
         }
         if let Some((addr, len)) = s.split_once('/') {
@@ -176,7 +195,11 @@ impl ClientPattern {
         if s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
         {
-            return Ok(ClientPattern::HostName(s.to_ascii_lowercase()));
+            // `localhost` needs no DNS: it is the loopback addresses.
+            if s.eq_ignore_ascii_case("localhost") {
+                return Ok(ClientPattern::HostName(s.to_ascii_lowercase()));
+            }
+            return Err(err(UNRESOLVED));
         }
         Err(err("not a host, network, wildcard or @netgroup"))
     }
@@ -298,7 +321,7 @@ mod tests {
             Some(Specificity::Wildcard)
         );
         assert_eq!(m("192.168.1.*", "192.168.2.77"), None);
-        assert_eq!(m("*.example.com", "1.2.3.4"), None);
+        assert_eq!(m("fd00:*", "fd00::7"), Some(Specificity::Wildcard));
         assert!(glob(b"*.example.com", b"host.example.com"));
         assert!(glob(b"h?st*", b"HOST1"));
         assert!(!glob(b"h?st", b"hst"));
@@ -308,14 +331,29 @@ mod tests {
     fn hostnames_without_dns() {
         assert_eq!(m("localhost", "127.0.0.1"), Some(Specificity::Exact));
         assert_eq!(m("localhost", "::1"), Some(Specificity::Exact));
+        assert_eq!(m("LocalHost", "::1"), Some(Specificity::Exact));
         assert_eq!(m("localhost", "10.0.0.1"), None);
-        assert_eq!(m("server.example.com", "127.0.0.1"), None);
     }
 
+    /// Patterns that would need DNS or netgroup lookups are refused, never accepted to match
+    /// nobody (issue 11: a restrictive entry silently falling back to a broader one).
     #[test]
-    fn netgroups_never_match_yet() {
-        assert_eq!(m("@trusted", "127.0.0.1"), None);
-        assert!(ClientPattern::parse("@").is_err());
+    fn unresolvable_patterns_are_refused() {
+        for p in [
+            "server.example.com",
+            "build*.example.com",
+            "*.example.com",
+            "h?st",
+            "@trusted",
+            "@",
+        ] {
+            let e = ClientPattern::parse(p).unwrap_err();
+            assert_eq!(e.pattern, p);
+            if p != "@" {
+                assert_eq!(e.reason, UNRESOLVED, "{p}");
+            }
+        }
+        assert!(ClientList::new([(vec!["10.0.0.0/8", "@builders"], ())]).is_err());
     }
 
     #[test]
@@ -323,7 +361,7 @@ mod tests {
         let list = ClientList::new([
             (vec!["*"], "wild"),
             (vec!["10.0.0.0/8"], "net8"),
-            (vec!["10.1.0.0/16", "@ng"], "net16"),
+            (vec!["10.1.0.0/16"], "net16"),
             (vec!["10.1.2.3"], "exact"),
         ])
         .unwrap();
