@@ -137,6 +137,21 @@ pub struct NfsSection {
     /// Register NFS and MOUNT with rpcbind on 127.0.0.1:111 when one listens there.
     #[serde(default = "yes")]
     pub register_rpcbind: bool,
+    /// Most connections that have not made an admitted call yet (a call other than NULL
+    /// from an address and port an export admits); at most `max_connections`. Stops
+    /// sockets that never authenticate from taking every slot.
+    #[serde(default = "default_nfs_max_unauth")]
+    pub max_unauthenticated: usize,
+    /// Most connections from one client address.
+    #[serde(default = "default_nfs_per_client")]
+    pub max_connections_per_client: usize,
+    /// A connection without an admitted call is closed after this many seconds.
+    #[serde(default = "default_unauth_secs")]
+    pub unauthenticated_timeout_secs: u64,
+    /// A reply write that makes no progress for this many seconds closes the connection
+    /// (stops clients that never read replies from pinning slots).
+    #[serde(default = "default_send_timeout_secs")]
+    pub send_timeout_secs: u64,
     /// Exports.
     #[serde(default)]
     pub exports: Vec<ExportSection>,
@@ -151,6 +166,10 @@ impl Default for NfsSection {
             max_connections: default_max_connections(),
             max_in_flight: default_nfs_max_in_flight(),
             register_rpcbind: true,
+            max_unauthenticated: default_nfs_max_unauth(),
+            max_connections_per_client: default_nfs_per_client(),
+            unauthenticated_timeout_secs: default_unauth_secs(),
+            send_timeout_secs: default_send_timeout_secs(),
             exports: Vec::new(),
         }
     }
@@ -170,6 +189,15 @@ fn default_max_connections() -> usize {
 }
 fn default_nfs_max_in_flight() -> usize {
     16
+}
+fn default_nfs_max_unauth() -> usize {
+    128
+}
+fn default_nfs_per_client() -> usize {
+    64
+}
+fn default_send_timeout_secs() -> u64 {
+    60
 }
 
 /// `[[nfs.exports]]`.
@@ -217,6 +245,10 @@ pub struct ClientSection {
     /// gid that squashed users get.
     #[serde(default = "nobody")]
     pub anon_gid: u32,
+    /// Accept requests from source ports >= 1024 (knfsd's `insecure`). Default false: only
+    /// root on a client can send from a port below 1024.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 fn nobody() -> u32 {
@@ -283,6 +315,15 @@ pub struct SmbSection {
     /// Most simultaneous SMB connections.
     #[serde(default = "default_smb_max_connections")]
     pub max_connections: usize,
+    /// Most connections without an established session (at most `max_connections`).
+    #[serde(default = "default_smb_max_unauth")]
+    pub max_unauthenticated: usize,
+    /// Most connections from one client address.
+    #[serde(default = "default_smb_per_client")]
+    pub max_connections_per_client: usize,
+    /// A reply write that makes no progress for this many seconds closes the connection.
+    #[serde(default = "default_send_timeout_secs")]
+    pub send_timeout_secs: u64,
     /// Shares (`IPC$` is always there).
     #[serde(default)]
     pub shares: Vec<ShareSection>,
@@ -377,6 +418,9 @@ impl Default for SmbSection {
             allow_guest: false,
             max_message: default_max_message(),
             max_connections: default_smb_max_connections(),
+            max_unauthenticated: default_smb_max_unauth(),
+            max_connections_per_client: default_smb_per_client(),
+            send_timeout_secs: default_send_timeout_secs(),
             shares: Vec::new(),
             encryption: Encryption::default(),
             allow_unencrypted_legacy: false,
@@ -406,6 +450,12 @@ fn default_max_message() -> usize {
 }
 fn default_smb_max_connections() -> usize {
     16384
+}
+fn default_smb_max_unauth() -> usize {
+    1024
+}
+fn default_smb_per_client() -> usize {
+    256
 }
 
 fn default_ciphers() -> Vec<String> {
@@ -605,6 +655,22 @@ impl Config {
             ("smb.max_connections", self.smb.max_connections),
             ("nfs.max_connections", self.nfs.max_connections),
             ("nfs.max_in_flight", self.nfs.max_in_flight),
+            ("nfs.max_unauthenticated", self.nfs.max_unauthenticated),
+            (
+                "nfs.max_connections_per_client",
+                self.nfs.max_connections_per_client,
+            ),
+            (
+                "nfs.unauthenticated_timeout_secs",
+                self.nfs.unauthenticated_timeout_secs as usize,
+            ),
+            ("nfs.send_timeout_secs", self.nfs.send_timeout_secs as usize),
+            ("smb.max_unauthenticated", self.smb.max_unauthenticated),
+            (
+                "smb.max_connections_per_client",
+                self.smb.max_connections_per_client,
+            ),
+            ("smb.send_timeout_secs", self.smb.send_timeout_secs as usize),
         ] {
             if v == 0 {
                 bail!("{key}: must be at least 1");

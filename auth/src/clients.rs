@@ -273,6 +273,138 @@ impl<T> ClientList<T> {
     }
 }
 
+/// Why a new connection was refused by a [`ConnLimiter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnRefused {
+    /// `max_connections` connections are open.
+    Total,
+    /// `max_unauthenticated` connections have not authenticated yet.
+    Unauthenticated,
+    /// This client address has `max_connections_per_client` connections open.
+    PerClient,
+}
+
+impl std::fmt::Display for ConnRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnRefused::Total => "connection limit reached",
+            ConnRefused::Unauthenticated => "unauthenticated connection limit reached",
+            ConnRefused::PerClient => "per-client connection limit reached",
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    unauthenticated: usize,
+    per_client: std::collections::HashMap<IpAddr, usize>,
+}
+
+/// Connection admission shared by a listener's connections: a total cap, a lower cap on
+/// connections that have not authenticated yet (so sockets that never authenticate cannot
+/// take every slot), and a cap per client address (so one host cannot). Every check and
+/// count change happens under one lock. IPv4-mapped IPv6 addresses count as IPv4.
+#[derive(Debug, Clone)]
+pub struct ConnLimiter {
+    counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+    max_total: usize,
+    max_unauthenticated: usize,
+    max_per_client: usize,
+}
+
+/// One admitted connection; dropping it frees its slot.
+#[derive(Debug)]
+pub struct ConnSlot {
+    counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+    client: IpAddr,
+    unauthenticated: bool,
+}
+
+fn lock_counts(m: &std::sync::Mutex<Counts>) -> std::sync::MutexGuard<'_, Counts> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ConnLimiter {
+    /// Caps of 0 act as 1; the unauthenticated cap is at most the total.
+    pub fn new(max_total: usize, max_unauthenticated: usize, max_per_client: usize) -> Self {
+        let max_total = max_total.max(1);
+        ConnLimiter {
+            counts: Default::default(),
+            max_total,
+            max_unauthenticated: max_unauthenticated.clamp(1, max_total),
+            max_per_client: max_per_client.max(1),
+        }
+    }
+
+    /// Admits a new (unauthenticated) connection from `client`, or says which cap is full.
+    pub fn admit(&self, client: IpAddr) -> Result<ConnSlot, ConnRefused> {
+        let client = normalize(client);
+        let mut c = lock_counts(&self.counts);
+        if c.total >= self.max_total {
+            return Err(ConnRefused::Total);
+        }
+        if c.unauthenticated >= self.max_unauthenticated {
+            return Err(ConnRefused::Unauthenticated);
+        }
+        let n = c.per_client.get(&client).copied().unwrap_or(0);
+        if n >= self.max_per_client {
+            return Err(ConnRefused::PerClient);
+        }
+        c.per_client.insert(client, n.saturating_add(1));
+        c.total = c.total.saturating_add(1);
+        c.unauthenticated = c.unauthenticated.saturating_add(1);
+        Ok(ConnSlot {
+            counts: self.counts.clone(),
+            client,
+            unauthenticated: true,
+        })
+    }
+
+    /// Open connections, and how many of them are unauthenticated.
+    pub fn counts(&self) -> (usize, usize) {
+        let c = lock_counts(&self.counts);
+        (c.total, c.unauthenticated)
+    }
+}
+
+impl ConnSlot {
+    /// The connection has authenticated: it no longer counts against the unauthenticated cap.
+    pub fn authenticated(&mut self) {
+        if self.unauthenticated {
+            self.unauthenticated = false;
+            let mut c = lock_counts(&self.counts);
+            c.unauthenticated = c.unauthenticated.saturating_sub(1);
+        }
+    }
+
+    /// Whether [`ConnSlot::authenticated`] has been called.
+    pub fn is_authenticated(&self) -> bool {
+        !self.unauthenticated
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let mut c = lock_counts(&self.counts);
+        c.total = c.total.saturating_sub(1);
+        if self.unauthenticated {
+            c.unauthenticated = c.unauthenticated.saturating_sub(1);
+        }
+        let left = c
+            .per_client
+            .get(&self.client)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(1);
+        if left == 0 {
+            c.per_client.remove(&self.client);
+        } else {
+            c.per_client.insert(self.client, left);
+        }
+    }
+}
+
 /// The IPv6 loopback, for tests and defaults.
 pub const LOOPBACK_V6: Ipv6Addr = Ipv6Addr::LOCALHOST;
 
@@ -378,6 +510,33 @@ mod tests {
         assert_eq!(list.lookup(ip("127.0.0.1")), None);
         let list = ClientList::new([(vec!["10.9.9.9"], ())]).unwrap();
         assert_eq!(list.lookup(ip("127.0.0.1")), None);
+    }
+
+    #[test]
+    fn conn_limiter_caps_total_unauthenticated_and_per_client() {
+        let l = ConnLimiter::new(4, 2, 3);
+        let a = ip("10.0.0.1");
+        let mut s1 = l.admit(a).unwrap();
+        let _s2 = l.admit(a).unwrap();
+        assert_eq!(
+            l.admit(ip("10.0.0.2")).unwrap_err(),
+            ConnRefused::Unauthenticated
+        );
+        s1.authenticated();
+        s1.authenticated();
+        assert_eq!(l.counts(), (2, 1));
+        let _s3 = l.admit(ip("::ffff:10.0.0.1")).unwrap();
+        assert_eq!(l.admit(a).unwrap_err(), ConnRefused::Unauthenticated);
+        drop(_s3);
+        let mut s3 = l.admit(a).unwrap();
+        s3.authenticated();
+        assert_eq!(l.admit(a).unwrap_err(), ConnRefused::PerClient);
+        let mut s4 = l.admit(ip("10.0.0.2")).unwrap();
+        s4.authenticated();
+        assert_eq!(l.admit(ip("10.0.0.3")).unwrap_err(), ConnRefused::Total);
+        drop((s1, s3, s4));
+        assert_eq!(l.counts(), (1, 1));
+        assert!(l.counts.lock().unwrap().per_client.len() == 1);
     }
 
     #[test]
