@@ -31,8 +31,10 @@ pub(crate) struct Shared {
     pub(crate) io_max: u32,
 }
 
-/// Entries kept in the duplicate-request cache.
-pub(crate) const DRC_CAPACITY: usize = 4096;
+/// Entries kept in the duplicate-request cache, in all (docs/limits.md).
+pub(crate) const DRC_CAPACITY: usize = 16384;
+/// Entries kept per client address: a client flooding distinct xids evicts only its own.
+pub(crate) const DRC_PER_CLIENT: usize = 1024;
 
 /// Starts a reply record: room for the record mark, then the RPC reply header.
 fn reply_start(xid: u32, header: &ReplyHeader, capacity: usize) -> BytesMut {

@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::dispatch::{self, Outgoing, Shared, DRC_CAPACITY};
+use crate::dispatch::{self, Outgoing, Shared, DRC_CAPACITY, DRC_PER_CLIENT};
 use crate::drc::Drc;
 use crate::export::Exports;
 use crate::NfsConfig;
@@ -75,7 +75,7 @@ pub(crate) async fn serve(
     let shared = Arc::new(Shared {
         exports,
         vfs,
-        drc: Drc::new(DRC_CAPACITY),
+        drc: Drc::new(DRC_CAPACITY, DRC_PER_CLIENT),
         mounts: Mutex::new(Default::default()),
         io_max: io_max(config.max_record),
     });
