@@ -145,6 +145,7 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
     let mut writer = tokio::spawn(inflight::write_loop(wr, out_rx).in_current_span());
     let mut writer_done = false;
     let reads = Arc::new(Semaphore::new(shared.config.max_reads_in_flight.max(1)));
+    let pipe_budget = Arc::new(crate::rpc::PipeBudget::default());
     tracing::debug!("connection accepted");
     'frames: loop {
         let limit = if conn.ever_authenticated {
@@ -194,7 +195,10 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 break;
             }
         };
-        let outcome = conn.handle_frame(buf).await;
+        // Pipes opened while handling this frame charge this connection's budget.
+        let outcome = crate::rpc::PIPE_BUDGET
+            .scope(pipe_budget.clone(), conn.handle_frame(buf))
+            .await;
         if conn.ever_authenticated {
             if let Some(slot) = slot.as_mut() {
                 slot.authenticated();
