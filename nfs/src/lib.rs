@@ -100,7 +100,8 @@ pub struct ExportConfig {
 /// One entry of an export's client list (R1).
 #[derive(Debug, Clone)]
 pub struct ClientEntry {
-    /// Host, CIDR, wildcard or `@netgroup` patterns this entry applies to.
+    /// Host, CIDR or address-wildcard patterns this entry applies to (names and `@netgroup`s
+    /// are refused until they resolve: `shoal_auth::clients`).
     pub patterns: Vec<String>,
     /// Refuse modifications (`NFS3ERR_ROFS`).
     pub read_only: bool,

@@ -20,6 +20,8 @@ pub const ALLOC_RESERVE_PERCENT: u64 = 5;
 static ALLOC_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Whether growing the blocks of the file open on `fd` to `len` bytes leaves the reserve.
+// `statvfs` fields are not u64 on every target.
+#[allow(clippy::useless_conversion)]
 fn leaves_reserve(fd: BorrowedFd<'_>, len: u64) -> VfsResult<bool> {
     let st = sys::fstat(fd)?;
     let used = u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512);
@@ -79,6 +81,7 @@ mod tests {
     /// An AllocationSize of all the free space is refused (nothing reserved); one that
     /// leaves the reserve is granted.
     #[test]
+    #[allow(clippy::useless_conversion)]
     fn preallocation_leaves_a_reserve_free() {
         let base = std::env::temp_dir().join(format!("shoal-alloc-{}", std::process::id()));
         std::fs::create_dir_all(base.join("b")).unwrap();
