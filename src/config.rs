@@ -137,6 +137,21 @@ pub struct NfsSection {
     /// Register NFS and MOUNT with rpcbind on 127.0.0.1:111 when one listens there.
     #[serde(default = "yes")]
     pub register_rpcbind: bool,
+    /// Most connections that have not made an admitted call yet (a call other than NULL
+    /// from an address and port an export admits); at most `max_connections`. Stops
+    /// sockets that never authenticate from taking every slot.
+    #[serde(default = "default_nfs_max_unauth")]
+    pub max_unauthenticated: usize,
+    /// Most connections from one client address.
+    #[serde(default = "default_nfs_per_client")]
+    pub max_connections_per_client: usize,
+    /// A connection without an admitted call is closed after this many seconds.
+    #[serde(default = "default_unauth_secs")]
+    pub unauthenticated_timeout_secs: u64,
+    /// A reply write that makes no progress for this many seconds closes the connection
+    /// (stops clients that never read replies from pinning slots).
+    #[serde(default = "default_send_timeout_secs")]
+    pub send_timeout_secs: u64,
     /// Exports.
     #[serde(default)]
     pub exports: Vec<ExportSection>,
@@ -151,6 +166,10 @@ impl Default for NfsSection {
             max_connections: default_max_connections(),
             max_in_flight: default_nfs_max_in_flight(),
             register_rpcbind: true,
+            max_unauthenticated: default_nfs_max_unauth(),
+            max_connections_per_client: default_nfs_per_client(),
+            unauthenticated_timeout_secs: default_unauth_secs(),
+            send_timeout_secs: default_send_timeout_secs(),
             exports: Vec::new(),
         }
     }
@@ -170,6 +189,15 @@ fn default_max_connections() -> usize {
 }
 fn default_nfs_max_in_flight() -> usize {
     16
+}
+fn default_nfs_max_unauth() -> usize {
+    128
+}
+fn default_nfs_per_client() -> usize {
+    64
+}
+fn default_send_timeout_secs() -> u64 {
+    60
 }
 
 /// `[[nfs.exports]]`.
@@ -200,7 +228,10 @@ fn system() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSection {
-    /// Hosts: IP, CIDR, wildcard (`*`, `*.example.com`, `10.1.*`), or `@netgroup`.
+    /// Hosts: IP, CIDR, address wildcard (`*`, `10.1.*`) or `localhost`. Host names, name
+    /// wildcards (`*.example.com`) and `@netgroup`s are refused with the line they are on:
+    /// they are not resolved yet and would silently match nobody.
+    #[serde(deserialize_with = "client_patterns")]
     pub hosts: Vec<String>,
     /// `ro` (default, the safe one) or `rw`.
     #[serde(default)]
@@ -214,10 +245,25 @@ pub struct ClientSection {
     /// gid that squashed users get.
     #[serde(default = "nobody")]
     pub anon_gid: u32,
+    /// Accept requests from source ports >= 1024 (knfsd's `insecure`). Default false: only
+    /// root on a client can send from a port below 1024.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 fn nobody() -> u32 {
     65534
+}
+
+/// `hosts`, each checked while parsing so that an error names the key and its line.
+fn client_patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let hosts = Vec::<String>::deserialize(d)?;
+    for h in &hosts {
+        if let Err(e) = shoal_auth::clients::ClientPattern::parse(h) {
+            return Err(serde::de::Error::custom(format!("hosts: {e}")));
+        }
+    }
+    Ok(hosts)
 }
 
 /// Read-only or read-write.
@@ -269,6 +315,15 @@ pub struct SmbSection {
     /// Most simultaneous SMB connections.
     #[serde(default = "default_smb_max_connections")]
     pub max_connections: usize,
+    /// Most connections without an established session (at most `max_connections`).
+    #[serde(default = "default_smb_max_unauth")]
+    pub max_unauthenticated: usize,
+    /// Most connections from one client address.
+    #[serde(default = "default_smb_per_client")]
+    pub max_connections_per_client: usize,
+    /// A reply write that makes no progress for this many seconds closes the connection.
+    #[serde(default = "default_send_timeout_secs")]
+    pub send_timeout_secs: u64,
     /// Shares (`IPC$` is always there).
     #[serde(default)]
     pub shares: Vec<ShareSection>,
@@ -363,6 +418,9 @@ impl Default for SmbSection {
             allow_guest: false,
             max_message: default_max_message(),
             max_connections: default_smb_max_connections(),
+            max_unauthenticated: default_smb_max_unauth(),
+            max_connections_per_client: default_smb_per_client(),
+            send_timeout_secs: default_send_timeout_secs(),
             shares: Vec::new(),
             encryption: Encryption::default(),
             allow_unencrypted_legacy: false,
@@ -392,6 +450,12 @@ fn default_max_message() -> usize {
 }
 fn default_smb_max_connections() -> usize {
     16384
+}
+fn default_smb_max_unauth() -> usize {
+    1024
+}
+fn default_smb_per_client() -> usize {
+    256
 }
 
 fn default_ciphers() -> Vec<String> {
@@ -591,6 +655,22 @@ impl Config {
             ("smb.max_connections", self.smb.max_connections),
             ("nfs.max_connections", self.nfs.max_connections),
             ("nfs.max_in_flight", self.nfs.max_in_flight),
+            ("nfs.max_unauthenticated", self.nfs.max_unauthenticated),
+            (
+                "nfs.max_connections_per_client",
+                self.nfs.max_connections_per_client,
+            ),
+            (
+                "nfs.unauthenticated_timeout_secs",
+                self.nfs.unauthenticated_timeout_secs as usize,
+            ),
+            ("nfs.send_timeout_secs", self.nfs.send_timeout_secs as usize),
+            ("smb.max_unauthenticated", self.smb.max_unauthenticated),
+            (
+                "smb.max_connections_per_client",
+                self.smb.max_connections_per_client,
+            ),
+            ("smb.send_timeout_secs", self.smb.send_timeout_secs as usize),
         ] {
             if v == 0 {
                 bail!("{key}: must be at least 1");
@@ -662,9 +742,10 @@ mod tests {
             "t",
         )
         .unwrap_err();
+        let err = format!("{err:#}");
         assert!(
-            format!("{err:#}").contains("nfs.exports[0].clients[0].hosts"),
-            "{err:#}"
+            err.contains("hosts") && err.contains("line 4") && err.contains("10.0.0.0/99"),
+            "{err}"
         );
     }
 
@@ -711,6 +792,27 @@ mod tests {
             format!("{err:#}").contains("smb.allow_unencrypted_legacy"),
             "{err:#}"
         );
+    }
+
+    /// Name-based patterns never match today, so they are refused with the key and line
+    /// (issue 11), not accepted to let a restrictive entry fall back to a broader one.
+    #[test]
+    fn unresolvable_client_patterns_name_key_and_line() {
+        for p in ["build*.example.com", "@builders", "server.example.com"] {
+            let text = format!(
+                "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"10.0.0.0/8\", \"{p}\"]\n"
+            );
+            let err = format!("{:#}", Config::parse(&text, "t").unwrap_err());
+            assert!(
+                err.contains("hosts") && err.contains("line 4") && err.contains(p),
+                "{err}"
+            );
+        }
+        Config::parse(
+            "[[nfs.exports]]\npath = \"/x\"\n[[nfs.exports.clients]]\nhosts = [\"localhost\", \"10.1.*\"]\n",
+            "t",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -173,6 +173,7 @@ fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfi
                 },
                 anon_uid: c.anon_uid,
                 anon_gid: c.anon_gid,
+                insecure: c.insecure,
             })
             .collect();
         exports.push(shoal_nfs::ExportConfig {
@@ -188,6 +189,10 @@ fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfi
         max_connections: cfg.nfs.max_connections,
         max_in_flight: cfg.nfs.max_in_flight,
         register_rpcbind: cfg.nfs.register_rpcbind,
+        max_unauthenticated: cfg.nfs.max_unauthenticated,
+        max_connections_per_client: cfg.nfs.max_connections_per_client,
+        unauthenticated_timeout: Duration::from_secs(cfg.nfs.unauthenticated_timeout_secs),
+        send_timeout: Duration::from_secs(cfg.nfs.send_timeout_secs),
     })
 }
 
@@ -221,6 +226,9 @@ fn smb_config(
         server_name: cfg.smb.server_name.clone(),
         max_message: cfg.smb.max_message,
         max_connections: cfg.smb.max_connections,
+        max_unauthenticated: cfg.smb.max_unauthenticated,
+        max_connections_per_client: cfg.smb.max_connections_per_client,
+        send_timeout: Duration::from_secs(cfg.smb.send_timeout_secs),
         allow_guest: cfg.smb.allow_guest,
         encryption: match cfg.smb.encryption {
             Encryption::Disabled => shoal_smb::config::EncryptionPolicy::Disabled,

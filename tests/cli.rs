@@ -153,3 +153,41 @@ fn readme_example_config_passes_check() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Host-name, name-wildcard and @netgroup client patterns never match today (no DNS or
+/// netgroup lookups), so a restrictive entry would silently fall back to a broader one:
+/// `check` and `serve` refuse them, naming the key and its line (issue 11), never fail open.
+#[test]
+fn unresolvable_client_patterns_are_refused_by_check_and_serve() {
+    let dir = TempDir::new("cli");
+    let backing = dir.0.join("b");
+    std::fs::create_dir_all(&backing).unwrap();
+    for p in ["build*.example.com", "@builders", "server.example.com"] {
+        let text = format!(
+            "[server]\nbacking_dir = {backing:?}\nstate_dir = {:?}\n[nfs]\nlisten = \"127.0.0.1:0\"\n\
+             [smb]\nlisten = \"127.0.0.1:0\"\n\
+             [[nfs.exports]]\npath = \"/x\"\n\
+             [[nfs.exports.clients]]\nhosts = [\"*\"]\naccess = \"ro\"\n\
+             [[nfs.exports.clients]]\nhosts = [\"{p}\"]\naccess = \"rw\"\n",
+            dir.0.join("s")
+        );
+        let cfg = dir.0.join("names.toml");
+        let out = check(&cfg, &text);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "check accepted {p}");
+        assert!(
+            err.contains("hosts") && err.contains("line 14") && err.contains(p),
+            "{err}"
+        );
+        let out = run(
+            Command::new(shoal_bin())
+                .arg("--config")
+                .arg(&cfg)
+                .arg("serve"),
+            Duration::from_secs(20),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "serve accepted {p}");
+        assert!(err.contains("hosts") && err.contains(p), "{err}");
+    }
+}

@@ -300,7 +300,7 @@ squash = "none"
 path = "/other"
 dir = "."
 [[nfs.exports.clients]]
-hosts = ["10.9.9.9", "@trusted"]
+hosts = ["10.9.9.9", "10.8.0.0/16"]
 access = "rw"
 "#
         .into(),
@@ -373,7 +373,7 @@ access = "rw"
     );
     assert_eq!(
         listed[1].1,
-        vec!["10.9.9.9".to_string(), "@trusted".to_string()]
+        vec!["10.9.9.9".to_string(), "10.8.0.0/16".to_string()]
     );
 
     // DUMP shows our mount until UMNT.

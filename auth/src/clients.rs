@@ -11,10 +11,12 @@
 //! network (longest prefix first), then wildcard, then netgroup. Among equally specific
 //! matches the first entry wins.
 //!
-//! No DNS is done for now: IP patterns match the client address exactly; a host-name pattern
-//! matches only if it is `localhost` and the client is a loopback address; wildcards are
-//! matched against the textual client address, so `*.example.com` matches nobody until
-//! reverse lookups exist. IPv4-mapped IPv6 client addresses are matched as IPv4.
+//! No DNS is done for now, so patterns that need it are refused when parsed (never accepted
+//! and then silently matching nobody, which would let a restrictive entry fall back to a
+//! broader one): host names other than `localhost`, wildcards over names (`build*.example.com`)
+//! and `@netgroup`s are errors ([`UNRESOLVED`]). `localhost` matches loopback clients;
+//! wildcards are address globs (`192.168.1.*`, `fd00:*`, `*`) matched against the textual
+//! client address. IPv4-mapped IPv6 client addresses are matched as IPv4.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -28,12 +30,25 @@ pub struct PatternError {
     pub reason: &'static str,
 }
 
+/// Why name-based patterns are refused (the reason of their [`PatternError`]).
+pub const UNRESOLVED: &str =
+    "host names, name wildcards and @netgroups are not resolved yet (no DNS or netgroup lookups), so this entry would never match; use IP addresses, CIDR networks or address wildcards";
+
+/// True for a glob over addresses: digits, `.`, `*`, `?`, or an IPv6 form (hex digits and `:`).
+fn is_address_glob(s: &str) -> bool {
+    let v4 = s.bytes().all(|b| b.is_ascii_digit() || b"*?.".contains(&b));
+    let v6 = s.contains(':')
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b"*?.:".contains(&b));
+    v4 || v6
+}
+
 /// One parsed client pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientPattern {
     /// An exact address.
     Address(IpAddr),
-    /// A host name (matched without DNS: only `localhost`, against loopback clients).
+    /// A host name: only `localhost` (loopback clients) is accepted until DNS lookups exist.
     HostName(String),
     /// A network: address with `prefix` leading bits significant.
     Network {
@@ -44,7 +59,7 @@ pub enum ClientPattern {
     },
     /// A glob with `*` / `?`, matched against the textual client address.
     Wildcard(String),
-    /// `@netgroup`.
+    /// `@netgroup`: never produced by [`ClientPattern::parse`] until netgroups resolve.
     Netgroup(String),
 }
 
@@ -145,9 +160,13 @@ impl ClientPattern {
             if name.is_empty() {
                 return Err(err("empty netgroup name"));
             }
-            return Ok(ClientPattern::Netgroup(name.to_string()));
+            // TODO(R4 netgroups issue): resolve through a netgroup cache, then accept.
+            return Err(err(UNRESOLVED));
         }
         if s.contains('*') || s.contains('?') {
+            if !is_address_glob(s) {
+                return Err(err(UNRESOLVED));
+            }
             return Ok(ClientPattern::Wildcard(s.to_ascii_lowercase()));
         }
         if let Some((addr, len)) = s.split_once('/') {
@@ -176,7 +195,11 @@ impl ClientPattern {
         if s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
         {
-            return Ok(ClientPattern::HostName(s.to_ascii_lowercase()));
+            // `localhost` needs no DNS: it is the loopback addresses.
+            if s.eq_ignore_ascii_case("localhost") {
+                return Ok(ClientPattern::HostName(s.to_ascii_lowercase()));
+            }
+            return Err(err(UNRESOLVED));
         }
         Err(err("not a host, network, wildcard or @netgroup"))
     }
@@ -250,6 +273,138 @@ impl<T> ClientList<T> {
     }
 }
 
+/// Why a new connection was refused by a [`ConnLimiter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnRefused {
+    /// `max_connections` connections are open.
+    Total,
+    /// `max_unauthenticated` connections have not authenticated yet.
+    Unauthenticated,
+    /// This client address has `max_connections_per_client` connections open.
+    PerClient,
+}
+
+impl std::fmt::Display for ConnRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnRefused::Total => "connection limit reached",
+            ConnRefused::Unauthenticated => "unauthenticated connection limit reached",
+            ConnRefused::PerClient => "per-client connection limit reached",
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    unauthenticated: usize,
+    per_client: std::collections::HashMap<IpAddr, usize>,
+}
+
+/// Connection admission shared by a listener's connections: a total cap, a lower cap on
+/// connections that have not authenticated yet (so sockets that never authenticate cannot
+/// take every slot), and a cap per client address (so one host cannot). Every check and
+/// count change happens under one lock. IPv4-mapped IPv6 addresses count as IPv4.
+#[derive(Debug, Clone)]
+pub struct ConnLimiter {
+    counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+    max_total: usize,
+    max_unauthenticated: usize,
+    max_per_client: usize,
+}
+
+/// One admitted connection; dropping it frees its slot.
+#[derive(Debug)]
+pub struct ConnSlot {
+    counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+    client: IpAddr,
+    unauthenticated: bool,
+}
+
+fn lock_counts(m: &std::sync::Mutex<Counts>) -> std::sync::MutexGuard<'_, Counts> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ConnLimiter {
+    /// Caps of 0 act as 1; the unauthenticated cap is at most the total.
+    pub fn new(max_total: usize, max_unauthenticated: usize, max_per_client: usize) -> Self {
+        let max_total = max_total.max(1);
+        ConnLimiter {
+            counts: Default::default(),
+            max_total,
+            max_unauthenticated: max_unauthenticated.clamp(1, max_total),
+            max_per_client: max_per_client.max(1),
+        }
+    }
+
+    /// Admits a new (unauthenticated) connection from `client`, or says which cap is full.
+    pub fn admit(&self, client: IpAddr) -> Result<ConnSlot, ConnRefused> {
+        let client = normalize(client);
+        let mut c = lock_counts(&self.counts);
+        if c.total >= self.max_total {
+            return Err(ConnRefused::Total);
+        }
+        if c.unauthenticated >= self.max_unauthenticated {
+            return Err(ConnRefused::Unauthenticated);
+        }
+        let n = c.per_client.get(&client).copied().unwrap_or(0);
+        if n >= self.max_per_client {
+            return Err(ConnRefused::PerClient);
+        }
+        c.per_client.insert(client, n.saturating_add(1));
+        c.total = c.total.saturating_add(1);
+        c.unauthenticated = c.unauthenticated.saturating_add(1);
+        Ok(ConnSlot {
+            counts: self.counts.clone(),
+            client,
+            unauthenticated: true,
+        })
+    }
+
+    /// Open connections, and how many of them are unauthenticated.
+    pub fn counts(&self) -> (usize, usize) {
+        let c = lock_counts(&self.counts);
+        (c.total, c.unauthenticated)
+    }
+}
+
+impl ConnSlot {
+    /// The connection has authenticated: it no longer counts against the unauthenticated cap.
+    pub fn authenticated(&mut self) {
+        if self.unauthenticated {
+            self.unauthenticated = false;
+            let mut c = lock_counts(&self.counts);
+            c.unauthenticated = c.unauthenticated.saturating_sub(1);
+        }
+    }
+
+    /// Whether [`ConnSlot::authenticated`] has been called.
+    pub fn is_authenticated(&self) -> bool {
+        !self.unauthenticated
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let mut c = lock_counts(&self.counts);
+        c.total = c.total.saturating_sub(1);
+        if self.unauthenticated {
+            c.unauthenticated = c.unauthenticated.saturating_sub(1);
+        }
+        let left = c
+            .per_client
+            .get(&self.client)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(1);
+        if left == 0 {
+            c.per_client.remove(&self.client);
+        } else {
+            c.per_client.insert(self.client, left);
+        }
+    }
+}
+
 /// The IPv6 loopback, for tests and defaults.
 pub const LOOPBACK_V6: Ipv6Addr = Ipv6Addr::LOCALHOST;
 
@@ -298,7 +453,7 @@ mod tests {
             Some(Specificity::Wildcard)
         );
         assert_eq!(m("192.168.1.*", "192.168.2.77"), None);
-        assert_eq!(m("*.example.com", "1.2.3.4"), None);
+        assert_eq!(m("fd00:*", "fd00::7"), Some(Specificity::Wildcard));
         assert!(glob(b"*.example.com", b"host.example.com"));
         assert!(glob(b"h?st*", b"HOST1"));
         assert!(!glob(b"h?st", b"hst"));
@@ -308,14 +463,29 @@ mod tests {
     fn hostnames_without_dns() {
         assert_eq!(m("localhost", "127.0.0.1"), Some(Specificity::Exact));
         assert_eq!(m("localhost", "::1"), Some(Specificity::Exact));
+        assert_eq!(m("LocalHost", "::1"), Some(Specificity::Exact));
         assert_eq!(m("localhost", "10.0.0.1"), None);
-        assert_eq!(m("server.example.com", "127.0.0.1"), None);
     }
 
+    /// Patterns that would need DNS or netgroup lookups are refused, never accepted to match
+    /// nobody (issue 11: a restrictive entry silently falling back to a broader one).
     #[test]
-    fn netgroups_never_match_yet() {
-        assert_eq!(m("@trusted", "127.0.0.1"), None);
-        assert!(ClientPattern::parse("@").is_err());
+    fn unresolvable_patterns_are_refused() {
+        for p in [
+            "server.example.com",
+            "build*.example.com",
+            "*.example.com",
+            "h?st",
+            "@trusted",
+            "@",
+        ] {
+            let e = ClientPattern::parse(p).unwrap_err();
+            assert_eq!(e.pattern, p);
+            if p != "@" {
+                assert_eq!(e.reason, UNRESOLVED, "{p}");
+            }
+        }
+        assert!(ClientList::new([(vec!["10.0.0.0/8", "@builders"], ())]).is_err());
     }
 
     #[test]
@@ -323,7 +493,7 @@ mod tests {
         let list = ClientList::new([
             (vec!["*"], "wild"),
             (vec!["10.0.0.0/8"], "net8"),
-            (vec!["10.1.0.0/16", "@ng"], "net16"),
+            (vec!["10.1.0.0/16"], "net16"),
             (vec!["10.1.2.3"], "exact"),
         ])
         .unwrap();
@@ -340,6 +510,33 @@ mod tests {
         assert_eq!(list.lookup(ip("127.0.0.1")), None);
         let list = ClientList::new([(vec!["10.9.9.9"], ())]).unwrap();
         assert_eq!(list.lookup(ip("127.0.0.1")), None);
+    }
+
+    #[test]
+    fn conn_limiter_caps_total_unauthenticated_and_per_client() {
+        let l = ConnLimiter::new(4, 2, 3);
+        let a = ip("10.0.0.1");
+        let mut s1 = l.admit(a).unwrap();
+        let _s2 = l.admit(a).unwrap();
+        assert_eq!(
+            l.admit(ip("10.0.0.2")).unwrap_err(),
+            ConnRefused::Unauthenticated
+        );
+        s1.authenticated();
+        s1.authenticated();
+        assert_eq!(l.counts(), (2, 1));
+        let _s3 = l.admit(ip("::ffff:10.0.0.1")).unwrap();
+        assert_eq!(l.admit(a).unwrap_err(), ConnRefused::Unauthenticated);
+        drop(_s3);
+        let mut s3 = l.admit(a).unwrap();
+        s3.authenticated();
+        assert_eq!(l.admit(a).unwrap_err(), ConnRefused::PerClient);
+        let mut s4 = l.admit(ip("10.0.0.2")).unwrap();
+        s4.authenticated();
+        assert_eq!(l.admit(ip("10.0.0.3")).unwrap_err(), ConnRefused::Total);
+        drop((s1, s3, s4));
+        assert_eq!(l.counts(), (1, 1));
+        assert!(l.counts.lock().unwrap().per_client.len() == 1);
     }
 
     #[test]

@@ -32,12 +32,17 @@ fn main() -> std::io::Result<()> {
                 squash: shoal_nfs::Squash::None,
                 anon_uid: 65534,
                 anon_gid: 65534,
+                insecure: true,
             }],
         }],
         max_record: shoal_nfs::NfsConfig::DEFAULT_MAX_RECORD,
         max_connections: 64,
         max_in_flight: shoal_nfs::NfsConfig::DEFAULT_MAX_IN_FLIGHT,
         register_rpcbind,
+        max_unauthenticated: shoal_nfs::NfsConfig::DEFAULT_MAX_UNAUTHENTICATED,
+        max_connections_per_client: shoal_nfs::NfsConfig::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        unauthenticated_timeout: shoal_nfs::NfsConfig::DEFAULT_UNAUTHENTICATED_TIMEOUT,
+        send_timeout: shoal_nfs::NfsConfig::DEFAULT_SEND_TIMEOUT,
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {

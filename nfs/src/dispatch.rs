@@ -3,6 +3,7 @@
 //! record (record mark included).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -30,8 +31,10 @@ pub(crate) struct Shared {
     pub(crate) io_max: u32,
 }
 
-/// Entries kept in the duplicate-request cache.
-pub(crate) const DRC_CAPACITY: usize = 4096;
+/// Entries kept in the duplicate-request cache, in all (docs/limits.md).
+pub(crate) const DRC_CAPACITY: usize = 16384;
+/// Entries kept per client address: a client flooding distinct xids evicts only its own.
+pub(crate) const DRC_PER_CLIENT: usize = 1024;
 
 /// Starts a reply record: room for the record mark, then the RPC reply header.
 fn reply_start(xid: u32, header: &ReplyHeader, capacity: usize) -> BytesMut {
@@ -107,12 +110,24 @@ fn non_idempotent(proc_: NfsProc) -> bool {
     )
 }
 
+/// Marks the connection authenticated (`server` module doc): a call other than NULL with an
+/// accepted credential, from an address and port some export admits.
+fn mark_admitted(shared: &Shared, peer: SocketAddr, proc_: u32, admitted: Option<&AtomicBool>) {
+    if let Some(flag) = admitted {
+        if proc_ != 0 && shared.exports.admits(peer) {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Handles one record; `None` means nothing is sent back (not a call, or a retransmission of
-/// a call still being executed).
+/// a call still being executed). `admitted`, when given, is set if the call authenticates its
+/// connection.
 pub(crate) async fn call(
     shared: &Arc<Shared>,
     peer: SocketAddr,
     record: BytesMut,
+    admitted: Option<&AtomicBool>,
 ) -> Option<Outgoing> {
     // Shared from here on: WRITE data is a slice of the record, not a copy.
     let record = record.freeze();
@@ -174,6 +189,7 @@ pub(crate) async fn call(
                 if weak {
                     return reply_only(xid, ReplyHeader::AuthError(AuthStat::AUTH_TOOWEAK));
                 }
+                mark_admitted(shared, peer, header.proc_, admitted);
                 let key = non_idempotent(proc_).then(|| Key::new(peer.ip(), xid, &record));
                 if let Some(key) = key {
                     match shared.drc.begin(key) {
@@ -225,6 +241,7 @@ pub(crate) async fn call(
                 if weak {
                     return reply_only(xid, ReplyHeader::AuthError(AuthStat::AUTH_TOOWEAK));
                 }
+                mark_admitted(shared, peer, header.proc_, admitted);
                 let mut out = reply_start(xid, &ReplyHeader::Success, 512);
                 crate::mount::run(shared, peer, &cred, args, &mut out).await;
                 Some(reply_finish(out).into())

@@ -1,7 +1,8 @@
 //! Duplicate-request cache: a retransmitted non-idempotent call (same client address, xid
 //! and request bytes) gets the reply of the first execution instead of running again
 //! (a retransmitted REMOVE must not answer NOENT, a retransmitted exclusive CREATE must not
-//! fail). Bounded: at most `capacity` entries, the oldest evicted first.
+//! fail). Bounded: at most `capacity` entries in all and `per_client` per client address,
+//! the oldest evicted first; one client cannot evict another's entries ([`Drc`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -51,23 +52,52 @@ pub(crate) enum Lookup {
     Replay(Bytes),
 }
 
+/// One client's entries, oldest first.
 #[derive(Debug, Default)]
-struct Inner {
-    map: HashMap<Key, Slot>,
-    order: VecDeque<Key>,
+struct ClientCache {
+    map: HashMap<(u32, u64), Slot>,
+    order: VecDeque<(u32, u64)>,
 }
 
-/// The cache.
+#[derive(Debug, Default)]
+struct Inner {
+    clients: HashMap<IpAddr, ClientCache>,
+    total: usize,
+}
+
+impl Inner {
+    /// Drops the oldest entry of `client`.
+    fn evict_oldest(&mut self, client: IpAddr) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        if let Some(old) = c.order.pop_front() {
+            c.map.remove(&old);
+            self.total = self.total.saturating_sub(1);
+        }
+        if c.order.is_empty() {
+            self.clients.remove(&client);
+        }
+    }
+}
+
+/// The cache: at most `capacity` entries in all and `per_client` per client address. A
+/// client over its share evicts its own oldest entry; when the whole cache is full, the
+/// client holding the most entries loses its oldest. So one client flooding distinct xids
+/// cannot evict the entries of others (knfsd keys its DRC by client address too).
 #[derive(Debug)]
 pub(crate) struct Drc {
     capacity: usize,
+    per_client: usize,
     inner: Mutex<Inner>,
 }
 
 impl Drc {
-    pub(crate) fn new(capacity: usize) -> Drc {
+    pub(crate) fn new(capacity: usize, per_client: usize) -> Drc {
+        let capacity = capacity.max(1);
         Drc {
-            capacity: capacity.max(1),
+            capacity,
+            per_client: per_client.clamp(1, capacity),
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -78,21 +108,34 @@ impl Drc {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        match inner.map.get(&key) {
+        let id = (key.xid, key.checksum);
+        match inner.clients.get(&key.client).and_then(|c| c.map.get(&id)) {
             Some(Slot::InProgress) => return Lookup::Drop,
             Some(Slot::Done(reply)) => return Lookup::Replay(reply.clone()),
             None => {}
         }
-        while inner.order.len() >= self.capacity {
-            match inner.order.pop_front() {
-                Some(old) => {
-                    inner.map.remove(&old);
-                }
+        while inner
+            .clients
+            .get(&key.client)
+            .is_some_and(|c| c.order.len() >= self.per_client)
+        {
+            inner.evict_oldest(key.client);
+        }
+        while inner.total >= self.capacity {
+            let biggest = inner
+                .clients
+                .iter()
+                .max_by_key(|(_, c)| c.order.len())
+                .map(|(ip, _)| *ip);
+            match biggest {
+                Some(ip) => inner.evict_oldest(ip),
                 None => break,
             }
         }
-        inner.map.insert(key, Slot::InProgress);
-        inner.order.push_back(key);
+        let c = inner.clients.entry(key.client).or_default();
+        c.map.insert(id, Slot::InProgress);
+        c.order.push_back(id);
+        inner.total = inner.total.saturating_add(1);
         Lookup::Execute
     }
 
@@ -102,13 +145,18 @@ impl Drc {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(slot) = inner.map.get_mut(&key) {
+        if let Some(slot) = inner
+            .clients
+            .get_mut(&key.client)
+            .and_then(|c| c.map.get_mut(&(key.xid, key.checksum)))
+        {
             *slot = Slot::Done(reply);
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -122,7 +170,7 @@ mod tests {
 
     #[test]
     fn execute_then_replay() {
-        let d = Drc::new(4);
+        let d = Drc::new(4, 4);
         assert_eq!(d.begin(key(1)), Lookup::Execute);
         assert_eq!(d.begin(key(1)), Lookup::Drop);
         d.finish(key(1), Bytes::from_static(b"reply"));
@@ -134,7 +182,7 @@ mod tests {
 
     #[test]
     fn different_content_same_xid_is_new() {
-        let d = Drc::new(4);
+        let d = Drc::new(4, 4);
         let a = Key::new(IpAddr::from([10, 0, 0, 1]), 1, b"a");
         let b = Key::new(IpAddr::from([10, 0, 0, 1]), 1, b"b");
         assert_eq!(d.begin(a), Lookup::Execute);
@@ -142,8 +190,32 @@ mod tests {
     }
 
     #[test]
+    fn one_client_cannot_evict_another() {
+        let d = Drc::new(8, 4);
+        let other = Key::new(IpAddr::from([10, 0, 0, 9]), 7, b"rm");
+        assert_eq!(d.begin(other), Lookup::Execute);
+        d.finish(other, Bytes::from_static(b"ok"));
+        for x in 0..1000 {
+            assert_eq!(d.begin(key(x)), Lookup::Execute);
+            d.finish(key(x), Bytes::new());
+        }
+        assert_eq!(d.begin(other), Lookup::Replay(Bytes::from_static(b"ok")));
+        // The flooder keeps only its share, newest first.
+        assert!(matches!(d.begin(key(999)), Lookup::Replay(_)));
+        assert_eq!(d.begin(key(0)), Lookup::Execute);
+        // A full cache evicts from the biggest holder.
+        for i in 0..4u8 {
+            let k = Key::new(IpAddr::from([10, 0, 1, i]), 1, b"x");
+            assert_eq!(d.begin(k), Lookup::Execute);
+        }
+        assert_eq!(d.begin(other), Lookup::Replay(Bytes::from_static(b"ok")));
+        let inner = d.inner.lock().unwrap();
+        assert!(inner.total <= 8);
+    }
+
+    #[test]
     fn bounded() {
-        let d = Drc::new(2);
+        let d = Drc::new(2, 2);
         for x in 0..10 {
             assert_eq!(d.begin(key(x)), Lookup::Execute);
             d.finish(key(x), Bytes::new());

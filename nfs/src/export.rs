@@ -165,6 +165,35 @@ impl Export {
     pub(crate) fn entry_for(&self, peer: SocketAddr) -> Option<&ClientEntry> {
         self.clients.lookup(peer.ip())
     }
+
+    /// The client entry deciding for `peer`, when it admits the request: the address is
+    /// listed, and the source port is privileged (< 1024) unless the entry is `insecure`
+    /// (knfsd's `secure` default, exports(5)).
+    pub(crate) fn admit(&self, peer: SocketAddr) -> Result<&ClientEntry, Denied> {
+        let entry = self.entry_for(peer).ok_or(Denied::NotListed)?;
+        if !entry.insecure && peer.port() >= 1024 {
+            return Err(Denied::InsecurePort);
+        }
+        Ok(entry)
+    }
+}
+
+/// Why an export refused a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Denied {
+    /// No client entry matches the address: `NFS3ERR_ACCES` / `MNT3ERR_ACCES`.
+    NotListed,
+    /// The matching entry requires a privileged source port: `NFS3ERR_PERM` (knfsd's
+    /// `nfsd_setuser_and_check_port`) / `MNT3ERR_PERM`.
+    InsecurePort,
+}
+
+impl Exports {
+    /// Whether some export admits `peer` (address and source port): a call from it may
+    /// authenticate its connection (`server` module doc).
+    pub(crate) fn admits(&self, peer: SocketAddr) -> bool {
+        self.list.iter().any(|e| e.admit(peer).is_ok())
+    }
 }
 
 /// Builds the VFS caller: credentials after squash (R1), the client address, the zone.
@@ -224,6 +253,7 @@ mod tests {
             squash,
             anon_uid: 65534,
             anon_gid: 65533,
+            insecure: false,
         }
     }
 
@@ -277,6 +307,27 @@ mod tests {
         let e = ex.by_path(b"/data").unwrap();
         assert!(e.entry_for("127.0.0.1:5".parse().unwrap()).is_some());
         assert!(e.entry_for("10.0.0.1:5".parse().unwrap()).is_none());
+        assert!(e.admit("127.0.0.1:1023".parse().unwrap()).is_ok());
+        assert_eq!(
+            e.admit("127.0.0.1:1024".parse().unwrap()).unwrap_err(),
+            Denied::InsecurePort
+        );
+        assert_eq!(
+            e.admit("10.0.0.1:5".parse().unwrap()).unwrap_err(),
+            Denied::NotListed
+        );
+        assert!(ex.admits("127.0.0.1:700".parse().unwrap()));
+        assert!(!ex.admits("127.0.0.1:40000".parse().unwrap()));
+        let mut insecure = entry(&["127.0.0.1"], Squash::Root);
+        insecure.insecure = true;
+        let ex = Exports::new(&[ExportConfig {
+            path: "/data".into(),
+            root: FileHandle::from_vec(vec![1]),
+            zone: ZoneId::SYSTEM,
+            clients: vec![insecure],
+        }])
+        .unwrap();
+        assert!(ex.admits("127.0.0.1:40000".parse().unwrap()));
     }
 
     #[test]

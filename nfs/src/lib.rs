@@ -55,6 +55,17 @@ pub struct NfsConfig {
     pub max_in_flight: usize,
     /// Register NFS and MOUNT with a portmapper on 127.0.0.1:111 (failure is ignored).
     pub register_rpcbind: bool,
+    /// Most connections that have not made an admitted call yet (`server` module doc);
+    /// at most `max_connections`. Stops sockets that never authenticate from taking every
+    /// slot.
+    pub max_unauthenticated: usize,
+    /// Most connections from one client address (stops one host from taking every slot).
+    pub max_connections_per_client: usize,
+    /// A connection without an admitted call after this long is closed.
+    pub unauthenticated_timeout: std::time::Duration,
+    /// A reply write that makes no progress for this long closes the connection (stops
+    /// clients that never read replies from pinning slots and reply buffers).
+    pub send_timeout: std::time::Duration,
 }
 
 impl NfsConfig {
@@ -62,6 +73,15 @@ impl NfsConfig {
     pub const DEFAULT_MAX_RECORD: usize = (1 << 20) + 4096;
     /// Default calls in flight per connection.
     pub const DEFAULT_MAX_IN_FLIGHT: usize = 16;
+    /// Default cap on connections without an admitted call.
+    pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 128;
+    /// Default cap on connections per client address.
+    pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+    /// Default time a connection may stay unauthenticated.
+    pub const DEFAULT_UNAUTHENTICATED_TIMEOUT: std::time::Duration =
+        std::time::Duration::from_secs(30);
+    /// Default send timeout.
+    pub const DEFAULT_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 }
 
 /// One NFS export.
@@ -80,7 +100,8 @@ pub struct ExportConfig {
 /// One entry of an export's client list (R1).
 #[derive(Debug, Clone)]
 pub struct ClientEntry {
-    /// Host, CIDR, wildcard or `@netgroup` patterns this entry applies to.
+    /// Host, CIDR or address-wildcard patterns this entry applies to (names and `@netgroup`s
+    /// are refused until they resolve: `shoal_auth::clients`).
     pub patterns: Vec<String>,
     /// Refuse modifications (`NFS3ERR_ROFS`).
     pub read_only: bool,
@@ -90,6 +111,10 @@ pub struct ClientEntry {
     pub anon_uid: u32,
     /// gid given to squashed callers (and to `AUTH_NONE`).
     pub anon_gid: u32,
+    /// Accept requests from unprivileged source ports (>= 1024), as knfsd's `insecure`.
+    /// Default false (knfsd's `secure`): only root on the client can bind a port below
+    /// 1024, so an ordinary user there cannot send AUTH_SYS calls claiming any uid.
+    pub insecure: bool,
 }
 
 /// Identity squashing of an export client entry.

@@ -90,7 +90,8 @@ pub(crate) async fn run(
     }
 }
 
-/// MNT: the export must exist (`MNT3ERR_NOENT`) and allow the client (`MNT3ERR_ACCES`).
+/// MNT: the export must exist (`MNT3ERR_NOENT`) and allow the client (`MNT3ERR_ACCES`) from
+/// a privileged source port unless its entry is `insecure` (`MNT3ERR_PERM`).
 /// A path below an export is looked up component by component (never following symlinks)
 /// and must be a directory.
 async fn mnt(
@@ -104,9 +105,17 @@ async fn mnt(
         tracing::debug!(path = %String::from_utf8_lossy(path), "MNT of an unknown export");
         return MntRes::Err(Mountstat3::MNT3ERR_NOENT);
     };
-    let Some(entry) = export.entry_for(peer) else {
-        tracing::info!(export = %export.path, "MNT refused: client not in the export's list");
-        return MntRes::Err(Mountstat3::MNT3ERR_ACCES);
+    let entry = match export.admit(peer) {
+        Ok(e) => e,
+        Err(crate::export::Denied::NotListed) => {
+            tracing::info!(export = %export.path, "MNT refused: client not in the export's list");
+            return MntRes::Err(Mountstat3::MNT3ERR_ACCES);
+        }
+        Err(crate::export::Denied::InsecurePort) => {
+            // exports(5) `secure`: the entry requires a source port below 1024.
+            tracing::info!(export = %export.path, "MNT refused: unprivileged source port");
+            return MntRes::Err(Mountstat3::MNT3ERR_PERM);
+        }
     };
     let caller = crate::export::caller(entry, cred, peer, export.zone);
     let (vfs, root) = (shared.vfs.clone(), export.root.clone());

@@ -50,6 +50,14 @@ pub struct SmbConfig {
     pub max_message: usize,
     /// Most simultaneous connections (stops connection floods exhausting memory/fds).
     pub max_connections: usize,
+    /// Most connections without an established session, at most `max_connections` (stops
+    /// sockets that never authenticate from taking every slot).
+    pub max_unauthenticated: usize,
+    /// Most connections from one client address (stops one host from taking every slot).
+    pub max_connections_per_client: usize,
+    /// A reply write that makes no progress for this long closes the connection (stops
+    /// clients that send requests and never read the replies from pinning their slot).
+    pub send_timeout: Duration,
     /// Allow anonymous/guest sessions (mapped to uid/gid 65534).
     pub allow_guest: bool,
     /// A connection with no authenticated session is closed after this long (stops idle
@@ -111,6 +119,9 @@ impl Default for SmbConfig {
             server_name: "SHOAL".to_string(),
             max_message: 8 * 1024 * 1024 + 64 * 1024,
             max_connections: 16384,
+            max_unauthenticated: 1024,
+            max_connections_per_client: 256,
+            send_timeout: Duration::from_secs(60),
             allow_guest: false,
             unauthenticated_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(15 * 60),

@@ -1,12 +1,15 @@
-//! The listener: accepts connections up to `max_connections`, runs one task per connection,
-//! and on shutdown stops accepting and lets connections finish their current request.
+//! The listener: admits connections through a [`ConnLimiter`] (`max_connections` in all,
+//! `max_connections_per_client` per address, `max_unauthenticated` without an established
+//! session), runs one task per connection, and on shutdown stops accepting and lets
+//! connections finish their current request.
 
 use std::sync::Arc;
 
+use shoal_auth::clients::ConnLimiter;
 use shoal_auth::UserDb;
 use shoal_vfs::Vfs;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::SmbConfig;
@@ -20,7 +23,11 @@ pub async fn serve(
     vfs: Arc<dyn Vfs>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let limiter = ConnLimiter::new(
+        config.max_connections,
+        config.max_unauthenticated,
+        config.max_connections_per_client,
+    );
     let mut shared = Shared::new(config, users, vfs);
     shared.listen_addr = listener.local_addr().ok();
     let shared = Arc::new(shared);
@@ -43,10 +50,13 @@ pub async fn serve(
                     }
                 };
                 // When full, the new connection is closed at once (never queued unbounded).
-                let Ok(permit) = limit.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, "connection limit reached; closing new connection");
-                    drop(stream);
-                    continue;
+                let slot = match limiter.admit(peer.ip()) {
+                    Ok(slot) => slot,
+                    Err(why) => {
+                        tracing::warn!(%peer, "{why}; closing new connection");
+                        drop(stream);
+                        continue;
+                    }
                 };
                 next_id += 1;
                 let _ = stream.set_nodelay(true);
@@ -54,8 +64,7 @@ pub async fn serve(
                 let rx = shutdown.clone();
                 let span = tracing::info_span!("smb_conn", %peer, conn_id = next_id);
                 tasks.spawn(async move {
-                    conn::run(stream, peer, shared, rx).await;
-                    drop(permit);
+                    conn::run_with_slot(stream, peer, shared, rx, Some(slot)).await;
                 }.instrument(span));
                 while tasks.try_join_next().is_some() {}
             }

@@ -463,3 +463,46 @@ pub fn nfs_op(url: &str, args: &[&str]) -> Output {
         Duration::from_secs(60),
     )
 }
+
+/// Connects to `127.0.0.1:port` from `src` (any port when `src.port()` is 0; loopback
+/// clients may use any 127.0.0.0/8 source address, so tests can play several hosts).
+pub fn connect_from(
+    src: std::net::SocketAddr,
+    port: u16,
+    recv_buffer: Option<u32>,
+) -> std::io::Result<std::net::TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4()?;
+        if let Some(n) = recv_buffer {
+            sock.set_recv_buffer_size(n)?;
+        }
+        sock.set_reuseaddr(true)?;
+        sock.bind(src)?;
+        let s = sock
+            .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .await?;
+        let s = s.into_std()?;
+        s.set_nonblocking(false)?;
+        Ok(s)
+    })
+}
+
+/// Connects to `127.0.0.1:port` from a privileged source port (< 1024; the tests run as
+/// root), as the kernel NFS client and the libnfs tools do: NFS exports are `secure`.
+pub fn connect_reserved(port: u16) -> std::net::TcpStream {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id().wrapping_mul(7919);
+    let mut last = None;
+    for _ in 0..400 {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let src_port = 600 + (base.wrapping_add(n) % 400) as u16;
+        match connect_from(([127, 0, 0, 1], src_port).into(), port, None) {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("no free reserved source port: {last:?}");
+}

@@ -153,8 +153,10 @@ pub fn parse_reply(rec: &[u8]) -> Reply {
 }
 
 impl Client {
+    /// Connects from a privileged source port, as real NFS clients do (exports are `secure`
+    /// by default).
     pub fn connect(server: &Server) -> Client {
-        let s = TcpStream::connect(("127.0.0.1", server.nfs_port)).unwrap();
+        let s = super::connect_reserved(server.nfs_port);
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         Client {
             s,

@@ -57,10 +57,13 @@ impl Ctx {
             tracing::debug!(export = %export.path, "handle from another export");
             return Err(Nfsstat3::NFS3ERR_STALE);
         }
-        let Some(entry) = export.entry_for(self.peer) else {
-            tracing::debug!(export = %export.path, "client not allowed by the export");
-            return Err(Nfsstat3::NFS3ERR_ACCES);
-        };
+        let entry = export.admit(self.peer).map_err(|why| {
+            tracing::debug!(export = %export.path, ?why, "client not admitted by the export");
+            match why {
+                crate::export::Denied::NotListed => Nfsstat3::NFS3ERR_ACCES,
+                crate::export::Denied::InsecurePort => Nfsstat3::NFS3ERR_PERM,
+            }
+        })?;
         let caller = crate::export::caller(entry, &self.cred, self.peer, export.zone);
         Ok(Target {
             export: export.clone(),

@@ -93,12 +93,17 @@ async fn replies_leave_in_completion_order() {
                 squash: Squash::None,
                 anon_uid: 65534,
                 anon_gid: 65534,
+                insecure: true,
             }],
         }],
         max_record: NfsConfig::DEFAULT_MAX_RECORD,
         max_connections: 4,
         max_in_flight: 4,
         register_rpcbind: false,
+        max_unauthenticated: NfsConfig::DEFAULT_MAX_UNAUTHENTICATED,
+        max_connections_per_client: NfsConfig::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        unauthenticated_timeout: NfsConfig::DEFAULT_UNAUTHENTICATED_TIMEOUT,
+        send_timeout: NfsConfig::DEFAULT_SEND_TIMEOUT,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -115,13 +115,29 @@ pub(crate) fn filetime_now() -> u64 {
 
 /// Runs a connection until the peer closes it, it breaks the protocol, times out, or the
 /// server shuts down.
+#[allow(dead_code)]
 pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) {
+    run_with_slot(stream, peer, shared, shutdown, None).await;
+}
+
+/// [`run`], holding the listener's slot: once a session is established the connection stops
+/// counting against the unauthenticated cap; the slot is freed when the connection ends.
+pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    mut slot: Option<shoal_auth::clients::ConnSlot>,
 ) {
     let (mut rd, wr) = tokio::io::split(stream);
+    // Every reply write must make progress within `send_timeout`, or the writer stops and the
+    // connection closes (a peer that never reads cannot pin its slot).
+    let wr = framing::SendTimeout::new(wr, shared.config.send_timeout);
     let started = Instant::now();
     let (expire_tx, mut expire_rx) = tokio::sync::mpsc::channel(32);
     let mut conn = Conn::new(shared.clone(), peer, expire_tx);
@@ -129,6 +145,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     let mut writer = tokio::spawn(inflight::write_loop(wr, out_rx).in_current_span());
     let mut writer_done = false;
     let reads = Arc::new(Semaphore::new(shared.config.max_reads_in_flight.max(1)));
+    let pipe_budget = Arc::new(crate::rpc::PipeBudget::default());
     tracing::debug!("connection accepted");
     'frames: loop {
         let limit = if conn.ever_authenticated {
@@ -178,7 +195,16 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
                 break;
             }
         };
-        match conn.handle_frame(buf).await {
+        // Pipes opened while handling this frame charge this connection's budget.
+        let outcome = crate::rpc::PIPE_BUDGET
+            .scope(pipe_budget.clone(), conn.handle_frame(buf))
+            .await;
+        if conn.ever_authenticated {
+            if let Some(slot) = slot.as_mut() {
+                slot.authenticated();
+            }
+        }
+        match outcome {
             Ok(handled) => {
                 if !handled.frames.is_empty()
                     && out_tx

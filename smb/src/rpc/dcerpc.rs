@@ -57,6 +57,13 @@ pub(crate) struct Association {
     stub: Vec<u8>,
 }
 
+impl Association {
+    /// Bytes of a fragmented request buffered so far.
+    pub(crate) fn buffered(&self) -> usize {
+        self.stub.len()
+    }
+}
+
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(
         <[u8; 2]>::try_from(b.get(at..at + 2)?).ok()?,

@@ -100,3 +100,60 @@ fn garbage_is_refused_and_inputs_are_bounded() {
     let mut p = Pipe::new(PipeKind::Wkssvc, ctx());
     assert!(p.write(&vec![5u8; MAX_PIPE_INPUT + 1]).is_err());
 }
+
+/// NetShareEnumAll level 1 request PDU.
+fn enum_all(call_id: u32) -> Vec<u8> {
+    let mut stub = Vec::new();
+    for v in [0u32, 1, 1, 0x20000, 0, 0, u32::MAX, 0] {
+        stub.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut req = Vec::new();
+    req.extend_from_slice(&(stub.len() as u32).to_le_bytes());
+    req.extend_from_slice(&0u16.to_le_bytes());
+    req.extend_from_slice(&15u16.to_le_bytes());
+    req.extend_from_slice(&stub);
+    pdu(0, call_id, &req)
+}
+
+/// Pipes of one connection share a memory cap: a client writing requests to several pipes
+/// and never reading the replies is refused (INSUFFICIENT_RESOURCES) at
+/// MAX_CONNECTION_PIPE_BYTES in all, although no single pipe is at its own cap; reading frees
+/// room; closing the pipes returns everything.
+#[test]
+fn pipes_of_a_connection_share_a_memory_cap() {
+    let budget = Arc::new(PipeBudget::default());
+    PIPE_BUDGET.sync_scope(budget.clone(), || {
+        let mut pipes: Vec<Pipe> = (0..4)
+            .map(|_| {
+                let mut p = Pipe::new(PipeKind::Srvsvc, ctx());
+                p.write(&pdu(11, 1, &bind_body())).unwrap();
+                p
+            })
+            .collect();
+        let batch: Vec<u8> = (0..200).flat_map(enum_all).collect();
+        let mut refused = None;
+        'outer: for round in 0..10_000 {
+            for (i, p) in pipes.iter_mut().enumerate() {
+                if let Err(e) = p.write(&batch) {
+                    refused = Some((round, i, e));
+                    break 'outer;
+                }
+            }
+        }
+        let (_, _, e) = refused.expect("never refused");
+        assert!(matches!(
+            e,
+            SmbError::Client(NtStatus::INSUFFICIENT_RESOURCES)
+        ));
+        let used = budget.used();
+        assert!(used <= MAX_CONNECTION_PIPE_BYTES + 256 * 1024, "{used}");
+        assert!(used + batch.len() > MAX_CONNECTION_PIPE_BYTES, "{used}");
+        assert!(pipes.iter().all(|p| p.output.len() < MAX_PIPE_OUTPUT));
+        // Reading one pipe's replies frees room for writes again.
+        while pipes[0].read(65536).1 {}
+        assert!(budget.used() < used);
+        pipes[1].write(&batch).unwrap();
+        drop(pipes);
+        assert_eq!(budget.used(), 0);
+    });
+}
