@@ -49,6 +49,7 @@ pub use config::{
 };
 pub use event::{close_event, open_event, AuditEvent, EventName, Topic};
 pub use layer::{
-    is_refusal, refused, with_request_context, AuditLayer, AuditRefused, RequestContext,
+    is_refusal, join_normalized, refused, with_request_context, AuditLayer, AuditRefused,
+    RequestContext,
 };
 pub use smb_events::SmbOpen;
