@@ -243,28 +243,6 @@ print("ok")
     );
 }
 
-/// In guaranteed mode every session event is in the log once the operation returns (they
-/// were fire-and-forget before): logon, tree_connect, logoff.
-#[test]
-fn session_events_are_durable_in_guaranteed_mode() {
-    let s = server("guaranteed");
-    python(
-        &s,
-        r#"
-tree.disconnect()
-sess.disconnect()
-print("ok")
-"#,
-    );
-    let ev = s.audit_view("protocol");
-    let kinds: Vec<&str> = ev
-        .iter()
-        .filter_map(|e| e["detailType"].as_str())
-        .filter(|d| matches!(*d, "logon" | "tree_connect" | "logoff"))
-        .collect();
-    assert_eq!(kinds, ["logon", "tree_connect", "logoff"], "{ev:?}");
-}
-
 /// `users.sqlite` holds NT hashes (password equivalents): created 0600, and an existing
 /// world-readable one is narrowed to 0600 when opened.
 #[test]
@@ -277,4 +255,140 @@ fn the_user_database_is_private() {
     s.add_user("bob", "Pa55word!");
     let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "users.sqlite mode after reopen {mode:o}");
+}
+
+/// A tmpfs mounted for the test's audit log, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(path).unwrap();
+        let out = run(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(path),
+            Duration::from_secs(20),
+        );
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill the audit log's disk (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(path.to_path_buf())
+    }
+
+    /// Fills the filesystem to the last byte with `filler`.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let p = self.0.join("filler");
+        let mut f = std::fs::File::create(&p).unwrap();
+        let mut chunk = 1 << 16;
+        while chunk > 0 {
+            if f.write_all(&vec![0u8; chunk]).is_err() {
+                chunk /= 2;
+            }
+        }
+        p
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The attack surface: in guaranteed mode, an operation whose event cannot be made durable
+/// must be refused; session events were fire-and-forget. With the log's disk full, new
+/// logons and tree connects are refused (STATUS_ACCESS_DENIED) and leave no session or tree;
+/// once space is back, the server serves again.
+#[test]
+fn session_operations_are_refused_when_their_events_cannot_be_made_durable() {
+    let tmp = common::TempDir::new("audit-full");
+    let fs = Tmpfs::mount(&tmp.0.join("log"), "8m");
+    let mut opts = Opts::standard();
+    opts.body.push_str(&format!(
+        "\n[audit]\nenabled = true\nmode = \"guaranteed\"\nio_coalesce_ms = 0\nlog_dir = {:?}\n",
+        fs.0
+    ));
+    let s = Server::start(opts);
+    s.add_user("alice", "Pa55word!");
+    let flag = |n: &str| tmp.0.join(n);
+    let script = format!(
+        r#"
+import os, time
+def wait_for(name):
+    deadline = time.time() + 60
+    while not os.path.exists(os.path.join({dir:?}, name)):
+        check(time.time() < deadline, "waited for " + name)
+        time.sleep(0.05)
+def logon():
+    c = Connection(uuid.uuid4(), "127.0.0.1", port)
+    c.connect(Dialects.SMB_3_1_1)
+    x = Session(c, "alice", "Pa55word!", require_encryption=False)
+    x.connect()
+    return x
+open(os.path.join({dir:?}, "ready"), "w").close()
+wait_for("full")
+# The log's disk is full: logons are refused (a few may still fit in the last page).
+refused = False
+for i in range(64):
+    try:
+        logon()
+    except SMBResponseException as e:
+        check(e.status == 0xC0000022, "logon: status %x" % e.status)
+        refused = True
+        break
+check(refused, "logons accepted with the audit log's disk full")
+try:
+    TreeConnect(sess, r"\\127.0.0.1\data").connect()
+    check(False, "tree connect accepted with the audit log's disk full")
+except SMBResponseException as e:
+    check(e.status == 0xC0000022, "tree connect: status %x" % e.status)
+open(os.path.join({dir:?}, "refused"), "w").close()
+wait_for("freed")
+time.sleep(1)
+x = logon()
+t = TreeConnect(x, r"\\127.0.0.1\data")
+t.connect()
+print("ok")
+"#,
+        dir = tmp.0
+    );
+    let mut child = Command::new(venv_python())
+        .arg("-c")
+        .arg(format!("{PRELUDE}{script}"))
+        .arg(s.smb_port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait = |n: &str| {
+        let t0 = std::time::Instant::now();
+        while !flag(n).exists() {
+            assert!(t0.elapsed() < Duration::from_secs(60), "no {n}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("ready");
+    let filler = fs.fill();
+    std::fs::File::create(flag("full")).unwrap();
+    let t0 = std::time::Instant::now();
+    while !flag("refused").exists() && t0.elapsed() < Duration::from_secs(60) {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::remove_file(&filler).unwrap();
+    std::fs::File::create(flag("freed")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ok"),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    drop(s);
 }
