@@ -27,9 +27,8 @@
 //! told it failed, and the failure is in the server log).
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use shoal_vfs::{
     Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr,
@@ -39,6 +38,8 @@ use shoal_vfs::{
 use crate::auditor::{AuditError, Auditor, IoKey};
 use crate::config::FailureMode;
 use crate::event::{nt_status_of, unix_user_sid, AuditEvent, EventName};
+pub use crate::names::join_normalized;
+use crate::names::{NameCache, Node};
 
 /// The cause inside [`refused`].
 #[derive(Debug, thiserror::Error)]
@@ -86,117 +87,6 @@ pub fn with_request_context<R>(ctx: RequestContext, f: impl FnOnce() -> R) -> R 
 /// SMB CreateDisposition values used for NFS creates.
 const FILE_CREATE: u32 = 2;
 const FILE_OPEN_IF: u32 = 3;
-
-#[derive(Clone)]
-struct Node {
-    parent: Option<FileHandle>,
-    name: Vec<u8>,
-    inode: u64,
-    is_dir: bool,
-}
-
-struct NameCache {
-    capacity: usize,
-    gens: Mutex<(HashMap<FileHandle, Node>, HashMap<FileHandle, Node>)>,
-}
-
-impl NameCache {
-    fn new(capacity: usize) -> NameCache {
-        NameCache {
-            capacity: capacity.max(16),
-            gens: Mutex::new((HashMap::new(), HashMap::new())),
-        }
-    }
-
-    fn insert(&self, h: &FileHandle, node: Node) {
-        let mut g = self.gens.lock().unwrap_or_else(|p| p.into_inner());
-        if g.0.len() >= self.capacity && !g.0.contains_key(h) {
-            let young = std::mem::take(&mut g.0);
-            g.1 = young;
-        }
-        g.0.insert(h.clone(), node);
-    }
-
-    fn get(&self, h: &FileHandle) -> Option<Node> {
-        let mut g = self.gens.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = g.0.get(h) {
-            return Some(n.clone());
-        }
-        let n = g.1.remove(h)?;
-        if g.0.len() < self.capacity {
-            g.0.insert(h.clone(), n.clone());
-        }
-        Some(n)
-    }
-
-    fn forget(&self, h: &FileHandle) {
-        let mut g = self.gens.lock().unwrap_or_else(|p| p.into_inner());
-        g.0.remove(h);
-        g.1.remove(h);
-    }
-
-    /// Path of a handle (see the module doc).
-    fn path(&self, h: &FileHandle) -> Option<String> {
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        let mut cur = h.clone();
-        for _ in 0..256 {
-            let Some(n) = self.get(&cur) else {
-                if parts.is_empty() {
-                    return None;
-                }
-                parts.push("…".as_bytes().to_vec());
-                break;
-            };
-            match n.parent {
-                Some(p) => {
-                    parts.push(n.name);
-                    cur = p;
-                }
-                None => {
-                    parts.push(n.name);
-                    break;
-                }
-            }
-        }
-        parts.reverse();
-        let mut s = String::new();
-        for (i, p) in parts.iter().enumerate() {
-            let p = String::from_utf8_lossy(p);
-            if i == 0 {
-                s.push_str(&p);
-            } else {
-                if !s.ends_with('/') {
-                    s.push('/');
-                }
-                s.push_str(&p);
-            }
-        }
-        Some(s)
-    }
-}
-
-/// `base` joined with the `/`-separated `rel`, whose `.` and `..` components are resolved
-/// lexically and never climb above `base` (audit names never hold `..`).
-pub fn join_normalized(base: &str, rel: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in rel.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = base.to_string();
-    for p in parts {
-        if !out.ends_with('/') {
-            out.push('/');
-        }
-        out.push_str(p);
-    }
-    out
-}
 
 type SidResolver = Arc<dyn Fn(u32) -> Option<String> + Send + Sync>;
 

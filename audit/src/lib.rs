@@ -32,6 +32,7 @@ pub mod filter;
 pub(crate) mod forward;
 pub mod layer;
 pub mod log;
+mod names;
 pub mod sinks;
 pub mod smb_events;
 pub mod time;
