@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use common::nfs_raw::{Client, NFS, W};
+use common::nfs_raw::{Client, W};
 use common::{run, venv_python, Opts, Server};
 use serde_json::Value;
 
