@@ -297,6 +297,18 @@ for name in names:
     del alice.tree_connect_table[0x9999]
     check(st == 0xC00000C9, "%s with unknown tree of alice: status %x" % (name, st))
 
+# SESSION_SETUP naming another connection's session or a logged-off one: no binding, no
+# takeover (MS-SMB2 3.3.5.5: a SessionId not in Connection.SessionTable fails with
+# STATUS_USER_SESSION_DELETED).
+for label, sid in (("foreign", bob.session_id), ("logged-off", gone_id)):
+    x = Session(c, "alice", PW, require_encryption=False)
+    x.session_id = sid
+    try:
+        x.connect()
+        check(False, "SESSION_SETUP on a %s session accepted" % label)
+    except SMBResponseException as e:
+        check(e.status == 0xC0000203, "SESSION_SETUP on a %s session: status %x" % (label, e.status))
+
 # Nothing was done to alice's file through the refused requests; both sessions still work.
 check(f.read(0, 4) == b"data", "alice's file intact")
 f.close()
