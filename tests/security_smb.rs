@@ -309,6 +309,34 @@ for label, sid in (("foreign", bob.session_id), ("logged-off", gone_id)):
     except SMBResponseException as e:
         check(e.status == 0xC0000203, "SESSION_SETUP on a %s session: status %x" % (label, e.status))
 
+# A session whose authentication is in progress (NTLM NEGOTIATE sent, no AUTHENTICATE):
+# 3.3.5.2.9 processes only LOGOFF, CLOSE and LOCK; CLOSE and LOCK then find no tree.
+import spnego
+from smbprotocol.session import SMB2SessionSetupRequest
+from smbprotocol.exceptions import MoreProcessingRequired
+ctx = spnego.client("alice", PW, hostname="127.0.0.1", service="cifs", protocol="ntlm")
+setup = SMB2SessionSetupRequest()
+setup["security_mode"] = c.client_security_mode
+setup["buffer"] = ctx.step()
+r = c.send(setup, sid=0)
+try:
+    c.receive(r)
+    check(False, "NTLM NEGOTIATE completed a logon")
+except MoreProcessingRequired as exc:
+    pending = exc.header["session_id"].get_value()
+for name in names:
+    if name == "LOGOFF":
+        continue
+    msg = bodies(fid)[name]
+    st, sig, flags = send(c, msg, pending, t.tree_connect_id if name not in ("TREE_CONNECT", "ECHO") else None)
+    want = 0xC00000C9 if name in ("CLOSE", "LOCK") else 0xC0000203
+    check(st == want, "%s on a session in progress: status %x" % (name, st))
+    check(sig == ZERO, "%s on a session in progress: reply signed" % name)
+st, sig, flags = send(c, bodies(fid)["LOGOFF"], pending, None)
+check(st == 0, "LOGOFF of a session in progress: status %x" % st)
+st, sig, flags = send(c, bodies(fid)["LOGOFF"], pending, None)
+check(st == 0xC0000203, "second LOGOFF: status %x" % st)
+
 # Nothing was done to alice's file through the refused requests; both sessions still work.
 check(f.read(0, 4) == b"data", "alice's file intact")
 f.close()

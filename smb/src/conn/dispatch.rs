@@ -434,10 +434,15 @@ impl Conn {
                 // Connection.SessionTable by using the SessionId in the SMB2 header of the
                 // request. If SessionId is not found in Connection.SessionTable, the server
                 // MUST fail the request with STATUS_USER_SESSION_DELETED." A session of
-                // another connection is not in this table; one still in progress is refused
-                // alike (the implementation-specific error of "Session.State is InProgress").
-                let Some(session) = self.sessions.get(&req.session_id).filter(|s| s.is_valid())
-                else {
+                // another connection is not in this table. "If Session.State is InProgress,
+                // the server MUST continue to process the SMB2 LOGOFF, SMB2 CLOSE, and SMB2
+                // LOCK commands. If the command is not one of these, the server MUST fail the
+                // request with an implementation-specific error code": the same
+                // STATUS_USER_SESSION_DELETED. (CLOSE and LOCK then meet the tree check: an
+                // unauthenticated session holds no tree.)
+                let Some(session) = self.sessions.get(&req.session_id).filter(|s| {
+                    s.is_valid() || matches!(cmd, Command::LOGOFF | Command::CLOSE | Command::LOCK)
+                }) else {
                     return Ok(self.session_deleted(req));
                 };
                 // MS-SMB2 3.3.5.2.11: "The server MUST look up the TreeConnect in
