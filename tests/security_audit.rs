@@ -300,7 +300,8 @@ impl Drop for Tmpfs {
 
 /// The attack surface: in guaranteed mode, an operation whose event cannot be made durable
 /// must be refused; session events were fire-and-forget. With the log's disk full, new
-/// logons and tree connects are refused (STATUS_ACCESS_DENIED) and leave no session or tree;
+/// logons, tree connects and opens are refused (STATUS_ACCESS_DENIED) and leave no session,
+/// tree or open;
 /// once space is back, the server serves again.
 #[test]
 fn session_operations_are_refused_when_their_events_cannot_be_made_durable() {
@@ -313,6 +314,12 @@ fn session_operations_are_refused_when_their_events_cannot_be_made_durable() {
     ));
     let s = Server::start(opts);
     s.add_user("alice", "Pa55word!");
+    std::fs::write(s.backing.join("existing.txt"), b"x").unwrap();
+    std::fs::set_permissions(
+        s.backing.join("existing.txt"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let flag = |n: &str| tmp.0.join(n);
     let script = format!(
         r#"
@@ -345,12 +352,19 @@ try:
     check(False, "tree connect accepted with the audit log's disk full")
 except SMBResponseException as e:
     check(e.status == 0xC0000022, "tree connect: status %x" % e.status)
+# Opening an existing file: its open event cannot be made durable either.
+try:
+    open_file("existing.txt", CreateDisposition.FILE_OPEN, access=0x00120089).close()
+    check(False, "open accepted with the audit log's disk full")
+except SMBResponseException as e:
+    check(e.status == 0xC0000022, "open: status %x" % e.status)
 open(os.path.join({dir:?}, "refused"), "w").close()
 wait_for("freed")
 time.sleep(1)
 x = logon()
 t = TreeConnect(x, r"\\127.0.0.1\data")
 t.connect()
+open_file("existing.txt", CreateDisposition.FILE_OPEN, access=0x00120089).close()
 print("ok")
 "#,
         dir = tmp.0
