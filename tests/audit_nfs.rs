@@ -100,6 +100,9 @@ fn nfs_operations_appear_as_cee_events() {
         .collect();
     let want: Vec<(String, String, String)> = [
         ("create_file", "/a.txt", ""),
+        // nfs-cp truncates what it created (SETATTR size=0): a size change, logged as a
+        // write with newSize (issue 11).
+        ("write_file", "/a.txt", ""),
         ("write_file", "/a.txt", ""),
         ("read_file", "/a.txt", ""),
         ("create_directory", "/d", ""),
@@ -116,6 +119,7 @@ fn nfs_operations_appear_as_cee_events() {
 
     let coarse = [
         "create",
+        "write",
         "write",
         "read",
         "create",
@@ -134,13 +138,15 @@ fn nfs_operations_appear_as_cee_events() {
         assert_eq!(e["zoneName"], "System");
         assert_eq!(e["node"], "test-node");
     }
-    assert_eq!(events[3]["isDirectory"], true);
-    assert_eq!(events[8]["isDirectory"], true);
+    assert_eq!(events[4]["isDirectory"], true);
+    assert_eq!(events[9]["isDirectory"], true);
     assert_eq!(events[0]["isDirectory"], false);
-    assert_eq!(events[1]["bytesWritten"], 6);
-    assert_eq!(events[2]["bytesRead"], 6);
+    assert_eq!(events[1]["bytesWritten"], 0);
+    assert_eq!(events[1]["newSize"], 0);
+    assert_eq!(events[2]["bytesWritten"], 6);
+    assert_eq!(events[3]["bytesRead"], 6);
     assert_eq!(
-        events[6]["ntStatus"], 0xC000_0022u32,
+        events[7]["ntStatus"], 0xC000_0022u32,
         "denied create carries STATUS_ACCESS_DENIED"
     );
     for e in events

@@ -276,6 +276,10 @@ pub struct AuditEvent {
     /// Bytes written (write events, closes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_written: Option<u64>,
+    /// Size of the file after the operation, for a `write_file` event that set it
+    /// (truncation or extension by SETATTR/SET_INFO, overwriting CREATE); no bytes written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_size: Option<u64>,
     /// Inode number (file id) of the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inode: Option<u64>,
@@ -322,6 +326,7 @@ impl AuditEvent {
             create_dispo: None,
             bytes_read: None,
             bytes_written: None,
+            new_size: None,
             inode: None,
             change: None,
             user_name: None,
@@ -351,6 +356,7 @@ impl AuditEvent {
             create_dispo: None,
             bytes_read: None,
             bytes_written: None,
+            new_size: None,
             inode: None,
             change: Some(what.to_string()),
             user_name: Some(who.to_string()),

@@ -27,9 +27,8 @@
 //! told it failed, and the failure is in the server log).
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use shoal_vfs::{
     Attr, Caller, CreateHow, DirEntry, DirEntryXattr, FileHandle, FileKind, FsStat, SetAttr,
@@ -39,6 +38,8 @@ use shoal_vfs::{
 use crate::auditor::{AuditError, Auditor, IoKey};
 use crate::config::FailureMode;
 use crate::event::{nt_status_of, unix_user_sid, AuditEvent, EventName};
+pub use crate::names::join_normalized;
+use crate::names::{NameCache, Node};
 
 /// The cause inside [`refused`].
 #[derive(Debug, thiserror::Error)]
@@ -86,94 +87,6 @@ pub fn with_request_context<R>(ctx: RequestContext, f: impl FnOnce() -> R) -> R 
 /// SMB CreateDisposition values used for NFS creates.
 const FILE_CREATE: u32 = 2;
 const FILE_OPEN_IF: u32 = 3;
-
-#[derive(Clone)]
-struct Node {
-    parent: Option<FileHandle>,
-    name: Vec<u8>,
-    inode: u64,
-    is_dir: bool,
-}
-
-struct NameCache {
-    capacity: usize,
-    gens: Mutex<(HashMap<FileHandle, Node>, HashMap<FileHandle, Node>)>,
-}
-
-impl NameCache {
-    fn new(capacity: usize) -> NameCache {
-        NameCache {
-            capacity: capacity.max(16),
-            gens: Mutex::new((HashMap::new(), HashMap::new())),
-        }
-    }
-
-    fn insert(&self, h: &FileHandle, node: Node) {
-        let mut g = self.gens.lock().unwrap_or_else(|p| p.into_inner());
-        if g.0.len() >= self.capacity && !g.0.contains_key(h) {
-            let young = std::mem::take(&mut g.0);
-            g.1 = young;
-        }
-        g.0.insert(h.clone(), node);
-    }
-
-    fn get(&self, h: &FileHandle) -> Option<Node> {
-        let mut g = self.gens.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = g.0.get(h) {
-            return Some(n.clone());
-        }
-        let n = g.1.remove(h)?;
-        if g.0.len() < self.capacity {
-            g.0.insert(h.clone(), n.clone());
-        }
-        Some(n)
-    }
-
-    fn forget(&self, h: &FileHandle) {
-        let mut g = self.gens.lock().unwrap_or_else(|p| p.into_inner());
-        g.0.remove(h);
-        g.1.remove(h);
-    }
-
-    /// Path of a handle (see the module doc).
-    fn path(&self, h: &FileHandle) -> Option<String> {
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        let mut cur = h.clone();
-        for _ in 0..256 {
-            let Some(n) = self.get(&cur) else {
-                if parts.is_empty() {
-                    return None;
-                }
-                parts.push("…".as_bytes().to_vec());
-                break;
-            };
-            match n.parent {
-                Some(p) => {
-                    parts.push(n.name);
-                    cur = p;
-                }
-                None => {
-                    parts.push(n.name);
-                    break;
-                }
-            }
-        }
-        parts.reverse();
-        let mut s = String::new();
-        for (i, p) in parts.iter().enumerate() {
-            let p = String::from_utf8_lossy(p);
-            if i == 0 {
-                s.push_str(&p);
-            } else {
-                if !s.ends_with('/') {
-                    s.push('/');
-                }
-                s.push_str(&p);
-            }
-        }
-        Some(s)
-    }
-}
 
 type SidResolver = Arc<dyn Fn(u32) -> Option<String> + Send + Sync>;
 
@@ -245,14 +158,18 @@ impl<V: Vfs> AuditLayer<V> {
         );
     }
 
+    /// The path of `name` in `dir`, normalized: `.` is `dir`, `..` its parent (`dir` itself
+    /// at an export root, as the VFS resolves it), and a name that is not one component
+    /// (which no VFS call accepts, but a failure is logged too) never climbs above `dir`.
     fn child_path(&self, dir: &FileHandle, name: &[u8]) -> String {
+        if name == b".." {
+            if let Some(parent) = self.names.get(dir).and_then(|n| n.parent) {
+                return self.names.path(&parent).unwrap_or_else(|| "…".to_string());
+            }
+        }
         let base = self.names.path(dir).unwrap_or_else(|| "…".to_string());
         let name = String::from_utf8_lossy(name);
-        if base.ends_with('/') {
-            format!("{base}{name}")
-        } else {
-            format!("{base}/{name}")
-        }
+        join_normalized(&base, &name)
     }
 
     fn handle_path(&self, h: &FileHandle, inode: Option<u64>) -> String {
@@ -291,6 +208,24 @@ impl<V: Vfs> AuditLayer<V> {
             Err(e) => event.with_status(nt_status_of(e)),
         };
         let out = self.auditor.emit(event);
+        self.settle(res, out)
+    }
+
+    /// [`Self::finish`] for an operation with several events: all are emitted; the
+    /// operation is refused (guaranteed mode) if any is not durable.
+    fn finish_all<T>(&self, res: VfsResult<T>, events: Vec<AuditEvent>) -> VfsResult<T> {
+        let status = res.as_ref().err().map(nt_status_of);
+        let mut out = Ok(());
+        for e in events {
+            let e = match status {
+                Some(st) => e.with_status(st),
+                None => e,
+            };
+            let r = self.auditor.emit(e);
+            if out.is_ok() {
+                out = r;
+            }
+        }
         self.settle(res, out)
     }
 
@@ -372,7 +307,8 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
         guard_ctime: Option<Timespec>,
     ) -> VfsResult<Attr> {
         let security = set.mode.is_some() || set.uid.is_some() || set.gid.is_some();
-        if !self.on() || !security {
+        let resize = set.size.is_some();
+        if !self.on() || !(security || resize) {
             return self.inner.setattr(caller, handle, set, guard_ctime);
         }
         self.precheck()?;
@@ -387,14 +323,29 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
             .ok()
             .map(|a| a.fileid)
             .or(known.map(|n| n.inode));
-        let name = if is_dir {
-            EventName::SetSecurityDirectory
-        } else {
-            EventName::SetSecurityFile
-        };
-        let mut e = self.event(name, caller, self.handle_path(handle, inode));
-        e.inode = inode;
-        self.finish(res, e)
+        let path = self.handle_path(handle, inode);
+        let mut events = Vec::with_capacity(2);
+        if security {
+            let name = if is_dir {
+                EventName::SetSecurityDirectory
+            } else {
+                EventName::SetSecurityFile
+            };
+            let mut e = self.event(name, caller, path.clone());
+            e.inode = inode;
+            events.push(e);
+        }
+        if let Some(size) = set.size {
+            // A size change (truncation above all: NFS SETATTR size, SMB SET_INFO
+            // EndOfFile/AllocationSize, CREATE OVERWRITE/SUPERSEDE) changes content: it is a
+            // `write_file`, never coalesced, with no bytes written and the new size.
+            let mut e = self.event(EventName::WriteFile, caller, path);
+            e.inode = inode;
+            e.bytes_written = Some(0);
+            e.new_size = Some(res.as_ref().map_or(size, |a| a.size));
+            events.push(e);
+        }
+        self.finish_all(res, events)
     }
 
     fn lookup(
@@ -507,13 +458,35 @@ impl<V: Vfs> Vfs for AuditLayer<V> {
             return self.inner.create(caller, dir, name, how);
         }
         self.precheck()?;
+        // NFS CREATE UNCHECKED with a size on an existing file sets its size (RFC 1813
+        // 3.3.8): a truncation, audited as a write with the new size like SETATTR.
+        let resized = match how {
+            CreateHow::Unchecked(set) if set.size.is_some() => self
+                .peek(caller, dir, name)
+                .filter(|(_, a)| a.kind == FileKind::Regular),
+            _ => None,
+        };
         let res = self.inner.create(caller, dir, name, how);
         let dispo = if matches!(how, CreateHow::Unchecked(_)) {
             FILE_OPEN_IF
         } else {
             FILE_CREATE
         };
-        self.created(caller, dir, name, EventName::CreateFile, dispo, res)
+        let res = self.created(caller, dir, name, EventName::CreateFile, dispo, res);
+        match (resized, &res) {
+            (Some((_, before)), Ok((h, a))) if a.fileid == before.fileid => {
+                let mut e = self.event(
+                    EventName::WriteFile,
+                    caller,
+                    self.handle_path(h, Some(a.fileid)),
+                );
+                e.inode = Some(a.fileid);
+                e.bytes_written = Some(0);
+                e.new_size = Some(a.size);
+                self.finish(res, e)
+            }
+            _ => res,
+        }
     }
 
     fn mkdir(

@@ -32,6 +32,7 @@ pub mod filter;
 pub(crate) mod forward;
 pub mod layer;
 pub mod log;
+mod names;
 pub mod sinks;
 pub mod smb_events;
 pub mod time;
@@ -49,6 +50,7 @@ pub use config::{
 };
 pub use event::{close_event, open_event, AuditEvent, EventName, Topic};
 pub use layer::{
-    is_refusal, refused, with_request_context, AuditLayer, AuditRefused, RequestContext,
+    is_refusal, join_normalized, refused, with_request_context, AuditLayer, AuditRefused,
+    RequestContext,
 };
 pub use smb_events::SmbOpen;

@@ -71,11 +71,9 @@ impl Auditor {
     }
 
     /// Logs `logon`, `logoff` or `tree_connect` (`target`: the share name for tree_connect,
-    /// the user name for logon/logoff; in `fileName`). Never blocks: the event is queued in
-    /// call order and the caller does not wait for queue space or for the disk, in either
-    /// mode (the session operation has already happened; there is nothing to refuse). The
-    /// queue may exceed `queue_capacity` by the session events in flight, which the
-    /// connection and session caps bound.
+    /// the user name for logon/logoff; in `fileName`), like any other event: in guaranteed
+    /// mode it returns once the event is durable, and an error means the caller must refuse
+    /// the operation (call it before the operation takes effect, off the async workers).
     pub fn smb_session(
         &self,
         caller: &Caller,
@@ -83,15 +81,21 @@ impl Auditor {
         target: &str,
         nt_status: u32,
     ) -> Result<(), AuditError> {
-        debug_assert!(matches!(
-            event,
-            EventName::Logon | EventName::Logoff | EventName::TreeConnect
-        ));
-        self.emit_detached(
-            AuditEvent::new(event, caller)
-                .with_file(target)
-                .with_status(nt_status),
-        )
+        self.emit(session_event(caller, event, target, nt_status))
+    }
+
+    /// [`Auditor::smb_session`] for an event with nothing left to refuse (the logoffs of a
+    /// connection that closed): queued in call order without waiting for queue space or for
+    /// the disk, in either mode. The queue may exceed `queue_capacity` by such events, which
+    /// the connection and session caps bound.
+    pub fn smb_session_detached(
+        &self,
+        caller: &Caller,
+        event: EventName,
+        target: &str,
+        nt_status: u32,
+    ) -> Result<(), AuditError> {
+        self.emit_detached(session_event(caller, event, target, nt_status))
     }
 
     /// Logs `get_security_file` / `get_security_directory` (QUERY_INFO of a security
@@ -114,4 +118,14 @@ impl Auditor {
                 .with_status(nt_status),
         )
     }
+}
+
+fn session_event(caller: &Caller, event: EventName, target: &str, nt_status: u32) -> AuditEvent {
+    debug_assert!(matches!(
+        event,
+        EventName::Logon | EventName::Logoff | EventName::TreeConnect
+    ));
+    AuditEvent::new(event, caller)
+        .with_file(target)
+        .with_status(nt_status)
 }

@@ -87,9 +87,27 @@ fn random_u32s() -> [u32; 3] {
     out
 }
 
+/// Creates `path` mode 0600 if it does not exist (no truncation), and sets 0600 on it
+/// whatever it had, before SQLite opens it.
+fn restrict_mode(path: &Path) -> Result<(), AuthError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
 impl UserDb {
     /// Opens (creating if needed) the database at `path`; creates the machine SID on first use.
+    /// The file is created 0600 (it holds NT hashes, which are password equivalents), and an
+    /// existing one is narrowed to 0600; SQLite gives its journal the database file's mode.
     pub fn open(path: &Path) -> Result<UserDb, AuthError> {
+        restrict_mode(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(

@@ -7,6 +7,9 @@ pub enum AuthError {
     /// The user database failed (shoal's side).
     #[error("user database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The user database file could not be created or given its mode.
+    #[error("user database file: {0}")]
+    File(#[from] std::io::Error),
     /// A user of that name exists.
     #[error("user {0} already exists")]
     UserExists(String),

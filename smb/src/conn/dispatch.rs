@@ -147,9 +147,14 @@ impl Conn {
                 }
             }
             if hdr.command == Command::CANCEL {
-                // MS-SMB2 3.3.5.16: no reply of its own, consumes no credit.
-                tracing::debug!(mid = hdr.message_id, async_id = hdr.async_id, "cancel");
-                self.cancel(&hdr);
+                // MS-SMB2 3.3.5.16: no reply of its own, consumes no credit. It passes the
+                // session (3.3.5.2.9) and signature (3.3.5.2.4) checks first, like any
+                // request: a CANCEL that fails them is dropped, so nobody cancels another
+                // session's request, or a signed session's, without its key.
+                if self.cancel_allowed(&hdr, msg, encrypted) {
+                    tracing::debug!(mid = hdr.message_id, async_id = hdr.async_id, "cancel");
+                    self.cancel(&hdr);
+                }
                 continue;
             }
             let charge = if self
@@ -393,11 +398,11 @@ impl Conn {
                         }
                         None => {}
                     }
-                } else if est.signing_required
-                    && est.signer.is_some()
-                    && cmd != Command::SESSION_SETUP
-                    && cmd != Command::ECHO
-                {
+                } else if est.signing_required && est.signer.is_some() && cmd != Command::ECHO {
+                    // Including SESSION_SETUP: a re-authentication of a session that requires
+                    // signing must be signed with its key (MS-SMB2 3.3.5.2.4, 3.3.5.5), or
+                    // anyone who can inject into the connection could restart its
+                    // authentication.
                     tracing::warn!("unsigned request on a session that requires signing");
                     return Ok(Reply {
                         status: NtStatus::ACCESS_DENIED,
@@ -409,29 +414,55 @@ impl Conn {
         }
         let result = match cmd {
             Command::SESSION_SETUP => handlers::session_setup::handle(self, req).await,
-            Command::ECHO => handlers::misc::echo(req),
+            Command::ECHO => {
+                // MS-SMB2 3.3.5.17: "The server MUST verify the session, as specified in
+                // section 3.3.5.2.9, if ... SMB2_FLAGS_SIGNED bit is set ... [or] the request
+                // is not encrypted, and the SessionId field ... is not zero."
+                let verify = req.hdr.is_signed() || (!req.encrypted && req.session_id != 0);
+                if verify
+                    && !self
+                        .sessions
+                        .get(&req.session_id)
+                        .is_some_and(|s| s.is_valid())
+                {
+                    return Ok(self.session_deleted(req));
+                }
+                handlers::misc::echo(req)
+            }
             _ => {
-                match self.sessions.get(&req.session_id) {
-                    Some(s) if s.is_valid() => {}
-                    _ => {
-                        // A session removed on this connection: answer signed with its old key
-                        // when the request verifies with it (clients expect signed replies).
-                        let signer = self
-                            .tombstones
-                            .iter()
-                            .find(|(id, _)| *id == req.session_id)
-                            .map(|(_, s)| *s)
-                            .filter(|s| req.hdr.is_signed() && s.verify_request(req.msg));
-                        return Ok(Reply {
-                            status: NtStatus::USER_SESSION_DELETED,
-                            signer,
-                            ..Reply::default()
-                        });
-                    }
+                // MS-SMB2 3.3.5.2.9: "The server MUST look up the Session in
+                // Connection.SessionTable by using the SessionId in the SMB2 header of the
+                // request. If SessionId is not found in Connection.SessionTable, the server
+                // MUST fail the request with STATUS_USER_SESSION_DELETED." A session of
+                // another connection is not in this table. "If Session.State is InProgress,
+                // the server MUST continue to process the SMB2 LOGOFF, SMB2 CLOSE, and SMB2
+                // LOCK commands. If the command is not one of these, the server MUST fail the
+                // request with an implementation-specific error code": the same
+                // STATUS_USER_SESSION_DELETED. (CLOSE and LOCK then meet the tree check: an
+                // unauthenticated session holds no tree.)
+                let Some(session) = self.sessions.get(&req.session_id).filter(|s| {
+                    s.is_valid() || matches!(cmd, Command::LOGOFF | Command::CLOSE | Command::LOCK)
+                }) else {
+                    return Ok(self.session_deleted(req));
+                };
+                // MS-SMB2 3.3.5.2.11: "The server MUST look up the TreeConnect in
+                // Session.TreeConnectTable by using the TreeId in the SMB2 header of the
+                // request. If no tree connect is found, the request MUST be failed with
+                // STATUS_NETWORK_NAME_DELETED." Every command but those that need no tree
+                // (3.3.5.2: LOGOFF, TREE_CONNECT; NEGOTIATE, SESSION_SETUP and ECHO are
+                // answered above), LOCK and OPLOCK_BREAK included, and a TreeId of another
+                // session is unknown here.
+                if !matches!(cmd, Command::LOGOFF | Command::TREE_CONNECT)
+                    && !session.trees.contains_key(&req.tree_id)
+                {
+                    return Ok(Reply::with_status(
+                        NtStatus::NETWORK_NAME_DELETED,
+                        Vec::new(),
+                    ));
                 }
                 match cmd {
-                    Command::LOGOFF => handlers::session_setup::logoff(self, req),
-                    Command::TREE_CONNECT => handlers::tree::connect(self, req),
+                    Command::LOGOFF => handlers::session_setup::logoff(self, req).await,
+                    Command::TREE_CONNECT => handlers::tree::connect(self, req).await,
                     Command::TREE_DISCONNECT => handlers::tree::disconnect(self, req),
                     Command::CREATE => handlers::create::handle(self, req).await,
                     Command::CLOSE => {
@@ -453,6 +484,62 @@ impl Conn {
         match result {
             Ok(r) => Ok(r),
             Err(e) => Ok(Reply::with_status(failure_status(e)?, Vec::new())),
+        }
+    }
+
+    /// STATUS_USER_SESSION_DELETED for a request naming no valid session of this connection.
+    /// A session removed on this connection: the reply is signed with its old key when the
+    /// request verifies with it (clients expect signed replies); otherwise with no key (a key
+    /// the request did not prove is never used).
+    fn session_deleted(&self, req: &Req<'_>) -> Reply {
+        let signer = self
+            .tombstones
+            .iter()
+            .find(|(id, _)| *id == req.session_id)
+            .map(|(_, s)| *s)
+            .filter(|s| req.hdr.is_signed() && s.verify_request(req.msg));
+        Reply {
+            status: NtStatus::USER_SESSION_DELETED,
+            signer,
+            ..Reply::default()
+        }
+    }
+
+    /// Whether a CANCEL passes the checks every request passes (MS-SMB2 3.3.5.2.9 session,
+    /// 3.3.5.2.4 signature; 3.2.4.24: "If the session identified by SessionId has
+    /// Session.SigningRequired equal to TRUE, the client sets SMB2_FLAGS_SIGNED"). A CANCEL
+    /// with SessionId 0 can only match requests of no session, of which none wait.
+    fn cancel_allowed(&self, hdr: &Header, msg: &[u8], encrypted: bool) -> bool {
+        if hdr.session_id == 0 {
+            return true;
+        }
+        let Some(est) = self
+            .sessions
+            .get(&hdr.session_id)
+            .and_then(|s| s.established.as_ref())
+        else {
+            tracing::debug!(
+                session = hdr.session_id,
+                "cancel for an unknown session dropped"
+            );
+            return false;
+        };
+        if encrypted {
+            return true; // 3.3.5.2.4: a decrypted request skips the signature check
+        }
+        match est.signer {
+            Some(s) if hdr.is_signed() => {
+                let ok = s.verify_request(msg);
+                if !ok {
+                    tracing::warn!("cancel with a bad signature dropped");
+                }
+                ok
+            }
+            Some(_) if est.signing_required => {
+                tracing::warn!("unsigned cancel on a session that requires signing dropped");
+                false
+            }
+            _ => true,
         }
     }
 

@@ -315,6 +315,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 nt_status: status,
             };
             if let Err(e) = a.smb_open(&caller2, &ev) {
+                if result.is_ok() && !created && a.mode() == shoal_audit::FailureMode::Guaranteed {
+                    // Guaranteed mode: an open whose event cannot be made durable is refused
+                    // (nothing was changed: creations and overwrites are refused by the layer).
+                    tracing::error!(error = %e, "audit: open event not durable; open refused");
+                    return fail(NtStatus::ACCESS_DENIED);
+                }
                 tracing::warn!(error = %e, "audit: open event not logged");
             }
         }

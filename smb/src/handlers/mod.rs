@@ -102,17 +102,12 @@ pub(crate) fn audit_name(conn: &Conn, share: &TreeShare, path: &str) -> String {
             .unwrap_or_default(),
         TreeShare::Ipc => String::new(),
     };
+    // The share-relative path normalized as the CREATE resolves it (`.` skipped, `..` one up,
+    // never above the share root): the name of the object opened, never the raw
+    // `a\..\..\b` a client sent (issue 11).
     let base = base.trim_end_matches('/');
-    let rel = path.trim_matches('\\').replace('\\', "/");
-    if rel.is_empty() {
-        if base.is_empty() {
-            "/".to_string()
-        } else {
-            base.to_string()
-        }
-    } else {
-        format!("{base}/{rel}")
-    }
+    let base = if base.is_empty() { "/" } else { base };
+    shoal_audit::join_normalized(base, &path.replace('\\', "/"))
 }
 
 /// The auditor, if any.

@@ -278,14 +278,14 @@ async fn authenticate(
             .await;
         }
         tracing::info!(user = %auth.user, "logon failure: unknown user");
-        audit_logon_failure(conn, &auth.user);
+        audit_logon_failure(conn, &auth.user).await;
         return failed(conn, sid, NtStatus::LOGON_FAILURE);
     };
     let verified = match exchange.challenger.verify(&auth, &user.nt_hash) {
         Ok(v) => v,
         Err(AuthError::Refused(why)) => {
             tracing::info!(user = %auth.user, why, "logon refused");
-            audit_logon_failure(conn, &auth.user);
+            audit_logon_failure(conn, &auth.user).await;
             return failed(conn, sid, NtStatus::LOGON_FAILURE);
         }
         Err(e @ AuthError::Malformed { .. }) => {
@@ -294,7 +294,7 @@ async fn authenticate(
         }
         Err(e) => {
             tracing::info!(user = %auth.user, error = %e, "logon failure");
-            audit_logon_failure(conn, &auth.user);
+            audit_logon_failure(conn, &auth.user).await;
             return failed(conn, sid, NtStatus::LOGON_FAILURE);
         }
     };
@@ -305,7 +305,7 @@ async fn authenticate(
             let mut c = SessionSecurity::new(&verified.session_key, verified.flags, true);
             if !c.verify(&exchange.mech_types_der, mic) {
                 tracing::info!(user = %auth.user, "bad SPNEGO mechListMIC");
-                audit_logon_failure(conn, &auth.user);
+                audit_logon_failure(conn, &auth.user).await;
                 return failed(conn, sid, NtStatus::LOGON_FAILURE);
             }
             let mut s = SessionSecurity::new(&verified.session_key, verified.flags, false);
@@ -354,15 +354,57 @@ async fn establish(
         conn.shared.config.encryption == EncryptionPolicy::Required && dialect.is_smb3();
     let alg = signing::algorithm(dialect, conn.signing_algorithm);
     let cipher = conn.cipher;
-    let Some(session) = conn.sessions.get_mut(&sid) else {
+    let Some(session) = conn.sessions.get(&sid) else {
         return fail(NtStatus::USER_SESSION_DELETED);
     };
-    let reauth = session.established.is_some();
+    let old_identity = session.established.as_ref().map(|e| e.identity.clone());
+    let reauth = old_identity.is_some();
+    if let Some(old) = &old_identity {
+        // Re-authentication may renew the session's credentials, never change whose they are:
+        // MS-SMB2 3.3.5.5.3 keeps Session.SessionKey and the keys derived from it, so another
+        // user would act under the first user's keys and audit identity. Windows answers a
+        // different user with STATUS_ACCESS_DENIED (the status ksmbd adopted for the same
+        // case, smbtorture smb2.session.bind_different_user) and the session stays as it was.
+        if !same_user(old, &identity) {
+            tracing::warn!(
+                session_user = %old.user,
+                claimed = %identity.user,
+                "re-authentication as another user refused"
+            );
+            crate::audit_events::record(
+                conn,
+                &identity,
+                ZoneId::SYSTEM,
+                crate::audit_events::SessionEvent::Logon,
+                &identity.user,
+                NtStatus::ACCESS_DENIED,
+            )
+            .await?;
+            return failed(conn, sid, NtStatus::ACCESS_DENIED);
+        }
+    }
     if encryption_required && session_key.is_none() && !reauth {
         // Guest and anonymous sessions have no keys, so they cannot encrypt.
         tracing::info!("keyless session refused: encryption required");
         return failed(conn, sid, NtStatus::ACCESS_DENIED);
     }
+    // The logon (a re-authentication too: same user, renewed credentials) is audited before
+    // the session changes; in guaranteed mode an event that cannot be made durable refuses it.
+    if let Err(e) = crate::audit_events::record(
+        conn,
+        &identity,
+        ZoneId::SYSTEM,
+        crate::audit_events::SessionEvent::Logon,
+        &identity.user,
+        NtStatus::SUCCESS,
+    )
+    .await
+    {
+        return failed(conn, sid, e.status());
+    }
+    let Some(session) = conn.sessions.get_mut(&sid) else {
+        return fail(NtStatus::USER_SESSION_DELETED);
+    };
     let old = session.established.take();
     let (keys, signer, crypt, encrypt_data) = match (old, session_key) {
         // MS-SMB2 3.3.5.5.3: re-authentication keeps the session's keys.
@@ -394,16 +436,6 @@ async fn establish(
     if !identity.guest {
         conn.shared
             .register(sid, &identity.user, conn.expire_tx.clone());
-    }
-    if !reauth {
-        crate::audit_events::session_event(
-            conn,
-            &identity,
-            ZoneId::SYSTEM,
-            crate::audit_events::SessionEvent::Logon,
-            &identity.user.clone(),
-            NtStatus::SUCCESS,
-        );
     }
     let Some(session) = conn.sessions.get_mut(&sid) else {
         return fail(NtStatus::USER_SESSION_DELETED);
@@ -446,8 +478,17 @@ async fn establish(
     })
 }
 
+/// Whether a re-authentication names the session's user: same account (name compared as the
+/// user database compares it, without case), uid and SID; guest and anonymous only as themselves.
+fn same_user(old: &Identity, new: &Identity) -> bool {
+    old.guest == new.guest
+        && old.uid == new.uid
+        && old.sid == new.sid
+        && old.user.eq_ignore_ascii_case(&new.user)
+}
+
 /// LOGOFF: removes the session; the reply is signed with its key if the request was.
-pub(crate) fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+pub(crate) async fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
     shoal_smb_proto::session::decode_logoff(req.msg)?;
     let signer = conn.sessions.get(&req.session_id).and_then(|s| {
         let e = s.established.as_ref()?;
@@ -461,14 +502,17 @@ pub(crate) fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
         .and_then(|s| s.established.as_ref())
         .map(|e| e.identity.clone());
     if let Some(identity) = identity {
-        crate::audit_events::session_event(
+        // Guaranteed mode: a logoff whose event cannot be made durable is refused (the
+        // session stays; the client may close the connection, logged as a logoff too).
+        crate::audit_events::record(
             conn,
             &identity,
             ZoneId::SYSTEM,
             crate::audit_events::SessionEvent::Logoff,
             &identity.user,
             NtStatus::SUCCESS,
-        );
+        )
+        .await?;
     }
     conn.remove_session(req.session_id);
     let mut body = Vec::new();
@@ -482,8 +526,8 @@ pub(crate) fn logoff(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
 }
 
 /// A failed logon as an audit event (`logon` with STATUS_LOGON_FAILURE): the user named is the
-/// one the client claimed, with the anonymous uid.
-fn audit_logon_failure(conn: &Conn, user: &str) {
+/// one the client claimed, with the anonymous uid. The logon is refused either way.
+async fn audit_logon_failure(conn: &Conn, user: &str) {
     let claimed = Identity {
         user: user.to_string(),
         uid: 65534,
@@ -491,12 +535,14 @@ fn audit_logon_failure(conn: &Conn, user: &str) {
         sid: String::new(),
         guest: false,
     };
-    crate::audit_events::session_event(
+    // Never an error for a failure event (`record` refuses only successful operations).
+    let _ = crate::audit_events::record(
         conn,
         &claimed,
         ZoneId::SYSTEM,
         crate::audit_events::SessionEvent::Logon,
         user,
         NtStatus::LOGON_FAILURE,
-    );
+    )
+    .await;
 }

@@ -24,7 +24,7 @@ const FULL_ACCESS: u32 = 0x001F_01FF;
 const READ_ACCESS: u32 = 0x0012_00A9;
 
 /// TREE_CONNECT to a configured share or `IPC$`; anything else is STATUS_BAD_NETWORK_NAME.
-pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
+pub(crate) async fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
     let t = TreeConnectRequest::decode(req.msg)?;
     // MS-SMB2 3.3.5.7: on 3.1.1 a non-guest session's TREE_CONNECT must be signed (it proves
     // both sides derived the same keys from the preauth hash), whatever the signing policy.
@@ -99,12 +99,32 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
         flags
     };
     let max_trees = conn.shared.config.max_trees;
-    let Some(session) = conn.sessions.get_mut(&req.session_id) else {
+    let Some(session) = conn.sessions.get(&req.session_id) else {
         return fail(NtStatus::USER_SESSION_DELETED);
     };
     if session.trees.len() >= max_trees {
         return fail(NtStatus::INSUFFICIENT_RESOURCES);
     }
+    let zone = match &share_for_audit {
+        Some(z) => *z,
+        None => ZoneId::SYSTEM,
+    };
+    if let Some(identity) = session.established.as_ref().map(|e| e.identity.clone()) {
+        // Audited before the tree exists: in guaranteed mode a tree connect whose event
+        // cannot be made durable is refused (STATUS_ACCESS_DENIED).
+        crate::audit_events::record(
+            conn,
+            &identity,
+            zone,
+            crate::audit_events::SessionEvent::TreeConnect,
+            name,
+            NtStatus::SUCCESS,
+        )
+        .await?;
+    }
+    let Some(session) = conn.sessions.get_mut(&req.session_id) else {
+        return fail(NtStatus::USER_SESSION_DELETED);
+    };
     let id = session.next_tree_id;
     session.next_tree_id = session.next_tree_id.wrapping_add(1).max(1);
     session.trees.insert(
@@ -116,25 +136,6 @@ pub(crate) fn connect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError>
         },
     );
     tracing::info!(share = name, tree = id, "tree connect");
-    let zone = match &share_for_audit {
-        Some(z) => *z,
-        None => ZoneId::SYSTEM,
-    };
-    if let Some(identity) = conn
-        .sessions
-        .get(&req.session_id)
-        .and_then(|s| s.established.as_ref())
-        .map(|e| e.identity.clone())
-    {
-        crate::audit_events::session_event(
-            conn,
-            &identity,
-            zone,
-            crate::audit_events::SessionEvent::TreeConnect,
-            name,
-            NtStatus::SUCCESS,
-        );
-    }
     let mut body = Vec::new();
     encode_tree_connect_response(&mut body, share_type, flags, 0, access);
     Ok(Reply {
