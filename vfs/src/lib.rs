@@ -1,6 +1,8 @@
 //! # shoal-vfs: the layer every protocol talks to
 //!
 //! Tour:
+//! - [`acl`]: security descriptors (codec, access evaluation, inheritance) that bind every
+//!   protocol; [`LocalFs`] enforces them at its permission points.
 //! - [`caller`]: who is asking ([`Caller`]: uid, gids, client address, zone, protocol).
 //! - [`types`]: what the VFS speaks in ([`Attr`], [`SetAttr`], [`FileHandle`], [`DirEntry`], ...).
 //! - [`error`]: [`VfsError`], split by cause; protocol crates map it to NTSTATUS / nfsstat3.
@@ -17,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acl;
 pub mod caller;
 pub mod error;
 pub mod local;
