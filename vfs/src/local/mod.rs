@@ -18,6 +18,7 @@
 //! `gencache.rs` inode generations remembered by listings, `fdcache.rs` cached descriptors,
 //! `xattr.rs` extended attributes (`user.` namespace).
 
+mod acl;
 mod alloc;
 mod attr;
 mod born;
@@ -63,6 +64,8 @@ pub struct LocalFs {
     fds: fdcache::FdCache,
     /// Inode generations seen by listings.
     gens: gencache::GenCache,
+    /// Stored security descriptors' state (`acl.rs`).
+    acl: acl::AclState,
 }
 
 /// A shared descriptor.
@@ -88,6 +91,7 @@ impl LocalFs {
             streams: Default::default(),
             fds: Default::default(),
             gens: Default::default(),
+            acl: Default::default(),
         };
         // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
         let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {
@@ -377,6 +381,7 @@ impl Vfs for LocalFs {
         if c.protocol == Protocol::Nfs3 && c.uid == a.uid && a.kind == FileKind::Regular {
             granted |= mask & (perm::ACCESS_READ | perm::ACCESS_MODIFY | perm::ACCESS_EXTEND);
         }
+        let granted = self.acl_access(c, h, &a, granted)?;
         Ok((granted, a))
     }
 
@@ -405,6 +410,7 @@ impl Vfs for LocalFs {
             return Err(VfsError::Access);
         }
         let fd = self.rw_fd(h)?;
+        self.acl_data(c, &fd, &a, crate::acl::rights::READ_DATA)?;
         let data = sys::pread_full(fd.as_fd(), offset, count.min(MAX_IO) as usize)?;
         let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
         let eof = offset.saturating_add(data.len() as u64) >= a.size;
@@ -432,6 +438,7 @@ impl Vfs for LocalFs {
             return Err(VfsError::Invalid);
         }
         let fd = self.rw_fd(h)?;
+        self.acl_data(c, &fd, &a, crate::acl::rights::WRITE_DATA)?;
         sys::pwrite_all(fd.as_fd(), offset, data)?;
         match stability {
             WriteStability::Unstable => {}

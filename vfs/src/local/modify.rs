@@ -45,6 +45,7 @@ impl LocalFs {
             if !(self.may(c, a, true)) {
                 return Err(VfsError::Access);
             }
+            self.acl_truncate(c, fd, a, set.size)?;
         }
         for t in [set.atime, set.mtime] {
             match t {
@@ -169,6 +170,7 @@ impl LocalFs {
     ) -> VfsResult<(FileHandle, Attr)> {
         names::check(name)?;
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         let exists = match sys::fstatat(dfd.as_fd(), name) {
             Ok(_) => true,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
@@ -185,6 +187,7 @@ impl LocalFs {
             )?;
             let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH, 0)
                 .map_err(VfsError::from)
+                .and_then(|fd| self.acl_inherit(c, &dfd, &da, fd, false))
                 .and_then(|fd| match how {
                     CreateHow::Unchecked(set) | CreateHow::Guarded(set) => {
                         let mode = set.mode.or(Some(0o644));
@@ -245,6 +248,7 @@ impl LocalFs {
     ) -> VfsResult<(FileHandle, Attr)> {
         names::check(name)?;
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, true)?;
         if sys::fstatat(dfd.as_fd(), name).is_ok() {
             return Err(VfsError::Exists);
         }
@@ -253,6 +257,7 @@ impl LocalFs {
         sys::mkdirat(dfd.as_fd(), &tmp, 0o700)?;
         let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH | libc::O_DIRECTORY, 0)
             .map_err(VfsError::from)
+            .and_then(|fd| self.acl_inherit(c, &dfd, &da, fd, true))
             .and_then(|fd| {
                 let mut mode = set.mode.unwrap_or(0o755) & 0o7777;
                 if da.mode & 0o2000 != 0 {
@@ -278,6 +283,7 @@ impl LocalFs {
             return Err(VfsError::Invalid);
         }
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         sys::symlinkat(target, dfd.as_fd(), name)?;
         let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
         self.finish_new(c, &da, fd, tag, None, None)
@@ -310,6 +316,7 @@ impl LocalFs {
             _ => return Err(VfsError::BadType),
         };
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         sys::mknodat(dfd.as_fd(), name, ifmt | 0o600, dev)?;
         let fd = sys::openat(dfd.as_fd(), name, libc::O_PATH, 0)?;
         let mut rest = set.clone();
@@ -353,6 +360,7 @@ impl LocalFs {
         if !perm::may_delete_from(c, &da, &child) {
             return Err(VfsError::Access);
         }
+        self.acl_may_delete(c, &dfd, &da, name, &child)?;
         sys::unlinkat(dfd.as_fd(), name, rmdir)?;
         self.gens.forget(st.st_ino);
         Ok(())
@@ -381,6 +389,7 @@ impl LocalFs {
             // Moving a directory rewrites its `..` entry.
             return Err(VfsError::Access);
         }
+        self.acl_may_move(c, (&ffd, &fa), from_name, &src, (&tfd, &ta))?;
         let replaced = match sys::fstatat(tfd.as_fd(), to_name) {
             Ok(st) => {
                 let dst = attr_from_stat(&st);
@@ -390,6 +399,7 @@ impl LocalFs {
                 if !perm::may_delete_from(c, &ta, &dst) {
                     return Err(VfsError::Access);
                 }
+                self.acl_may_delete(c, &tfd, &ta, to_name, &dst)?;
                 Some(dst.fileid)
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
@@ -414,7 +424,8 @@ impl LocalFs {
         if a.kind == FileKind::Directory {
             return Err(VfsError::IsDir);
         }
-        let (dfd, _, dtag) = self.writable_dir(c, dir)?;
+        let (dfd, da, dtag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         if tag != dtag {
             return Err(VfsError::CrossDevice);
         }
