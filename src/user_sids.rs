@@ -15,10 +15,13 @@ use shoal_vfs::acl::{Sid, UserSids};
 /// Longest time a user added or removed takes to count for NFS callers.
 pub const REFRESH: Duration = Duration::from_secs(5);
 
+/// The SIDs of each uid, and when they were read.
+type Snapshot = (Instant, HashMap<u32, Vec<Sid>>);
+
 /// The map, over the server's user database.
 pub struct DbUserSids {
     db: Arc<UserDb>,
-    cache: Mutex<Option<(Instant, HashMap<u32, Vec<Sid>>)>>,
+    cache: Mutex<Option<Snapshot>>,
 }
 
 impl DbUserSids {

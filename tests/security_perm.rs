@@ -277,7 +277,7 @@ set_dacl(d, [ace(1, 0, WRITE_DATA | APPEND | DELETE_CHILD, bob), ace(0, 0, FA, "
 d.close()
 print("ok")
 "#,
-        &[bob.clone()],
+        std::slice::from_ref(&bob),
     );
     chmod(&s, "d", 0o777);
     for f in ["d/secret.txt", "d/readonly.txt", "d/other.txt"] {
@@ -404,7 +404,7 @@ set_dacl(d, [ace(0, 0x3, FA, alice), ace(0, 0x3, READ_EXEC, "S-1-1-0"),
 d.close()
 print("ok")
 "#,
-        &[alice.clone()],
+        std::slice::from_ref(&alice),
     );
     chmod(&s, "inh", 0o777);
     let (mut b, root) = nfs(&s, 1001);
