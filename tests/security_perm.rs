@@ -1,9 +1,9 @@
 //! Issue 11, one permission model for both protocols: a security descriptor set over SMB binds
-//! NFS callers too (deny ACEs, a DACL stricter than the mode bits: READ, WRITE, SETATTR size,
-//! CREATE/MKDIR/REMOVE/RENAME in the directory, the ACCESS answer), and files and directories
-//! created over NFS inherit the parent's inheritable ACEs. Descriptors are set and read back
-//! with Python smbprotocol (as tests/smb_security.rs does); NFS is driven by the raw client
-//! (tests/common/nfs_raw.rs) with chosen AUTH_SYS uids.
+//! NFS callers too (deny ACEs, a DACL stricter than the mode bits: READ, WRITE, SETATTR of the
+//! size and, by a non-owner, the times, CREATE/MKDIR/REMOVE/RENAME in the directory, the ACCESS
+//! answer), and files and directories created over NFS inherit the parent's inheritable ACEs.
+//! Descriptors are set and read back with Python smbprotocol (as tests/smb_security.rs does);
+//! NFS is driven by the raw client (tests/common/nfs_raw.rs) with chosen AUTH_SYS uids.
 
 mod common;
 
@@ -229,6 +229,20 @@ fn truncate(c: &mut Client, fh: &[u8], size: u64) -> u32 {
     c.status_only(2, args)
 }
 
+/// SETATTR (RFC 1813 3.3.2) of both times to the server's time → status.
+fn touch(c: &mut Client, fh: &[u8]) -> u32 {
+    let args = W::default()
+        .opaque(fh)
+        .u32(0) // mode
+        .u32(0) // uid
+        .u32(0) // gid
+        .u32(0) // size
+        .u32(1) // atime: SET_TO_SERVER_TIME
+        .u32(1) // mtime: SET_TO_SERVER_TIME
+        .u32(0); // no guard
+    c.status_only(2, args)
+}
+
 fn create(c: &mut Client, dir: &[u8], name: &str) -> Result<Vec<u8>, u32> {
     c.create(dir, name, W::default().u32(0).sattr_mode(0o644))
 }
@@ -363,6 +377,8 @@ print("ok")
         ACCES,
         "carol SETATTR size readonly"
     );
+    assert_eq!(touch(&mut c, &ro), ACCES, "carol SETATTR times readonly");
+    assert_eq!(touch(&mut c, &secret_c), 0, "carol SETATTR times secret");
     let granted = access(&mut c, &ro);
     assert_eq!(
         granted & (A_READ | A_MODIFY | A_EXTEND),

@@ -9,10 +9,11 @@
 //!   replaced target of a RENAME): FILE_DELETE_CHILD on the directory, or DELETE on the
 //!   object's own stored descriptor (MS-FSA 2.1.5.1.2.1). For every caller: these are single
 //!   calls in SMB too.
-//! - Data (READ, WRITE, a SETATTR that changes the size, READDIR) and the NFS ACCESS answer: for
-//!   NFS callers. NFS has no open, so each call is checked; an SMB open is checked once, when it
-//!   is made, by the SMB CREATE against the same evaluation, and keeps the rights it was granted
-//!   for its life, as MS-FSA says (the creator of a file may write it whatever DACL it inherited).
+//! - Data (READ, WRITE, a SETATTR of the size or, by a non-owner, of the times, READDIR) and the
+//!   NFS ACCESS answer: for NFS callers. NFS has no open, so each call is checked; an SMB open is
+//!   checked once, when it is made, by the SMB CREATE against the same evaluation, and keeps the
+//!   rights it was granted for its life, as MS-FSA says (the creator of a file may write it
+//!   whatever DACL it inherited).
 //! - New files and directories get the DACL their parent's inheritable ACEs give them
 //!   ([`crate::acl::inherit`]) before they appear under their name, whichever protocol made them.
 //!
@@ -29,7 +30,10 @@ use std::sync::Arc;
 use super::{sys, LocalFs};
 use crate::acl::eval::{self, rights, unix_group_sid, unix_user_sid};
 use crate::acl::{inherit, SecurityDescriptor, Sid, UserSids};
-use crate::{Attr, Caller, FileKind, Protocol, VfsError, VfsResult, SECURITY_DESCRIPTOR_XATTR};
+use crate::{
+    Attr, Caller, FileKind, Protocol, SetAttr, SetTime, VfsError, VfsResult,
+    SECURITY_DESCRIPTOR_XATTR,
+};
 
 /// The descriptor state of a [`LocalFs`].
 #[derive(Default)]
@@ -112,21 +116,31 @@ impl LocalFs {
         Err(VfsError::Access)
     }
 
-    /// SETATTR hook: a size change needs FILE_WRITE_DATA (NFS callers; `fd` is `O_PATH`).
-    pub(super) fn acl_truncate(
+    /// SETATTR hook (NFS callers; `fd` is `O_PATH`), after the POSIX rules allowed `set`: a
+    /// size change needs FILE_WRITE_DATA, and setting the times, for anyone but the owner (who
+    /// may always, as POSIX says), FILE_WRITE_ATTRIBUTES. Mode and owner changes stay the
+    /// owner's and root's (POSIX) and do not rewrite the descriptor.
+    pub(super) fn acl_setattr(
         &self,
         c: &Caller,
         fd: &OwnedFd,
         a: &Attr,
-        size: Option<u64>,
+        set: &SetAttr,
     ) -> VfsResult<()> {
-        if !per_call(c) || size.is_none_or(|s| s == a.size) {
+        if !per_call(c) {
             return Ok(());
         }
-        if self.acl_limit_fd(c, fd, a, false)? & rights::WRITE_DATA == 0 {
-            return Err(VfsError::Access);
+        let mut need = 0;
+        if set.size.is_some_and(|s| s != a.size) {
+            need |= rights::WRITE_DATA;
         }
-        Ok(())
+        if c.uid != a.uid && (set.atime != SetTime::Keep || set.mtime != SetTime::Keep) {
+            need |= rights::WRITE_ATTRIBUTES;
+        }
+        if need == 0 || self.acl_limit_fd(c, fd, a, false)? & need == need {
+            return Ok(());
+        }
+        Err(VfsError::Access)
     }
 
     /// READDIR hook: FILE_LIST_DIRECTORY (NFS callers; `fd` is the directory's `O_PATH`).

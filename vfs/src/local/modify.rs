@@ -45,7 +45,6 @@ impl LocalFs {
             if !(self.may(c, a, true)) {
                 return Err(VfsError::Access);
             }
-            self.acl_truncate(c, fd, a, set.size)?;
         }
         for t in [set.atime, set.mtime] {
             match t {
@@ -62,6 +61,7 @@ impl LocalFs {
                 }
             }
         }
+        self.acl_setattr(c, fd, a, set)?;
         if set.uid.is_some() || set.gid.is_some() {
             sys::fchown_fd(fd.as_fd(), set.uid, set.gid)?;
         }
