@@ -197,7 +197,7 @@ impl LocalFs {
 
     /// Hook of every call that removes entry `name` (attributes `child`) from directory
     /// `dir_fd` (`O_PATH`, attributes `da`): FILE_DELETE_CHILD on the directory, or DELETE
-    /// granted by the entry's own stored descriptor (MS-FSA 2.1.5.1.2.1).
+    /// granted by the entry's own descriptor, stored or synthesized (MS-FSA 2.1.5.1.2.1).
     pub(super) fn acl_may_delete(
         &self,
         c: &Caller,
@@ -211,8 +211,15 @@ impl LocalFs {
             return Ok(());
         }
         let own = if carries(child) {
-            stored(sys::getxattr_at(dir_fd.as_fd(), name, NAME))?
-                .map(|sd| eval::grants(c, child, &sd, self.mapped_sids(c)))
+            match stored(sys::getxattr_at(dir_fd.as_fd(), name, NAME))? {
+                Some(sd) => Some(eval::grants(c, child, &sd, self.mapped_sids(c))),
+                // No descriptor stored: the synthesized one grants its owner DELETE with the
+                // owner's w bit (as Windows' default DACL gives the creator), so a user who may
+                // add files but not delete others' still deletes their own (SMB's
+                // delete-on-close of a file it created, too).
+                None if c.uid == child.uid && child.mode & 0o200 != 0 => Some(rights::DELETE),
+                None => None,
+            }
         } else {
             None
         };
@@ -433,6 +440,44 @@ mod tests {
         let aces = sd.dacl.unwrap().aces;
         assert_eq!(aces.len(), 1);
         assert_eq!((aces[0].flags, aces[0].sid()), (0x10, Some(bob)));
+    }
+
+    #[test]
+    fn a_drop_box_lets_users_delete_their_own_files_only() {
+        let (_t, fs, root) = setup("dropbox");
+        let set = SetAttr {
+            mode: Some(0o777),
+            ..SetAttr::default()
+        };
+        let (d, _) = fs
+            .mkdir(&caller(0, Protocol::Nfs3), &root, b"d", &set)
+            .unwrap();
+        file(&fs, &d, b"theirs");
+        let add = rights::ADD_FILE | rights::READ_DATA | rights::EXECUTE;
+        store(
+            &fs,
+            &d,
+            vec![Ace::new(
+                ace_type::ACCESS_ALLOWED,
+                0,
+                add,
+                &eval::everyone(),
+            )],
+        );
+        let how = CreateHow::Guarded(SetAttr {
+            mode: Some(0o644),
+            ..SetAttr::default()
+        });
+        for p in [Protocol::Nfs3, Protocol::Smb3] {
+            let carol = caller(1002, p);
+            fs.create(&carol, &d, b"mine", &how).unwrap();
+            // Not someone else's (mode 0666 would let her), but her own.
+            assert!(matches!(
+                fs.remove(&carol, &d, b"theirs"),
+                Err(VfsError::Access)
+            ));
+            fs.remove(&carol, &d, b"mine").unwrap();
+        }
     }
 
     /// `cargo test --release -p shoal-vfs -- --ignored --nocapture descriptor_cost`: the cost of
