@@ -10,6 +10,7 @@ mod audit_cmd;
 mod config;
 mod serve;
 mod user_cmd;
+mod user_sids;
 
 use std::path::PathBuf;
 

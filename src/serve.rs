@@ -291,6 +291,12 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
     let key_file = cfg.server.state_dir.join("handle.key");
     let local = LocalFs::open(&cfg.server.backing_dir, &key_file)
         .with_context(|| format!("server.backing_dir: {}", cfg.server.backing_dir.display()))?;
+    // One user database for SMB logons and the uid -> SID map of NFS callers' tokens.
+    let users = Arc::new(
+        shoal_auth::UserDb::open(&cfg.server.state_dir.join("users.sqlite"))
+            .map_err(|e| anyhow::anyhow!("server.state_dir: user database: {e}"))?,
+    );
+    let local = local.with_user_sids(Arc::new(crate::user_sids::DbUserSids::new(users.clone())));
     let audit_cfg = cfg.audit_config()?;
     let audit_on = audit_cfg.enabled;
     let audit_dir = audit_cfg.log_dir.clone();
@@ -317,12 +323,10 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
     };
     let smb = if cfg.smb.enabled {
         let l = bind(cfg.smb.listen, "SMB (smb.listen)").await?;
-        let users = shoal_auth::UserDb::open(&cfg.server.state_dir.join("users.sqlite"))
-            .map_err(|e| anyhow::anyhow!("server.state_dir: user database: {e}"))?;
         Some((
             l,
             smb_config(&cfg, vfs.as_ref(), audit_on.then(|| auditor.clone()))?,
-            Arc::new(users),
+            users.clone(),
         ))
     } else {
         None

@@ -1,11 +1,14 @@
 //! # shoal-vfs: the layer every protocol talks to
 //!
 //! Tour:
+//! - [`acl`]: security descriptors (codec, access evaluation, inheritance) that bind every
+//!   protocol; [`LocalFs`] enforces them at its permission points.
 //! - [`caller`]: who is asking ([`Caller`]: uid, gids, client address, zone, protocol).
 //! - [`types`]: what the VFS speaks in ([`Attr`], [`SetAttr`], [`FileHandle`], [`DirEntry`], ...).
 //! - [`error`]: [`VfsError`], split by cause; protocol crates map it to NTSTATUS / nfsstat3.
 //! - [`Vfs`] (this file): the trait. Every call takes a [`Caller`]; implementations enforce
-//!   permissions for that caller (mode bits) and create files owned by it.
+//!   permissions for that caller (mode bits, narrowed by a stored security descriptor: [`acl`])
+//!   and create files owned by it.
 //! - [`local`]: [`LocalFs`], a backing directory on a local filesystem. Every name is resolved
 //!   with `openat`-style calls relative to an already-open directory, never by joining strings, so
 //!   no request reaches outside the root (`..`, absolute paths, symlinks, NUL bytes, races).
@@ -17,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acl;
 pub mod caller;
 pub mod error;
 pub mod local;

@@ -19,8 +19,8 @@
 //!   encryption (AES-128/256-CCM/GCM), preauth integrity (SHA-512).
 //! - [`transform`]: the SMB2 TRANSFORM_HEADER and sealing/opening encrypted messages.
 //! - [`security`]: access masks of the descriptor synthesized from POSIX owner/mode.
-//! - [`security_descriptor`]: SID/ACL/ACE/descriptor codec, merge and access check (SET_INFO
-//!   and QUERY_INFO security, the SecD create context).
+//! - [`security_descriptor`]: the statuses and BUFFER_TOO_SMALL body of descriptor requests
+//!   (the codec and access check are protocol-neutral, in `shoal_vfs::acl`).
 //! - [`credits`]: the sequence-number window and credit grants (MS-SMB2 3.3.1.1, 3.3.5.2.3).
 //! - [`aapl`]: Apple's `AAPL` create context (macOS clients, as Samba's vfs_fruit answers it).
 //! - [`compound`]: splitting a compound chain into its messages (MS-SMB2 3.3.5.2.7).

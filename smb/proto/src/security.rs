@@ -1,6 +1,6 @@
 //! Access masks for the security descriptor shoal synthesizes from POSIX ownership and mode
 //! bits when a client has not stored one (MS-DTYP 2.4.3). The descriptor codec itself is
-//! [`crate::security_descriptor`].
+//! `shoal_vfs::acl`.
 
 /// FILE_GENERIC_READ.
 pub const FILE_GENERIC_READ: u32 = 0x0012_0089;

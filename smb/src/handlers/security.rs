@@ -13,22 +13,23 @@
 //! STATUS_INVALID_OWNER). Other SIDs (another user's domain SID, BUILTIN, Everyone, ...) are
 //! only stored: there is no SID-to-uid lookup for users other than the caller yet.
 //!
-//! Inheritance: an object CREATE makes in a directory with a stored descriptor gets the DACL
-//! the directory's inheritable ACEs give it (MS-DTYP 2.5.3.4, [`inherited_dacl`]); nothing is
-//! stored under a directory without one. Generic rights in a DACL that is set are mapped to
-//! file rights, except in inherit-only ACEs, as Windows stores them.
+//! The codec, the access evaluation and inheritance are protocol-neutral, in
+//! [`shoal_vfs::acl`]: the VFS enforces a stored descriptor for NFS callers too, and gives an
+//! object any protocol creates the DACL its parent's inheritable ACEs give it (MS-DTYP 2.5.3.4)
+//! before it appears. Generic rights in a DACL that is set are mapped to file rights, except in
+//! inherit-only ACEs, as Windows stores them.
 //!
 //! Enforcement: opens keep the mode bits' answer and, when a descriptor is stored, are further
-//! limited by what its DACL grants the caller ([`dacl_limit`], MS-DTYP 2.5.3.2 simplified: no
-//! privileges, object or conditional ACEs). The DACL never grants more than the mode bits, and
-//! NFS ignores it (NFSv3 sees only the mode bits).
+//! limited by what its DACL grants the caller ([`dacl_limit`], [`shoal_vfs::acl::eval::limit`]).
+//! The DACL never grants more than the mode bits. An open keeps the rights it was granted (MS-FSA),
+//! so the VFS does not check the DACL again on each READ/WRITE of an SMB open; namespace changes
+//! (create, delete, rename, link) it checks for every caller.
 
 use shoal_smb_proto::security::{mask_from_rwx, OWNER_RIGHTS};
-use shoal_smb_proto::security_descriptor::{
-    ace_type, control, info, inherited_dacl, Ace, Acl, SecurityDescriptor, Sid,
-    STATUS_INVALID_OWNER,
-};
+use shoal_smb_proto::security_descriptor::{decode_status, STATUS_INVALID_OWNER};
 use shoal_smb_proto::NtStatus;
+use shoal_vfs::acl::eval::{self, unix_group_sid, unix_user_sid};
+use shoal_vfs::acl::{ace_type, control, info, rights, Ace, Acl, SecurityDescriptor, Sid};
 use shoal_vfs::{Attr, Caller, FileHandle, FileKind, SetAttr, Vfs, VfsError};
 use shoal_vfs::{MAX_XATTR_VALUE_LEN, SECURITY_DESCRIPTOR_XATTR};
 
@@ -36,40 +37,24 @@ use super::blocking;
 use crate::conn::state::Identity;
 use crate::error::{fail, SmbError};
 
-/// Format version of the stored value (byte 0; the descriptor follows).
-const STORE_VERSION: u8 = 1;
-
 /// WRITE_DAC (MS-DTYP 2.4.3).
-const WRITE_DAC: u32 = 0x0004_0000;
+const WRITE_DAC: u32 = rights::WRITE_DAC;
 /// WRITE_OWNER.
-const WRITE_OWNER: u32 = 0x0008_0000;
+const WRITE_OWNER: u32 = rights::WRITE_OWNER;
 /// ACCESS_SYSTEM_SECURITY.
 const SYSTEM_SECURITY: u32 = 0x0100_0000;
-/// Every file right (FILE_ALL_ACCESS).
-const ALL_RIGHTS: u32 = 0x001F_01FF;
-
-/// `S-1-22-1-<uid>` / `S-1-22-2-<gid>`: Samba's Unix user and group SIDs.
-fn unix_sid(kind: u32, id: u32) -> Sid {
-    Sid {
-        authority: 22,
-        sub_authorities: vec![kind, id],
-    }
-}
 
 /// The descriptor of an object without a stored one: owner and group as SIDs (the session's
 /// SID for its own uid, else `S-1-22-1-uid`; `S-1-22-2-gid`), and a DACL of the mode bits for
 /// owner, group and Everyone.
 pub(crate) fn synthesized(identity: &Identity, a: &Attr) -> SecurityDescriptor {
     let owner = if a.uid == identity.uid {
-        Sid::parse(&identity.sid).unwrap_or_else(|| unix_sid(1, a.uid))
+        Sid::parse(&identity.sid).unwrap_or_else(|| unix_user_sid(a.uid))
     } else {
-        unix_sid(1, a.uid)
+        unix_user_sid(a.uid)
     };
-    let group = unix_sid(2, a.gid);
-    let everyone = Sid {
-        authority: 1,
-        sub_authorities: vec![0],
-    };
+    let group = unix_group_sid(a.gid);
+    let everyone = eval::everyone();
     let allow = ace_type::ACCESS_ALLOWED;
     let aces = vec![
         Ace::new(
@@ -102,19 +87,7 @@ pub(crate) fn load(
         Ok(None) | Err(VfsError::NotSupported) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    match raw.split_first() {
-        Some((&STORE_VERSION, sd)) => match SecurityDescriptor::decode(sd) {
-            Ok(sd) => Ok(Some(sd)),
-            Err(e) => {
-                tracing::warn!(error = %e, "stored security descriptor does not decode; ignored");
-                Ok(None)
-            }
-        },
-        _ => {
-            tracing::warn!("stored security descriptor has an unknown format; ignored");
-            Ok(None)
-        }
-    }
+    Ok(eval::decode_stored(&raw))
 }
 
 /// Stores `sd` durably on the object.
@@ -124,12 +97,9 @@ fn store(
     h: &FileHandle,
     sd: &SecurityDescriptor,
 ) -> Result<(), SmbError> {
-    if !sd.fits() {
+    let Some(v) = eval::encode_stored(sd) else {
         return fail(NtStatus::INSUFFICIENT_RESOURCES);
-    }
-    let mut v = Vec::with_capacity(1 + sd.encoded_len());
-    v.push(STORE_VERSION);
-    sd.encode(&mut v);
+    };
     if v.len() > MAX_XATTR_VALUE_LEN {
         return fail(NtStatus::INSUFFICIENT_RESOURCES);
     }
@@ -137,41 +107,15 @@ fn store(
     Ok(())
 }
 
-/// The SIDs of the caller's token: user, Unix user and groups, Everyone, Authenticated Users,
-/// NETWORK and BUILTIN\Users.
-fn token(caller: &Caller) -> Vec<Sid> {
-    let mut t: Vec<Sid> = caller
-        .sid
-        .as_deref()
-        .and_then(Sid::parse)
-        .into_iter()
-        .collect();
-    t.push(unix_sid(1, caller.uid));
-    t.push(unix_sid(2, caller.gid));
-    t.extend(caller.groups.iter().map(|g| unix_sid(2, *g)));
-    for s in ["S-1-1-0", "S-1-5-11", "S-1-5-2", "S-1-5-32-545"] {
-        t.extend(Sid::parse(s));
-    }
-    t
-}
-
 /// The rights the stored descriptor's DACL leaves the caller on an existing object (every
-/// right when none is stored, or for root). CREATE intersects this with the mode bits' answer.
+/// right when none is stored, or for root): [`eval::limit`]. CREATE intersects this with the
+/// mode bits' answer. The caller's SMB SID is in its token; no uid mapping is needed.
 pub(crate) fn dacl_limit(vfs: &dyn Vfs, caller: &Caller, h: &FileHandle, a: &Attr) -> u32 {
     if caller.is_root() || !matches!(a.kind, FileKind::Regular | FileKind::Directory) {
         return u32::MAX;
     }
     match load(vfs, caller, h) {
-        Ok(Some(sd)) => {
-            let t = token(caller);
-            let is_owner = sd.owner.as_ref().is_some_and(|o| t.contains(o));
-            // Not withheld: SYNCHRONIZE and READ_ATTRIBUTES (Windows grants them through the
-            // parent's FILE_LIST_DIRECTORY), and DELETE, which shoal derives from write
-            // permission on the parent directory — Windows' FILE_DELETE_CHILD on the parent
-            // (MS-FSA 2.1.5.1.2.1) — never from the file's own mode. Everything else comes from
-            // the DACL.
-            sd.max_access(&t, is_owner) | 0x0011_0080 | !ALL_RIGHTS
-        }
+        Ok(Some(sd)) => eval::limit(caller, a, &sd, Vec::new()),
         Ok(None) => u32::MAX,
         Err(e) => {
             tracing::warn!(error = %e, "security descriptor unreadable; open refused");
@@ -193,7 +137,7 @@ fn uid_of(identity: &Identity, sid: &Sid) -> Option<u32> {
 fn may_own(caller: &Caller, identity: &Identity, owner: &Sid) -> bool {
     caller.is_root()
         || Sid::parse(&identity.sid).as_ref() == Some(owner)
-        || *owner == unix_sid(1, caller.uid)
+        || *owner == unix_user_sid(caller.uid)
 }
 
 /// The gid a group SID maps to, when shoal knows one.
@@ -285,8 +229,8 @@ pub(crate) async fn set(
     if granted & need != need {
         return fail(NtStatus::ACCESS_DENIED);
     }
-    let new = SecurityDescriptor::decode(buffer)
-        .map_err(|_| SmbError::Client(SecurityDescriptor::decode_status(buffer)))?;
+    let new =
+        SecurityDescriptor::decode(buffer).map_err(|_| SmbError::Client(decode_status(buffer)))?;
     let parts = additional & (info::OWNER | info::GROUP | info::DACL | info::SACL);
     if parts == 0 {
         return Ok(());
@@ -307,7 +251,7 @@ pub(crate) fn create_context(
     };
     SecurityDescriptor::decode(c.data)
         .map(Some)
-        .map_err(|_| SmbError::Client(SecurityDescriptor::decode_status(c.data)))
+        .map_err(|_| SmbError::Client(decode_status(c.data)))
 }
 
 /// Where CREATE made an object: its parent directory and name, so a SecD that cannot be applied
@@ -323,15 +267,10 @@ pub(crate) struct Created {
     pub is_dir: bool,
 }
 
-/// Gives an object CREATE just made its descriptor (blocking): the DACL it inherits from its
-/// parent directory's stored descriptor ([`inherited_dacl`]; nothing is stored when the parent
-/// has none or nothing inheritable, and the object shows the synthesized descriptor), then the
-/// parts a SecD create context carries (a SecD without DACL_PRESENT keeps the inherited or
-/// default DACL, as Windows does).
-///
-/// A SecD with a DACL replaces whatever DACL was inherited (and its DACL control bits), and the
-/// owner and group stored with an inherited DACL are the synthesized ones `apply` starts from
-/// anyway: the parent's descriptor is then not read at all.
+/// Gives an object CREATE just made the parts a SecD create context carries (blocking). The DACL
+/// it inherits from its parent directory the VFS stored already, before the object appeared
+/// ([`shoal_vfs::acl::inherit`]); a SecD with a DACL replaces it (and its DACL control bits),
+/// one without DACL_PRESENT keeps the inherited or default DACL, as Windows does.
 fn on_create_inner(
     vfs: &dyn Vfs,
     caller: &Caller,
@@ -339,28 +278,11 @@ fn on_create_inner(
     created: &Created,
     secd: Option<&SecurityDescriptor>,
 ) -> Result<(), SmbError> {
-    let secd_parts = secd.map_or(0, |s| s.parts() & (info::OWNER | info::GROUP | info::DACL));
-    let parent_sd = match &created.parent {
-        Some(p) if secd_parts & info::DACL == 0 => load(vfs, caller, p)?,
-        _ => None,
-    };
-    if let Some(parent_sd) = parent_sd {
-        let a = vfs.getattr(caller, &created.handle)?;
-        let mut sd = synthesized(identity, &a);
-        if let (Some(o), Some(g)) = (&sd.owner, &sd.group) {
-            if let Some(dacl) = inherited_dacl(&parent_sd, created.is_dir, o, g) {
-                sd.dacl = Some(dacl);
-                sd.control = control::SELF_RELATIVE
-                    | control::DACL_PRESENT
-                    | (parent_sd.control & control::DACL_AUTO_INHERITED);
-                store(vfs, caller, &created.handle, &sd)?;
-            }
-        }
-    }
     let Some(secd) = secd else {
         return Ok(());
     };
-    apply(vfs, caller, identity, &created.handle, secd, secd_parts)
+    let parts = secd.parts() & (info::OWNER | info::GROUP | info::DACL);
+    apply(vfs, caller, identity, &created.handle, secd, parts)
 }
 
 /// [`on_create_inner`], undoing the create when it fails (as on Windows, where the object never

@@ -90,6 +90,7 @@ impl LocalFs {
         if !perm::may_read(c, &da) {
             return Err(VfsError::Access);
         }
+        self.acl_list(c, &pfd, &da)?;
         let max = max.clamp(1, MAX_ENTRIES);
         let cached = if cookie != 0 {
             self.streams

@@ -25,6 +25,7 @@
 //! `gencache.rs` inode generations remembered by listings, `fdcache.rs` cached descriptors,
 //! `xattr.rs` extended attributes (`user.` namespace).
 
+mod acl;
 mod alloc;
 mod attr;
 mod born;
@@ -76,6 +77,8 @@ pub struct LocalFs {
     gens: gencache::GenCache,
     /// Depth of each directory below its root, last found ([`contain`]).
     depths: contain::Depths,
+    /// Stored security descriptors' state (`acl.rs`).
+    acl: acl::AclState,
 }
 
 /// A shared descriptor.
@@ -103,6 +106,7 @@ impl LocalFs {
             fds: Default::default(),
             gens: Default::default(),
             depths: Default::default(),
+            acl: Default::default(),
         };
         // Probe: handles must be re-openable, which needs CAP_DAC_READ_SEARCH.
         let kh = sys::name_to_handle(fs.root_fd.as_fd(), b"").map_err(|e| {
@@ -412,6 +416,7 @@ impl Vfs for LocalFs {
         if c.protocol == Protocol::Nfs3 && c.uid == a.uid && a.kind == FileKind::Regular {
             granted |= mask & (perm::ACCESS_READ | perm::ACCESS_MODIFY | perm::ACCESS_EXTEND);
         }
+        let granted = self.acl_access(c, h, &a, granted)?;
         Ok((granted, a))
     }
 
@@ -440,6 +445,7 @@ impl Vfs for LocalFs {
             return Err(VfsError::Access);
         }
         let fd = self.rw_fd(h)?;
+        self.acl_data(c, &fd, &a, crate::acl::rights::READ_DATA)?;
         let data = sys::pread_full(fd.as_fd(), offset, count.min(MAX_IO) as usize)?;
         let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
         let eof = offset.saturating_add(data.len() as u64) >= a.size;
@@ -470,6 +476,7 @@ impl Vfs for LocalFs {
             self.clear_setid(c, &pfd)?;
         }
         let fd = self.rw_fd(h)?;
+        self.acl_data(c, &fd, &a, crate::acl::rights::WRITE_DATA)?;
         sys::pwrite_all(fd.as_fd(), offset, data)?;
         match stability {
             WriteStability::Unstable => {}

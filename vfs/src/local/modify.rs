@@ -61,6 +61,7 @@ impl LocalFs {
                 }
             }
         }
+        self.acl_setattr(c, fd, a, set)?;
         if set.uid.is_some() || set.gid.is_some() {
             sys::fchown_fd(fd.as_fd(), set.uid, set.gid)?;
         }
@@ -195,6 +196,7 @@ impl LocalFs {
     ) -> VfsResult<(FileHandle, Attr)> {
         names::check(name)?;
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         let exists = match sys::fstatat(dfd.as_fd(), name) {
             Ok(_) => true,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
@@ -210,7 +212,9 @@ impl LocalFs {
                 libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
                 0o600,
             )?;
-            let made = born::check_fresh(&fd, FileKind::Regular, 0o600).and_then(|()| match how {
+            let made = born::check_fresh(&fd, FileKind::Regular, 0o600)
+                .and_then(|()| self.acl_inherit(c, &dfd, &da, fd, false))
+                .and_then(|fd| match how {
                 CreateHow::Unchecked(set) | CreateHow::Guarded(set) => {
                     let mode = set.mode.or(Some(0o644));
                     let mut rest = set.clone();
@@ -270,6 +274,7 @@ impl LocalFs {
     ) -> VfsResult<(FileHandle, Attr)> {
         names::check(name)?;
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, true)?;
         if sys::fstatat(dfd.as_fd(), name).is_ok() {
             return Err(VfsError::Exists);
         }
@@ -279,6 +284,7 @@ impl LocalFs {
         sys::mkdirat(dfd.as_fd(), &tmp, 0o700)?;
         let made = sys::openat(dfd.as_fd(), &tmp, libc::O_PATH | libc::O_DIRECTORY, 0)
             .map_err(VfsError::from)
+            .and_then(|fd| self.acl_inherit(c, &dfd, &da, fd, true))
             .and_then(|fd| {
                 born::check_fresh(&fd, FileKind::Directory, 0o700)?;
                 let mut mode = set.mode.unwrap_or(0o755) & 0o7777;
@@ -305,6 +311,7 @@ impl LocalFs {
             return Err(VfsError::Invalid);
         }
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         // Made under an unpredictable temporary name, opened `O_PATH | O_NOFOLLOW`, checked,
         // chowned through that descriptor (`fchownat(AT_EMPTY_PATH)`), moved into place.
         let tmp = born::temp_name()?;
@@ -345,6 +352,7 @@ impl LocalFs {
             _ => return Err(VfsError::BadType),
         };
         let (dfd, da, tag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         // As SYMLINK: temporary name, `O_PATH | O_NOFOLLOW` descriptor, checked, moved.
         let tmp = born::temp_name()?;
         sys::mknodat(dfd.as_fd(), &tmp, ifmt | 0o600, dev)?;
@@ -381,7 +389,8 @@ impl LocalFs {
         if !may_link_source(c, &a) {
             return Err(VfsError::NotOwner);
         }
-        let (dfd, _, dtag) = self.writable_dir(c, dir)?;
+        let (dfd, da, dtag) = self.writable_dir(c, dir)?;
+        self.acl_may_add(c, &dfd, &da, false)?;
         if tag != dtag {
             return Err(VfsError::CrossDevice);
         }

@@ -107,6 +107,9 @@ impl LocalFs {
         };
         let child = attr_from_stat(&sys::fstatat(dfd.as_fd(), name)?);
         allowed(&child)?;
+        // The descriptor check reads the entry by name; the hidden object is checked to be the
+        // same inode below, so the object checked is the object removed.
+        self.acl_may_delete(c, &dfd, &da, name, &child)?;
         if expect.is_none() && !sticky(&da) {
             sys::unlinkat(dfd.as_fd(), name, rmdir)?;
             self.gens.forget(child.fileid);
@@ -192,6 +195,7 @@ impl LocalFs {
         };
         let src = attr_from_stat(&sys::fstatat(ffd.as_fd(), from_name)?);
         src_ok(&src)?;
+        self.acl_may_move(c, (ffd, fa), from_name, &src, (tfd, ta))?;
         let dst = match sys::fstatat(tfd.as_fd(), to_name) {
             Ok(st) => Some(attr_from_stat(&st)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
@@ -202,6 +206,7 @@ impl LocalFs {
                 return Ok(()); // same object: nothing to do (POSIX)
             }
             dst_ok(&src, d)?;
+            self.acl_may_delete(c, tfd, ta, to_name, d)?;
         }
         let careful = sticky(fa) || sticky(ta) || fa.fileid != ta.fileid;
         if !careful {

@@ -1,3 +1,4 @@
+use super::eval;
 use super::*;
 
 fn sid(s: &str) -> Sid {
@@ -87,12 +88,8 @@ fn bad_offsets_sizes_and_counts_are_refused() {
     let good = sample().to_bytes();
     assert!(SecurityDescriptor::decode(&good[..19]).is_err());
     assert_eq!(
-        SecurityDescriptor::decode_status(&good[..19]),
-        NtStatus::INVALID_PARAMETER
-    );
-    assert_eq!(
-        SecurityDescriptor::decode_status(&good),
-        STATUS_INVALID_SECURITY_DESCR
+        SecurityDescriptor::decode(&good[..19]),
+        Err(DecodeError::Truncated)
     );
     let mutate = |at: usize, v: &[u8]| {
         let mut b = good.clone();
@@ -306,18 +303,6 @@ fn descriptors_too_big_to_encode_are_detected() {
     assert!(!big.fits());
 }
 
-#[test]
-fn buffer_too_small_bodies() {
-    let mut v = Vec::new();
-    encode_buffer_too_small(&mut v, 0x1234, false);
-    assert_eq!(v, [9, 0, 0, 0, 4, 0, 0, 0, 0x34, 0x12, 0, 0]);
-    let mut v = Vec::new();
-    encode_buffer_too_small(&mut v, 0x1234, true);
-    assert_eq!(v.len(), 8 + 12);
-    assert_eq!(&v[..8], &[9, 0, 1, 0, 12, 0, 0, 0]);
-    assert_eq!(&v[16..], &[0x34, 0x12, 0, 0]);
-}
-
 /// Replayed cases of the `smb_security_descriptor` fuzz target.
 #[test]
 fn fuzz_replays() {
@@ -343,7 +328,6 @@ fn fuzz_replays() {
 
 /// The fuzz target's body: decode, and when that works, re-encode and decode again.
 pub fn fuzz_one(data: &[u8]) {
-    let _ = SecurityDescriptor::decode_status(data);
     if let Ok(sd) = SecurityDescriptor::decode(data) {
         assert!(sd.fits());
         let b = sd.to_bytes();
@@ -358,4 +342,117 @@ pub fn fuzz_one(data: &[u8]) {
         m.map_generic_rights();
         m.merge(&sd.select(0x1F), 0x1F);
     }
+}
+
+#[test]
+fn nfs_access_bits_need_the_matching_rights() {
+    use crate::perm::{
+        ACCESS_DELETE, ACCESS_EXECUTE, ACCESS_EXTEND, ACCESS_LOOKUP, ACCESS_MODIFY, ACCESS_READ,
+    };
+    use crate::FileKind;
+    use eval::narrow_access;
+    let all = 0x3f;
+    // A file (the mode bits never grant DELETE on one).
+    let file_all = all & !ACCESS_DELETE;
+    assert_eq!(
+        narrow_access(file_all, rights::READ_DATA, FileKind::Regular),
+        ACCESS_READ | ACCESS_LOOKUP
+    );
+    // Write data gives MODIFY and EXTEND; execute EXECUTE.
+    assert_eq!(
+        narrow_access(
+            file_all,
+            rights::WRITE_DATA | rights::EXECUTE,
+            FileKind::Regular
+        ),
+        ACCESS_MODIFY | ACCESS_EXTEND | ACCESS_EXECUTE | ACCESS_LOOKUP
+    );
+    // A directory: adding without deleting is EXTEND, not MODIFY or DELETE.
+    assert_eq!(
+        narrow_access(all, rights::ADD_FILE, FileKind::Directory),
+        ACCESS_EXTEND | ACCESS_LOOKUP
+    );
+    assert_eq!(
+        narrow_access(
+            all,
+            rights::ADD_FILE | rights::DELETE_CHILD,
+            FileKind::Directory
+        ),
+        ACCESS_MODIFY | ACCESS_EXTEND | ACCESS_DELETE | ACCESS_LOOKUP
+    );
+    // Never more than the mode bits granted.
+    assert_eq!(
+        narrow_access(ACCESS_READ, u32::MAX, FileKind::Regular),
+        ACCESS_READ
+    );
+}
+
+#[test]
+fn delete_needs_delete_child_on_the_parent_or_delete_on_the_object() {
+    assert!(eval::may_delete(rights::DELETE_CHILD, None));
+    assert!(!eval::may_delete(0, None));
+    assert!(eval::may_delete(0, Some(rights::DELETE)));
+    assert!(!eval::may_delete(0, Some(rights::ALL & !rights::DELETE)));
+}
+
+#[test]
+fn the_token_holds_the_callers_mapped_and_unix_sids() {
+    let c = crate::Caller {
+        uid: 1001,
+        gid: 100,
+        groups: vec![7],
+        sid: None,
+        client_addr: "127.0.0.1:1".parse().unwrap(),
+        zone: crate::ZoneId::SYSTEM,
+        protocol: crate::Protocol::Nfs3,
+    };
+    let bob = sid("S-1-5-21-1-2-3-1001");
+    let t = eval::token(&c, vec![bob.clone()]);
+    for s in [
+        bob,
+        sid("S-1-22-1-1001"),
+        sid("S-1-22-2-100"),
+        sid("S-1-22-2-7"),
+        sid("S-1-1-0"),
+        sid("S-1-5-11"),
+    ] {
+        assert!(t.contains(&s), "{s} missing");
+    }
+    // A deny for the mapped SID takes READ away from the limit; root is never limited.
+    let attr = crate::Attr {
+        kind: crate::FileKind::Regular,
+        mode: 0o666,
+        nlink: 1,
+        uid: 1000,
+        gid: 100,
+        size: 0,
+        used: 0,
+        rdev: (0, 0),
+        fsid: 0,
+        fileid: 1,
+        atime: Default::default(),
+        mtime: Default::default(),
+        ctime: Default::default(),
+    };
+    let sd = SecurityDescriptor {
+        control: control::SELF_RELATIVE | control::DACL_PRESENT,
+        owner: None,
+        group: None,
+        sacl: None,
+        dacl: Some(Acl::new(vec![
+            Ace::new(
+                ace_type::ACCESS_DENIED,
+                0,
+                rights::READ_DATA,
+                &sid("S-1-5-21-1-2-3-1001"),
+            ),
+            Ace::new(ace_type::ACCESS_ALLOWED, 0, rights::ALL, &sid("S-1-1-0")),
+        ])),
+    };
+    let l = eval::limit(&c, &attr, &sd, vec![sid("S-1-5-21-1-2-3-1001")]);
+    assert_eq!(l & rights::READ_DATA, 0);
+    assert_ne!(l & rights::WRITE_DATA, 0);
+    assert_ne!(eval::limit(&c, &attr, &sd, vec![]) & rights::READ_DATA, 0);
+    let root = crate::Caller { uid: 0, ..c };
+    assert_eq!(eval::limit(&root, &attr, &sd, vec![]), u32::MAX);
 }
