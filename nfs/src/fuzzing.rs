@@ -248,12 +248,10 @@ fn run_input(input: &[u8]) -> Outcome {
         let mut seen = Outcome::default();
         let mut rest = &rest[..];
         for _ in 0..MAX_RECORDS {
-            let Some(len) = rest
-                .get(..2)
-                .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
-            else {
+            let Some(&[lo, hi]) = rest.get(..2) else {
                 break;
             };
+            let len = usize::from(u16::from_le_bytes([lo, hi]));
             let body = rest.get(2..).unwrap_or_default();
             let take = len.min(body.len());
             let (record, after) = body.split_at(take);
@@ -284,6 +282,7 @@ fn run_input(input: &[u8]) -> Outcome {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     /// Every committed seed (libnfs exchanges and the every-procedure sequence) gets past the
     /// mounts and its calls succeed: the handle markers resolve to live handles.

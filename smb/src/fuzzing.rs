@@ -385,6 +385,7 @@ fn patch(
 
 /// What the client saw after the setup.
 #[derive(Debug, Default, Clone, Copy)]
+#[cfg_attr(not(test), allow(dead_code))]
 struct Outcome {
     /// Fuzzed records sent.
     records: usize,
