@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod nfs_raw;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
