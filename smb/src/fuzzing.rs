@@ -23,12 +23,13 @@
 //! closes, it never hangs.
 //!
 //! The backing directory is `$SHOAL_FUZZ_DIR` (default: the system temp dir) plus
-//! `shoal-smb-fuzz-<pid>`; it is emptied before each input so that runs are reproducible.
+//! `shoal-smb-fuzz-<pid>`; each input gets a new, empty directory in it as its shares' root,
+//! so that runs are reproducible.
 //! `SHOAL_FUZZ_VERBOSE=1` prints each reply's command and status.
 //! Point `SHOAL_FUZZ_DIR` at a small tmpfs for long campaigns (a fuzzed AllocationSize can
 //! preallocate large files).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -55,8 +56,11 @@ const PASSWORD: &str = "fuzz-pw";
 
 struct Harness {
     rt: tokio::runtime::Runtime,
-    shared: Arc<Shared>,
+    users: Arc<shoal_auth::UserDb>,
+    vfs: Arc<dyn shoal_vfs::Vfs>,
     backing: PathBuf,
+    /// Inputs run so far: input `n` serves directory `r<n>` of the backing directory.
+    inputs: std::sync::atomic::AtomicU64,
 }
 
 fn harness() -> &'static Harness {
@@ -77,28 +81,6 @@ fn harness() -> &'static Harness {
         let vfs = shoal_vfs::LocalFs::open(&backing, &base.join("handle.key"))
             .unwrap_or_else(|e| panic!("LocalFs: {e}"));
         let vfs: Arc<dyn shoal_vfs::Vfs> = Arc::new(vfs);
-        let root = vfs.root("").unwrap_or_else(|e| panic!("root: {e}"));
-        let share = |name: &str, read_only: bool| ShareConfig {
-            name: name.into(),
-            root: root.clone(),
-            read_only,
-            comment: String::new(),
-            zone: shoal_vfs::ZoneId::SYSTEM,
-            encrypt: false,
-            macos_name_mapping: true,
-        };
-        let config = SmbConfig {
-            shares: vec![share("data", false), share("ro", true)],
-            signing: SigningPolicy::Enabled,
-            unauthenticated_timeout: INPUT_DEADLINE,
-            idle_timeout: INPUT_DEADLINE,
-            max_message: 1 << 20,
-            // Below the default 8192: the credit window's debug check is linear in it (the
-            // fuzz build has debug assertions), and exhausting it becomes reachable.
-            max_credits: 1024,
-            ..SmbConfig::default()
-        };
-        let shared = Arc::new(Shared::new(config, Arc::new(users), vfs));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -106,8 +88,10 @@ fn harness() -> &'static Harness {
             .unwrap_or_else(|e| panic!("runtime: {e}"));
         Harness {
             rt,
-            shared,
+            users: Arc::new(users),
+            vfs,
             backing,
+            inputs: Default::default(),
         }
     })
 }
@@ -118,21 +102,45 @@ fn verbose() -> bool {
     *V.get_or_init(|| std::env::var_os("SHOAL_FUZZ_VERBOSE").is_some())
 }
 
-/// Removes everything under `dir` (not `dir` itself).
-fn empty_dir(dir: &Path) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
+/// A fresh directory for input `n` (`r<n>` in `backing`), and the shared state of a server
+/// whose shares are rooted there. The directories of earlier inputs are removed; errors are
+/// ignored, as a finished connection's last blocking job (closing its opens, delete-on-close)
+/// may still be running on them. A directory per input keeps such a late job from touching
+/// the next input's files, so runs stay reproducible.
+fn fresh_server(h: &Harness) -> Arc<Shared> {
+    let n = h.inputs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("r{n}");
+    if let Ok(rd) = std::fs::read_dir(&h.backing) {
         for e in rd.flatten() {
-            let p = e.path();
-            let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
-            };
-            if let Err(err) = r {
-                panic!("cannot clean {p:?}: {err}");
+            if e.file_name() != name.as_str() {
+                let _ = std::fs::remove_dir_all(e.path());
             }
         }
     }
+    let dir = h.backing.join(&name);
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}"));
+    let root = h.vfs.root(&name).unwrap_or_else(|e| panic!("root: {e}"));
+    let share = |name: &str, read_only: bool| ShareConfig {
+        name: name.into(),
+        root: root.clone(),
+        read_only,
+        comment: String::new(),
+        zone: shoal_vfs::ZoneId::SYSTEM,
+        encrypt: false,
+        macos_name_mapping: true,
+    };
+    let config = SmbConfig {
+        shares: vec![share("data", false), share("ro", true)],
+        signing: SigningPolicy::Enabled,
+        unauthenticated_timeout: INPUT_DEADLINE,
+        idle_timeout: INPUT_DEADLINE,
+        max_message: 1 << 20,
+        // Below the default 8192: the credit window's debug check is linear in it (the
+        // fuzz build has debug assertions), and exhausting it becomes reachable.
+        max_credits: 1024,
+        ..SmbConfig::default()
+    };
+    Arc::new(Shared::new(config, h.users.clone(), h.vfs.clone()))
 }
 
 /// Runs one fuzz input (format in the module docs). Panics on a hang.
@@ -142,8 +150,7 @@ pub fn smb_dispatch(input: &[u8]) {
 
 fn run_input(input: &[u8]) -> Outcome {
     let h = harness();
-    empty_dir(&h.backing);
-    let shared = h.shared.clone();
+    let shared = fresh_server(h);
     // Client and server on the runtime's worker, as tasks: no hand-off to the calling thread
     // at each exchange.
     let input = input.to_vec();
