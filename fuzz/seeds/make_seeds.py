@@ -5,7 +5,8 @@ proxy between real clients (smbclient, smbtorture, libnfs nfs-cp/nfs-ls/nfs-cat)
 connection with the client-to-server bytes.
 
 SMB: the messages before and including the first TREE_CONNECT are dropped (the harness does
-its own NEGOTIATE / SESSION_SETUP / TREE_CONNECT), and so is FSCTL_VALIDATE_NEGOTIATE_INFO
+its own NEGOTIATE / SESSION_SETUP / TREE_CONNECT to data; a first tree connect to another
+share is kept, see smb_seed), and so is FSCTL_VALIDATE_NEGOTIATE_INFO
 (it describes the client's NEGOTIATE, not the harness's: the server would close); every later message becomes a record with
 control 0x07 (patch MessageId, SessionId, TreeId), | 0x08 when the client signed it. WRITE
 payloads are cut to 512 bytes.
@@ -39,17 +40,29 @@ def frames(data, rm):
 
 
 def smb_seed(data):
-    out, seen_tree, n = bytearray([0]), False, 0
+    out, seen_tree, n, shift_tree = bytearray([0]), False, 0, 0
     for m in frames(data, False):
         if len(m) < 64 or m[:4] != b"\xfeSMB":
             continue
         cmd = struct.unpack("<H", m[12:14])[0]
         if not seen_tree:
-            seen_tree = cmd == 3
-            continue
+            if cmd != 3:
+                continue
+            seen_tree = True
+            off, ln = struct.unpack("<HH", m[68:72])
+            if m[off:off + ln].decode("utf-16-le", "replace").lower().endswith("\\data"):
+                continue
+            # A first tree other than \\srv\data (smbclient -L: IPC$): kept, and since the
+            # harness's data tree is 1, this tree and any later one get the next ids: tree
+            # ids are not patched (control without 0x04) but shifted by one here.
+            shift_tree = 1
+        m = bytearray(m)
+        if shift_tree and not struct.unpack("<I", m[16:20])[0] & 2:  # sync header
+            (tid,) = struct.unpack("<I", m[36:40])
+            if tid:
+                m[36:40] = struct.pack("<I", tid + shift_tree)
         if cmd == 11 and m[68:72] == struct.pack("<I", 0x00140204):
             continue  # VALIDATE_NEGOTIATE_INFO of the client's own NEGOTIATE: would not match
-        m = bytearray(m)
         if cmd == 9 and len(m) > 64 + 48 + 512:  # WRITE: cut the payload
             off = struct.unpack("<H", m[66:68])[0]
             m[68:72] = struct.pack("<I", 512)
@@ -57,7 +70,7 @@ def smb_seed(data):
         if len(m) > 4096:
             continue
         flags = struct.unpack("<I", m[16:20])[0]
-        ctl = 0x07 | (0x08 if flags & 8 else 0)
+        ctl = (0x03 if shift_tree else 0x07) | (0x08 if flags & 8 else 0)
         out += bytes([ctl]) + struct.pack("<H", len(m)) + m
         n += 1
         if n == MAX_RECORDS:
