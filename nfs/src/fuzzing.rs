@@ -284,7 +284,8 @@ fn run_input(input: &[u8]) -> Outcome {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    /// Every committed seed (libnfs exchanges and the every-procedure sequence) gets past the
+    /// Every committed seed runs (no panic, no hang); the hand-made ones (libnfs exchanges and
+    /// the every-procedure sequence, not `cmin-*`) also get past the
     /// mounts and its calls succeed: the handle markers resolve to live handles.
     #[test]
     fn seeds_are_answered() {
@@ -295,6 +296,14 @@ mod tests {
             let path = e.unwrap().path();
             let input = std::fs::read(&path).unwrap();
             let seen = super::run_input(&input);
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("cmin-")
+            {
+                continue; // found by a campaign: runs without panic or hang, nothing more
+            }
             assert!(seen.calls > 0, "{path:?}: no calls");
             assert!(seen.ok * 2 > seen.calls, "{path:?}: {seen:?}");
             seeds += 1;

@@ -479,8 +479,9 @@ async fn one_connection(shared: Arc<Shared>, input: &[u8]) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    /// Every committed seed (real smbclient / smbtorture exchanges) gets past the harness's
-    /// setup and is answered: one reply per record at least, and many successes overall (so
+    /// Every committed seed runs (no panic, no hang); those from real smbclient / smbtorture
+    /// exchanges (not `cmin-*`, found by a campaign) also get past the harness's setup and are
+    /// answered: one reply per record at least, and many successes overall (so
     /// the fuzzer starts from requests that work, not from errors).
     #[test]
     fn seeds_are_answered() {
@@ -492,6 +493,14 @@ mod tests {
             let path = e.unwrap().path();
             let input = std::fs::read(&path).unwrap();
             let seen = super::run_input(&input);
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("cmin-")
+            {
+                continue; // found by a campaign: runs without panic or hang, nothing more
+            }
             assert!(seen.records > 0, "{path:?}: no records");
             assert!(seen.replies >= seen.records, "{path:?}: {seen:?}");
             successes += seen.successes;
