@@ -29,6 +29,8 @@ mod dispatch;
 mod drc;
 mod error;
 mod export;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod mount;
 mod proc;
 mod rpcbind;

@@ -26,6 +26,8 @@ mod audit_events;
 pub mod config;
 mod conn;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod open_table;
 mod rpc;
