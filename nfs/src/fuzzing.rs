@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 
-use crate::dispatch::{Shared, DRC_CAPACITY};
+use crate::dispatch::{Shared, DRC_CAPACITY, DRC_PER_CLIENT};
 use crate::drc::Drc;
 use crate::export::Exports;
 use crate::{ClientEntry, ExportConfig, Squash};
@@ -78,6 +78,7 @@ fn harness() -> &'static Harness {
                 squash,
                 anon_uid: 65534,
                 anon_gid: 65534,
+                insecure: false,
             }],
         };
         let exports = vec![
@@ -145,7 +146,7 @@ fn be32(b: &[u8], at: usize) -> Option<usize> {
 
 /// Runs one call; panics when it takes longer than [`CALL_DEADLINE`].
 async fn run_call(shared: &Arc<Shared>, peer: SocketAddr, record: &[u8]) -> Vec<u8> {
-    let call = crate::dispatch::call(shared, peer, BytesMut::from(record));
+    let call = crate::dispatch::call(shared, peer, BytesMut::from(record), None);
     match tokio::time::timeout(CALL_DEADLINE, call).await {
         Ok(Some(out)) => {
             let mut v = out.head.to_vec();
@@ -223,7 +224,7 @@ fn run_input(input: &[u8]) -> Outcome {
     let shared = Arc::new(Shared {
         exports,
         vfs: h.vfs.clone(),
-        drc: Drc::new(DRC_CAPACITY),
+        drc: Drc::new(DRC_CAPACITY, DRC_PER_CLIENT),
         mounts: Mutex::new(Default::default()),
         io_max: 1 << 20,
     });
