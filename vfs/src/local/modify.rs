@@ -215,21 +215,21 @@ impl LocalFs {
             let made = born::check_fresh(&fd, FileKind::Regular, 0o600)
                 .and_then(|()| self.acl_inherit(c, &dfd, &da, fd, false))
                 .and_then(|fd| match how {
-                CreateHow::Unchecked(set) | CreateHow::Guarded(set) => {
-                    let mode = set.mode.or(Some(0o644));
-                    let mut rest = set.clone();
-                    rest.mode = None;
-                    self.finish_new(c, &da, fd, tag, mode, Some(&rest))
-                }
-                CreateHow::Exclusive(verf) => {
-                    self.own_new(c, &da, &fd)?;
-                    sys::chmod_fd(fd.as_fd(), 0o600)?;
-                    let (at, mt) = verifier_times(verf);
-                    sys::utimens_fd(fd.as_fd(), Some(Some((at, 0))), Some(Some((mt, 0))))?;
-                    let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
-                    Ok((self.handle_of(&fd, tag)?, a))
-                }
-            });
+                    CreateHow::Unchecked(set) | CreateHow::Guarded(set) => {
+                        let mode = set.mode.or(Some(0o644));
+                        let mut rest = set.clone();
+                        rest.mode = None;
+                        self.finish_new(c, &da, fd, tag, mode, Some(&rest))
+                    }
+                    CreateHow::Exclusive(verf) => {
+                        self.own_new(c, &da, &fd)?;
+                        sys::chmod_fd(fd.as_fd(), 0o600)?;
+                        let (at, mt) = verifier_times(verf);
+                        sys::utimens_fd(fd.as_fd(), Some(Some((at, 0))), Some(Some((mt, 0))))?;
+                        let a = attr_from_stat(&sys::fstat(fd.as_fd())?);
+                        Ok((self.handle_of(&fd, tag)?, a))
+                    }
+                });
             if let Some(done) = born::publish(&dfd, &tmp, name, false, made)? {
                 return Ok(done);
             }
