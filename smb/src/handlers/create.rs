@@ -455,7 +455,8 @@ fn apply_allocation_size(
         if o.action == action::CREATED {
             // The create fails as a whole: the new, empty file goes again.
             if let Some(dir) = &o.parent {
-                if let Err(e) = vfs.remove(caller, dir, &o.name) {
+                let object = (o.attr.fsid, o.attr.fileid);
+                if let Err(e) = vfs.remove_if_same(caller, dir, &o.name, object, false) {
                     tracing::warn!(error = %e, "allocation failed and the new file not removed");
                 }
             }

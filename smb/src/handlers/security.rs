@@ -298,11 +298,16 @@ pub(crate) fn on_create(
     let result = on_create_inner(vfs, caller, identity, created, secd);
     if result.is_err() {
         if let Some(dir) = &created.parent {
-            let undone = if created.is_dir {
-                vfs.rmdir(caller, dir, &created.name)
-            } else {
-                vfs.remove(caller, dir, &created.name)
-            };
+            // Only the object this CREATE made goes, never whatever holds the name by now.
+            let undone = vfs.getattr(caller, &created.handle).and_then(|a| {
+                vfs.remove_if_same(
+                    caller,
+                    dir,
+                    &created.name,
+                    (a.fsid, a.fileid),
+                    created.is_dir,
+                )
+            });
             if let Err(e) = undone {
                 tracing::warn!(error = %e, "descriptor not applied and the new object not removed");
             }
