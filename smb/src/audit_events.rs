@@ -34,7 +34,7 @@ fn event_name(event: SessionEvent) -> EventName {
 /// Guaranteed mode: returns once the event is durable; a successful operation (`status`
 /// SUCCESS) whose event cannot be made durable gets `Err(STATUS_ACCESS_DENIED)`, and the
 /// caller must not perform it (R4: an operation whose event cannot be made durable is
-/// refused). The wait runs off the async workers ([`crate::handlers::rw::run_blocking`]).
+/// refused). The wait runs off the async workers ([`crate::blocking::run_blocking`]).
 /// Best-effort mode: an event that cannot be queued is counted and logged, never an error.
 pub(crate) async fn record(
     conn: &Conn,
@@ -51,7 +51,7 @@ pub(crate) async fn record(
     let name = event_name(event);
     let target = target.to_string();
     let guaranteed = auditor.mode() == FailureMode::Guaranteed;
-    let out = crate::handlers::rw::run_blocking(move || {
+    let out = crate::blocking::run_blocking(move || {
         Ok(auditor.smb_session(&caller, name, &target, status.0))
     })
     .await?;

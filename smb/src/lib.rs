@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod audit_events;
+mod blocking;
 pub mod config;
 mod conn;
 pub mod error;
@@ -30,8 +31,11 @@ pub mod error;
 pub mod fuzzing;
 mod handlers;
 mod open_table;
+mod read_job;
+mod req;
 mod rpc;
 pub mod server;
+mod signing;
 
 pub use config::{ShareConfig, SigningPolicy, SmbAuditor, SmbConfig};
 pub use error::SmbError;

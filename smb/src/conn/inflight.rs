@@ -28,9 +28,10 @@ use tokio::sync::{mpsc, OwnedRwLockReadGuard, OwnedSemaphorePermit};
 
 use super::dispatch::{failure_status, mark_signed};
 use super::encryption::{Sealer, TRANSFORM_ROOM};
-use super::signing::Signer;
+use crate::blocking::run_blocking;
 use crate::error::SmbError;
-use crate::handlers::rw::{run_blocking, ReadJob};
+use crate::read_job::ReadJob;
+use crate::signing::Signer;
 
 /// Most messages queued for the writer. Each is one reply (a few frames at most); queued READ
 /// replies also hold a READ permit, so the bytes queued stay bounded by the READ cap plus this

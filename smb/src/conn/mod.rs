@@ -10,7 +10,6 @@ pub(crate) mod framing;
 pub(crate) mod inflight;
 pub(crate) mod pending;
 pub(crate) mod related;
-pub(crate) mod signing;
 pub(crate) mod state;
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use shoal_smb_proto::header::{encode_error_body, flags, Header};
 use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::{framing, Command, NtStatus};
 
-use super::signing::Signer;
 use super::state::Conn;
+use crate::signing::Signer;
 
 /// Most async operations waiting per connection.
 pub(crate) const MAX_PENDING: usize = 256;

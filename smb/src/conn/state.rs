@@ -16,10 +16,10 @@ use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::Dialect;
 use shoal_vfs::{Caller, FileHandle, Protocol, ZoneId};
 
-use super::signing::Signer;
 use super::Shared;
 use crate::config::ShareConfig;
 use crate::rpc::Pipe;
+use crate::signing::Signer;
 
 /// Who a valid session speaks for.
 #[derive(Clone, Debug)]

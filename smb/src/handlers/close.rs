@@ -4,11 +4,11 @@
 use shoal_smb_proto::close::{encode_close_response, CloseRequest, CLOSE_FLAG_POSTQUERY_ATTRIB};
 use shoal_smb_proto::NtStatus;
 
-use super::rw::run_blocking;
 use super::{caller_for, tree_of};
-use crate::conn::dispatch::{Reply, Req};
+use crate::blocking::run_blocking;
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 
 /// CLOSE.
 pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {

@@ -15,9 +15,9 @@ use shoal_vfs::{CreateHow, FileKind, SetAttr, VfsError};
 
 use super::dos::{self, DosInfo};
 use super::{caller_for, file_info, tree_of};
-use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, Open, OpenKind, TreeShare};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 use crate::rpc::{Pipe, PipeKind, RpcContext, ShareEntry};
 
 /// Access mask bits (MS-SMB2 2.2.13.1).
@@ -236,7 +236,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     // descriptor of what it created (inherited DACL, SecD context).
     // In place on the multi-threaded runtime: a pool round trip's two thread hand-offs were
     // most of an open's cost (smbtorture smb2.bench.path-contention-shared).
-    let opened = super::rw::run_blocking(move || {
+    let opened = crate::blocking::run_blocking(move || {
         if !stale.is_empty() {
             crate::open_table::release(&vfs, &stale);
         }

@@ -21,9 +21,9 @@ use shoal_smb_proto::NtStatus;
 use shoal_vfs::WriteStability;
 
 use super::tree_of;
-use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 
 /// IOCTL.
 pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
@@ -125,7 +125,7 @@ async fn object_id(
     let (identity, share) = tree_of(conn, req)?;
     let vfs = conn.shared.vfs.clone();
     let caller = super::caller_for(conn, &identity, &share);
-    let attr = super::blocking(move || Ok(vfs.getattr(&caller, &handle)?)).await?;
+    let attr = crate::blocking::blocking(move || Ok(vfs.getattr(&caller, &handle)?)).await?;
     let mut out = Vec::with_capacity(FILE_OBJECTID_BUFFER_LEN);
     encode_object_id(&mut out, attr.fileid, attr.fsid);
     let mut body = Vec::new();
@@ -142,7 +142,7 @@ async fn network_interfaces(conn: &Conn, io: &IoctlRequest<'_>) -> Result<Reply,
     }
     // Reads /sys and /proc: file I/O, so on the blocking pool, not the connection's task.
     let listen = conn.shared.listen_addr;
-    let list = super::blocking(move || Ok(netif::interfaces(listen))).await?;
+    let list = crate::blocking::blocking(move || Ok(netif::interfaces(listen))).await?;
     let mut out = Vec::with_capacity(list.len() * NETWORK_INTERFACE_INFO_LEN);
     encode_network_interfaces(&mut out, &list);
     if out.len() > io.max_output as usize {
@@ -250,7 +250,7 @@ async fn copychunk(
     let vfs = conn.shared.vfs.clone();
     let caller = super::caller_for(conn, &identity, &share);
     let chunks = cc.chunks;
-    let (done, bytes, status) = super::blocking(move || {
+    let (done, bytes, status) = crate::blocking::blocking(move || {
         let (mut done, mut bytes) = (0u32, 0u32);
         for c in &chunks {
             let (data, _, _) = match vfs.read(&caller, &source, c.source_offset, c.length) {

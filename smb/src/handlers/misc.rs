@@ -3,9 +3,9 @@
 use shoal_smb_proto::session::encode_empty_response;
 use shoal_smb_proto::NtStatus;
 
-use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 
 /// ECHO.
 pub(crate) fn echo(req: &Req<'_>) -> Result<Reply, SmbError> {
@@ -33,7 +33,7 @@ pub(crate) async fn flush(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
         }
         let vfs = conn.shared.vfs.clone();
         let caller = super::caller_for(conn, &identity, &share);
-        super::blocking(move || Ok(vfs.commit(&caller, &handle).map(|_| ())?)).await?;
+        crate::blocking::blocking(move || Ok(vfs.commit(&caller, &handle).map(|_| ())?)).await?;
     }
     let mut body = Vec::new();
     encode_empty_response(&mut body);

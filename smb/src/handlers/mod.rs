@@ -22,9 +22,9 @@ use shoal_smb_proto::query_info::{attributes, unix_to_filetime, FileInfo};
 use shoal_smb_proto::NtStatus;
 use shoal_vfs::{Attr, Caller, FileKind};
 
-use crate::conn::dispatch::Req;
 use crate::conn::state::{Conn, Identity, TreeShare};
 use crate::error::{fail, SmbError};
+use crate::req::Req;
 
 /// Windows view of VFS attributes alone (mode bits and timestamps); [`dos::info_of`] merges
 /// the stored DOS attributes and creation time.
@@ -79,15 +79,6 @@ pub(crate) fn caller_for(conn: &Conn, identity: &Identity, share: &TreeShare) ->
         TreeShare::Ipc => shoal_vfs::ZoneId::SYSTEM,
     };
     conn.caller(identity, zone)
-}
-
-/// Runs a blocking VFS call on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SmbError> + Send + 'static,
-) -> Result<T, SmbError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SmbError::Internal(format!("blocking task: {e}")))?
 }
 
 /// The audit `fileName` of `path` (share-relative, `\\`-separated) on `share`.

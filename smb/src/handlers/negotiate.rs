@@ -10,9 +10,9 @@ use shoal_smb_proto::negotiate::{
 use shoal_smb_proto::{Dialect, NtStatus};
 
 use crate::config::{Cipher, EncryptionPolicy, SigningPolicy};
-use crate::conn::dispatch::{Reply, Req};
 use crate::conn::{filetime_now, Conn};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 
 fn response_body(conn: &Conn, dialect: Dialect, contexts: Vec<ResponseContext>) -> Vec<u8> {
     let cfg = &conn.shared.config;

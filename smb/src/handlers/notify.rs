@@ -6,10 +6,10 @@ use shoal_smb_proto::misc::ChangeNotifyRequest;
 use shoal_smb_proto::NtStatus;
 
 use super::tree_of;
-use crate::conn::dispatch::{Reply, Req};
 use crate::conn::pending::Pending;
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 
 /// CHANGE_NOTIFY.
 pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {

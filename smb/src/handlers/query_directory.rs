@@ -19,11 +19,12 @@ use shoal_smb_proto::query_directory::{
 use shoal_smb_proto::query_info::{encode_output_response, FileInfo};
 use shoal_smb_proto::NtStatus;
 
-use super::{blocking, caller_for, file_info, tree_of};
-use crate::conn::dispatch::{Reply, Req};
+use super::{caller_for, file_info, tree_of};
+use crate::blocking::blocking;
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
 use crate::open_table;
+use crate::req::{Reply, Req};
 
 /// Most entries read from the VFS at a time.
 const BATCH: usize = 512;

@@ -6,10 +6,11 @@ use shoal_smb_proto::query_info::{
 };
 use shoal_smb_proto::NtStatus;
 
-use super::{blocking, caller_for, tree_of};
-use crate::conn::dispatch::{Reply, Req};
+use super::{caller_for, tree_of};
+use crate::blocking::blocking;
 use crate::conn::state::{Conn, OpenKind, TreeShare};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 
 /// AdditionalInformation bit asking for the SACL (MS-SMB2 2.2.37).
 const SACL_SECURITY_INFORMATION: u32 = 0x0000_0008;

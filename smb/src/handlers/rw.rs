@@ -1,16 +1,15 @@
 //! READ (MS-SMB2 3.3.5.12) and WRITE (3.3.5.13) on files and named pipes.
 
-use std::sync::Arc;
-
-use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::rw::{encode_read_response, encode_write_response, ReadRequest, WriteRequest};
 use shoal_smb_proto::NtStatus;
-use shoal_vfs::{Caller, FileHandle, Vfs, WriteStability};
+use shoal_vfs::WriteStability;
 
-use super::{blocking, caller_for, tree_of};
-use crate::conn::dispatch::{Reply, Req};
+use super::{caller_for, tree_of};
+use crate::blocking::{blocking, can_block_in_place, run_blocking, run_in_place};
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
+use crate::read_job::ReadJob;
+use crate::req::{Reply, Req};
 
 /// FILE_READ_DATA | FILE_EXECUTE (reading for execution is reading: MS-SMB2 3.3.5.12).
 const READ_DATA: u32 = 0x1 | 0x20;
@@ -20,72 +19,6 @@ const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
 const MAX_OFFSET: u64 = i64::MAX as u64;
 /// FILE_WRITE_DATA | FILE_APPEND_DATA.
 const WRITE_DATA: u32 = 0x6;
-
-/// True when VFS calls can run in place (`block_in_place`): on the multi-threaded runtime.
-fn can_block_in_place() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
-/// Runs a VFS call in place (`block_in_place`: the worker hands its other tasks to another
-/// thread). Against `blocking` it saves two thread hand-offs per READ/WRITE and lets a WRITE
-/// borrow its payload from the request instead of copying it. A panic becomes an internal
-/// error, as on the blocking pool. Only call when [`can_block_in_place`].
-fn run_in_place<T>(f: impl FnOnce() -> Result<T, SmbError>) -> Result<T, SmbError> {
-    tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
-        .map_err(|_| SmbError::Internal("VFS call panicked".into()))?
-}
-
-/// Runs a blocking VFS job off the async workers: in place on the multi-threaded runtime,
-/// on the blocking pool otherwise.
-pub(crate) async fn run_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SmbError> + Send + 'static,
-) -> Result<T, SmbError> {
-    if can_block_in_place() {
-        run_in_place(f)
-    } else {
-        blocking(f).await
-    }
-}
-
-/// A file READ that passed every check on the connection task (session, tree, open, access,
-/// credit charge, range): what is left is the VFS read, which needs no connection state.
-/// The open's handle is cloned in, so a CLOSE processed meanwhile does not affect it.
-pub(crate) struct ReadJob {
-    vfs: Arc<dyn Vfs>,
-    caller: Caller,
-    handle: FileHandle,
-    offset: u64,
-    length: u32,
-    minimum_count: u32,
-    session_id: u64,
-    file_id: FileId,
-}
-
-impl ReadJob {
-    /// The open it reads from.
-    pub(crate) fn file_id(&self) -> FileId {
-        self.file_id
-    }
-
-    /// Reads the data (blocking: run it through [`run_blocking`]). Fewer bytes than
-    /// MinimumCount, or none, is STATUS_END_OF_FILE (MS-SMB2 3.3.5.12).
-    pub(crate) fn read(self) -> Result<Vec<u8>, SmbError> {
-        let (data, _eof, _) =
-            self.vfs
-                .read(&self.caller, &self.handle, self.offset, self.length)?;
-        if data.is_empty() || (data.len() as u64) < u64::from(self.minimum_count) {
-            return fail(NtStatus::END_OF_FILE);
-        }
-        let n = data.len() as u64;
-        let offset = self.offset;
-        crate::open_table::update(self.session_id, self.file_id, |o| {
-            o.bytes_read = o.bytes_read.saturating_add(n);
-            o.position = offset.saturating_add(n);
-        });
-        Ok(data)
-    }
-}
 
 /// MS-SMB2 3.3.5.2.5: a multi-credit request must carry a charge covering its payload.
 fn check_charge(conn: &Conn, req: &Req<'_>, len: u32) -> Result<(), SmbError> {

@@ -33,7 +33,7 @@ use shoal_vfs::acl::{ace_type, control, info, rights, Ace, Acl, SecurityDescript
 use shoal_vfs::{Attr, Caller, FileHandle, FileKind, SetAttr, Vfs, VfsError};
 use shoal_vfs::{MAX_XATTR_VALUE_LEN, SECURITY_DESCRIPTOR_XATTR};
 
-use super::blocking;
+use crate::blocking::blocking;
 use crate::conn::state::Identity;
 use crate::error::{fail, SmbError};
 

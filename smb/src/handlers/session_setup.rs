@@ -12,14 +12,14 @@ use shoal_smb_proto::session::{
 };
 use shoal_smb_proto::{Dialect, NtStatus};
 
-use super::blocking;
+use crate::blocking::blocking;
 use crate::config::{EncryptionPolicy, SigningPolicy};
-use crate::conn::dispatch::{Reply, Req};
 use crate::conn::encryption::SessionCrypt;
 use crate::conn::filetime_now;
-use crate::conn::signing::{self, Signer};
 use crate::conn::state::{AuthExchange, Conn, Established, Identity, Session};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
+use crate::signing::{self, Signer};
 use shoal_smb_proto::crypto::encryption::derive_cipher_keys;
 use shoal_smb_proto::session::SESSION_FLAG_ENCRYPT_DATA;
 use shoal_vfs::ZoneId;

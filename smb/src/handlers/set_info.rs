@@ -16,11 +16,12 @@ use shoal_smb_proto::NtStatus;
 use shoal_vfs::{FileKind, SetAttr, SetTime, Timespec, VfsError};
 
 use super::dos::{self, DosInfo};
-use super::{blocking, caller_for, tree_of};
-use crate::conn::dispatch::{Reply, Req};
+use super::{caller_for, tree_of};
+use crate::blocking::blocking;
 use crate::conn::state::{Conn, OpenKind, TreeShare};
 use crate::error::{fail, SmbError};
 use crate::open_table;
+use crate::req::{Reply, Req};
 
 const WRITE_DATA: u32 = 0x0000_0002;
 const WRITE_ATTRIBUTES: u32 = 0x0000_0100;

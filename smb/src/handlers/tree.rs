@@ -11,9 +11,9 @@ use shoal_smb_proto::tree::{
 };
 use shoal_smb_proto::NtStatus;
 
-use crate::conn::dispatch::{Reply, Req};
 use crate::conn::state::{Conn, Tree, TreeShare};
 use crate::error::{fail, SmbError};
+use crate::req::{Reply, Req};
 
 /// SMB2_SHAREFLAG_ENCRYPT_DATA (MS-SMB2 2.2.10).
 const SHAREFLAG_ENCRYPT_DATA: u32 = 0x0000_8000;
