@@ -58,6 +58,46 @@ pub struct Config {
     /// Protocol auditing (R3); see `docs/audit.md`.
     #[serde(default)]
     pub audit: shoal_audit::AuditSection,
+    /// The lock manager shared by SMB and NFS (share modes, byte ranges, oplocks, leases).
+    #[serde(default)]
+    pub locks: LocksSection,
+}
+
+/// `[locks]`: limits and timers of the lock manager (docs/limits.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocksSection {
+    /// Seconds an oplock/lease break may go unacknowledged before the open waiting for it
+    /// proceeds (MS-SMB2's 35 s by default).
+    #[serde(default = "default_break_timeout_secs")]
+    pub break_timeout_secs: u64,
+    /// Most byte-range locks one open may hold.
+    #[serde(default = "default_max_locks_per_open")]
+    pub max_locks_per_open: usize,
+    /// Most requests waiting on one file (blocked byte-range locks, opens waiting for a
+    /// break acknowledgment).
+    #[serde(default = "default_max_waiters_per_file")]
+    pub max_waiters_per_file: usize,
+}
+
+impl Default for LocksSection {
+    fn default() -> Self {
+        LocksSection {
+            break_timeout_secs: default_break_timeout_secs(),
+            max_locks_per_open: default_max_locks_per_open(),
+            max_waiters_per_file: default_max_waiters_per_file(),
+        }
+    }
+}
+
+fn default_break_timeout_secs() -> u64 {
+    35
+}
+fn default_max_locks_per_open() -> usize {
+    4096
+}
+fn default_max_waiters_per_file() -> usize {
+    1024
 }
 
 /// `[server]`.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use shoal_vfs::lock::{LockConfig, LockManager};
 use shoal_vfs::{LocalFs, Vfs, ZoneId};
 use tokio::net::TcpListener;
 
@@ -153,7 +154,11 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
         .with_context(|| format!("cannot listen on {addr} for {what}"))
 }
 
-fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfig> {
+fn nfs_config(
+    cfg: &Config,
+    vfs: &dyn Vfs,
+    locks: Arc<LockManager>,
+) -> anyhow::Result<shoal_nfs::NfsConfig> {
     let mut exports = Vec::new();
     for (i, e) in cfg.nfs.exports.iter().enumerate() {
         let root = vfs
@@ -193,6 +198,7 @@ fn nfs_config(cfg: &Config, vfs: &dyn Vfs) -> anyhow::Result<shoal_nfs::NfsConfi
         max_connections_per_client: cfg.nfs.max_connections_per_client,
         unauthenticated_timeout: Duration::from_secs(cfg.nfs.unauthenticated_timeout_secs),
         send_timeout: Duration::from_secs(cfg.nfs.send_timeout_secs),
+        locks,
     })
 }
 
@@ -200,6 +206,7 @@ fn smb_config(
     cfg: &Config,
     vfs: &dyn Vfs,
     auditor: Option<Arc<shoal_audit::Auditor>>,
+    locks: Arc<LockManager>,
 ) -> anyhow::Result<shoal_smb::SmbConfig> {
     let mut shares = Vec::new();
     for (i, s) in cfg.smb.shares.iter().enumerate() {
@@ -247,6 +254,7 @@ fn smb_config(
         workgroup: cfg.smb.workgroup.clone(),
         macos_model: cfg.smb.macos_model.clone(),
         auditor: auditor.map(shoal_smb::SmbAuditor),
+        locks,
         // Audit file names are shown from the share's directory inside the backing store.
         share_paths: cfg
             .smb
@@ -315,9 +323,17 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
     let mut ready = Vec::new();
 
     // Bind everything before serving anything: a port in use fails the whole start.
+    // One lock manager for both protocols: an SMB lease is broken by an NFS write, an NFS
+    // write is refused by an SMB deny-write open.
+    let locks = LockManager::in_memory(LockConfig {
+        node: 0,
+        break_timeout: Duration::from_secs(cfg.locks.break_timeout_secs),
+        max_locks_per_open: cfg.locks.max_locks_per_open,
+        max_waiters_per_file: cfg.locks.max_waiters_per_file,
+    });
     let nfs = if cfg.nfs.enabled {
         let l = bind(cfg.nfs.listen, "NFS (nfs.listen)").await?;
-        Some((l, nfs_config(&cfg, vfs.as_ref())?))
+        Some((l, nfs_config(&cfg, vfs.as_ref(), locks.clone())?))
     } else {
         None
     };
@@ -325,7 +341,12 @@ async fn serve(cfg: Config, src: Source, ready_file: Option<PathBuf>) -> anyhow:
         let l = bind(cfg.smb.listen, "SMB (smb.listen)").await?;
         Some((
             l,
-            smb_config(&cfg, vfs.as_ref(), audit_on.then(|| auditor.clone()))?,
+            smb_config(
+                &cfg,
+                vfs.as_ref(),
+                audit_on.then(|| auditor.clone()),
+                locks.clone(),
+            )?,
             users.clone(),
         ))
     } else {

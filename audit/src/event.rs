@@ -195,26 +195,7 @@ pub const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
 /// The NTSTATUS an event records for a VFS failure (MS-ERREF 2.3), the same for both protocols
 /// so audit consumers see one vocabulary.
 pub fn nt_status_of(err: &VfsError) -> u32 {
-    match err {
-        VfsError::Access | VfsError::NotOwner => STATUS_ACCESS_DENIED,
-        VfsError::NotFound => 0xC000_0034,
-        VfsError::Exists => 0xC000_0035,
-        VfsError::NotDir => 0xC000_0103,
-        VfsError::IsDir => 0xC000_00BA,
-        VfsError::NotEmpty => 0xC000_0101,
-        VfsError::InvalidName => 0xC000_0033,
-        VfsError::NameTooLong => 0xC000_0106,
-        VfsError::Stale | VfsError::BadHandle => 0xC000_0008,
-        VfsError::ReadOnly => 0xC000_00A2,
-        VfsError::NoSpace | VfsError::TooBig => 0xC000_007F,
-        VfsError::Quota => 0xC000_0044,
-        VfsError::TooManyLinks => 0xC000_0265,
-        VfsError::CrossDevice => 0xC000_00D4,
-        VfsError::NotSync | VfsError::Invalid | VfsError::BadType => 0xC000_000D,
-        VfsError::NotSupported => 0xC000_00BB,
-        VfsError::Io(_) => 0xC000_00E9,
-        _ => 0xC000_0001,
-    }
+    err.nt_status()
 }
 
 /// The SID reported for a Unix user without a Windows identity: Samba's `S-1-22-1-<uid>`

@@ -31,7 +31,19 @@ pub(crate) fn nfsstat(e: &VfsError) -> Nfsstat3 {
         VfsError::Invalid => Nfsstat3::NFS3ERR_INVAL,
         VfsError::NotSupported => Nfsstat3::NFS3ERR_NOTSUPP,
         VfsError::Io(_) => Nfsstat3::NFS3ERR_IO,
-        _ => Nfsstat3::NFS3ERR_SERVERFAULT,
+        // An SMB open's share mode or byte-range lock refuses the access (OneFS and Samba's
+        // multi-protocol mode answer NFS3ERR_ACCES too).
+        VfsError::SharingViolation | VfsError::LockConflict | VfsError::DeletePending => {
+            Nfsstat3::NFS3ERR_ACCES
+        }
+        // An SMB oplock/lease break is outstanding: retry later (RFC 1813 2.6).
+        VfsError::WouldBlock => Nfsstat3::NFS3ERR_JUKEBOX,
+        VfsError::BadType => Nfsstat3::NFS3ERR_BADTYPE,
+        VfsError::LockNotGranted
+        | VfsError::RangeNotLocked
+        | VfsError::InvalidLockRange
+        | VfsError::NoResources
+        | VfsError::InvalidOplockProtocol => Nfsstat3::NFS3ERR_SERVERFAULT,
     }
 }
 

@@ -68,6 +68,9 @@ pub struct NfsConfig {
     /// A reply write that makes no progress for this long closes the connection (stops
     /// clients that never read replies from pinning slots and reply buffers).
     pub send_timeout: std::time::Duration,
+    /// The lock manager (shared with SMB): NFS requests are checked against SMB share modes,
+    /// byte-range locks and leases there.
+    pub locks: std::sync::Arc<shoal_vfs::lock::LockManager>,
 }
 
 impl NfsConfig {

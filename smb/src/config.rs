@@ -99,6 +99,8 @@ pub struct SmbConfig {
     pub ciphers: Vec<Cipher>,
     /// Model string answered to a macOS client's `AAPL` server query (Finder shows it).
     pub macos_model: String,
+    /// The lock manager (shared with NFS): share modes, byte ranges, oplocks, leases.
+    pub locks: std::sync::Arc<shoal_vfs::lock::LockManager>,
 }
 
 /// The auditor, shared (a newtype so that [`SmbConfig`] stays `Debug`).
@@ -134,6 +136,7 @@ impl Default for SmbConfig {
             max_dir_entries: 200_000,
             workgroup: "WORKGROUP".to_string(),
             auditor: None,
+            locks: shoal_vfs::lock::LockManager::in_memory(Default::default()),
             share_paths: std::collections::HashMap::new(),
             encryption: EncryptionPolicy::Enabled,
             allow_unencrypted_legacy: false,

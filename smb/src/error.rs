@@ -52,21 +52,7 @@ pub fn vfs_status(e: &VfsError) -> NtStatus {
         // Guaranteed audit mode could not make the event durable.
         return NtStatus::ACCESS_DENIED;
     }
-    match e {
-        VfsError::Access | VfsError::NotOwner => NtStatus::ACCESS_DENIED,
-        VfsError::NotFound => NtStatus::OBJECT_NAME_NOT_FOUND,
-        VfsError::Exists => NtStatus::OBJECT_NAME_COLLISION,
-        VfsError::NotDir => NtStatus::NOT_A_DIRECTORY,
-        VfsError::IsDir => NtStatus::FILE_IS_A_DIRECTORY,
-        VfsError::NotEmpty => NtStatus::DIRECTORY_NOT_EMPTY,
-        VfsError::InvalidName | VfsError::NameTooLong => NtStatus::OBJECT_NAME_INVALID,
-        VfsError::Stale | VfsError::BadHandle => NtStatus::FILE_CLOSED,
-        VfsError::ReadOnly => NtStatus::MEDIA_WRITE_PROTECTED,
-        VfsError::NoSpace | VfsError::Quota => NtStatus::DISK_FULL,
-        VfsError::NotSupported => NtStatus::NOT_SUPPORTED,
-        VfsError::Invalid | VfsError::NotSync | VfsError::TooBig => NtStatus::INVALID_PARAMETER,
-        _ => NtStatus::UNSUCCESSFUL,
-    }
+    NtStatus(e.nt_status())
 }
 
 /// Shorthand for a client error with a status.

@@ -6,8 +6,9 @@ use std::io;
 pub type VfsResult<T> = Result<T, VfsError>;
 
 /// What went wrong in a VFS call.
+/// Not `non_exhaustive`: every mapping (NTSTATUS here, nfsstat3 in `nfs`) is an exhaustive
+/// match, so a new kind cannot be forgotten.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum VfsError {
     /// The caller lacks permission (mode bits, ownership).
     #[error("permission denied")]
@@ -72,6 +73,34 @@ pub enum VfsError {
     /// Not supported by this filesystem.
     #[error("operation not supported")]
     NotSupported,
+    /// Another open's share access refuses this access (or this open's refuses theirs).
+    #[error("sharing violation")]
+    SharingViolation,
+    /// The file is delete pending: no new open may succeed.
+    #[error("delete pending")]
+    DeletePending,
+    /// READ/WRITE into a byte range another open (or this one, shared) locked.
+    #[error("byte range locked")]
+    LockConflict,
+    /// A byte-range lock could not be granted (the range is locked).
+    #[error("lock not granted")]
+    LockNotGranted,
+    /// Unlock of a range this open does not hold locked.
+    #[error("range not locked")]
+    RangeNotLocked,
+    /// The lock range overflows the 64-bit file offset space.
+    #[error("invalid lock range")]
+    InvalidLockRange,
+    /// The request must wait (an oplock/lease break or a blocked lock): it was parked, or,
+    /// for NFS, the client should retry (NFS3ERR_JUKEBOX).
+    #[error("would block")]
+    WouldBlock,
+    /// A per-open or per-file cap (locks, waiters) was reached.
+    #[error("out of lock resources")]
+    NoResources,
+    /// An oplock or lease acknowledgment that matches no break in progress.
+    #[error("invalid oplock protocol")]
+    InvalidOplockProtocol,
     /// The backing store failed.
     #[error("I/O error: {0}")]
     Io(#[source] io::Error),
@@ -100,6 +129,37 @@ impl VfsError {
             libc::ELOOP => VfsError::Access,
             libc::EOPNOTSUPP => VfsError::NotSupported,
             e => VfsError::Io(io::Error::from_raw_os_error(e)),
+        }
+    }
+
+    /// The NTSTATUS for this error (MS-ERREF 2.3.1): the one mapping that the SMB wire and
+    /// the audit log (for both protocols) use, so they never disagree.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            VfsError::Access | VfsError::NotOwner => 0xC000_0022, // ACCESS_DENIED
+            VfsError::NotFound => 0xC000_0034,                    // OBJECT_NAME_NOT_FOUND
+            VfsError::Exists => 0xC000_0035,                      // OBJECT_NAME_COLLISION
+            VfsError::NotDir => 0xC000_0103,                      // NOT_A_DIRECTORY
+            VfsError::IsDir => 0xC000_00BA,                       // FILE_IS_A_DIRECTORY
+            VfsError::NotEmpty => 0xC000_0101,                    // DIRECTORY_NOT_EMPTY
+            VfsError::InvalidName | VfsError::NameTooLong => 0xC000_0033, // OBJECT_NAME_INVALID
+            VfsError::Stale | VfsError::BadHandle => 0xC000_0128, // FILE_CLOSED
+            VfsError::ReadOnly => 0xC000_00A2,                    // MEDIA_WRITE_PROTECTED
+            VfsError::NoSpace | VfsError::Quota | VfsError::TooBig => 0xC000_007F, // DISK_FULL
+            VfsError::TooManyLinks => 0xC000_0265,                // TOO_MANY_LINKS
+            VfsError::CrossDevice => 0xC000_00D4,                 // NOT_SAME_DEVICE
+            VfsError::Invalid | VfsError::NotSync | VfsError::BadType => 0xC000_000D, // INVALID_PARAMETER
+            VfsError::NotSupported => 0xC000_00BB, // NOT_SUPPORTED
+            VfsError::SharingViolation => 0xC000_0043, // SHARING_VIOLATION
+            VfsError::DeletePending => 0xC000_0056, // DELETE_PENDING
+            VfsError::LockConflict => 0xC000_0054, // FILE_LOCK_CONFLICT
+            VfsError::LockNotGranted => 0xC000_0055, // LOCK_NOT_GRANTED
+            VfsError::RangeNotLocked => 0xC000_007E, // RANGE_NOT_LOCKED
+            VfsError::InvalidLockRange => 0xC000_01A1, // INVALID_LOCK_RANGE
+            VfsError::WouldBlock => 0x0000_0103,   // PENDING
+            VfsError::NoResources => 0xC000_009A,  // INSUFFICIENT_RESOURCES
+            VfsError::InvalidOplockProtocol => 0xC000_00E3, // INVALID_OPLOCK_PROTOCOL
+            VfsError::Io(_) => 0xC000_00E9,        // UNEXPECTED_IO_ERROR
         }
     }
 

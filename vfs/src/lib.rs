@@ -13,7 +13,10 @@
 //!   with `openat`-style calls relative to an already-open directory, never by joining strings, so
 //!   no request reaches outside the root (`..`, absolute paths, symlinks, NUL bytes, races).
 //!
-//! Later: the lock manager (share modes, byte ranges, oplocks/leases) and cluster membership.
+//! - [`lock`]: the lock manager: share modes, delete pending, byte-range locks, oplocks and
+//!   leases, one record per file behind a store trait, shared by SMB and NFS.
+//!
+//! Later: cluster membership.
 //!
 //! The trait is synchronous: calls are plain syscalls. Async protocol code runs them on a
 //! blocking pool (`tokio::task::spawn_blocking`).
@@ -24,6 +27,7 @@ pub mod acl;
 pub mod caller;
 pub mod error;
 pub mod local;
+pub mod lock;
 pub mod perm;
 #[cfg(feature = "testing")]
 pub mod testing;

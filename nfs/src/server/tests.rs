@@ -104,6 +104,7 @@ async fn replies_leave_in_completion_order() {
         max_connections_per_client: NfsConfig::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         unauthenticated_timeout: NfsConfig::DEFAULT_UNAUTHENTICATED_TIMEOUT,
         send_timeout: NfsConfig::DEFAULT_SEND_TIMEOUT,
+        locks: shoal_vfs::lock::LockManager::in_memory(Default::default()),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
