@@ -109,7 +109,7 @@ pub fn encode_create_response(
     info: &FileInfo,
     file_id: FileId,
 ) {
-    encode_create_response_with(out, create_action, info, file_id, &[]);
+    encode_create_response_with(out, create_action, info, file_id, 0, &[]);
 }
 
 /// Most create contexts accepted in one CREATE (stops a peer from making us walk a long chain).
@@ -208,6 +208,7 @@ pub fn encode_create_response_with(
     create_action: u32,
     info: &FileInfo,
     file_id: FileId,
+    oplock_level: u8,
     contexts: &[(&[u8], Vec<u8>)],
 ) {
     let mut blob = Vec::new();
@@ -215,7 +216,7 @@ pub fn encode_create_response_with(
         put_context(&mut blob, name, data, i + 1 == contexts.len());
     }
     out.put_u16_le(89);
-    out.put_u8(0); // OplockLevel: none
+    out.put_u8(oplock_level); // OplockLevel (SMB2_OPLOCK_LEVEL_LEASE 0xFF with a lease)
     out.put_u8(0); // Flags
     out.put_u32_le(create_action);
     out.put_u64_le(info.creation_time);

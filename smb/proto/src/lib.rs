@@ -45,6 +45,7 @@ pub mod header;
 pub mod ioctl;
 pub mod misc;
 pub mod negotiate;
+pub mod oplock;
 pub mod query_directory;
 pub mod query_info;
 pub mod reader;

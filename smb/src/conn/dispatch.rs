@@ -406,6 +406,8 @@ impl Conn {
                     Command::IOCTL => handlers::ioctl::handle(self, req).await,
                     Command::FLUSH => handlers::misc::flush(self, req).await,
                     Command::CHANGE_NOTIFY => handlers::notify::handle(self, req),
+                    Command::LOCK => handlers::lock::handle(self, req).await,
+                    Command::OPLOCK_BREAK => handlers::oplock::acknowledge(self, req).await,
                     _ => Err(SmbError::Client(NtStatus::NOT_SUPPORTED)),
                 }
             }

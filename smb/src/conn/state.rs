@@ -106,6 +106,17 @@ pub(crate) struct Open {
     pub granted: u32,
     /// Path relative to the share, `\`-separated (for FileAllInformation).
     pub path: String,
+    /// The open as the lock manager knows it (`None` for pipes).
+    pub lock: Option<OpenLock>,
+}
+
+/// An open's identity in the lock manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OpenLock {
+    /// The file.
+    pub key: shoal_vfs::lock::FileKey,
+    /// The open.
+    pub id: shoal_vfs::lock::OpenId,
 }
 
 /// Connection-wide state (MS-SMB2 3.3.1.7).

@@ -369,6 +369,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             },
             granted: effective,
             path: c.name.clone(),
+            lock: None,
         },
     );
     let mut replies: Vec<(&[u8], Vec<u8>)> = Vec::new();
@@ -393,7 +394,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let mut info = file_info(&opened.attr);
     dos::apply(&mut info, opened.dos);
     let mut body = Vec::new();
-    encode_create_response_with(&mut body, opened.action, &info, id, &replies);
+    encode_create_response_with(&mut body, opened.action, &info, id, 0, &replies);
     Ok(Reply {
         body,
         file_id: Some(id),
@@ -749,6 +750,7 @@ fn open_pipe(conn: &mut Conn, req: &Req<'_>, name: &str) -> Result<Reply, SmbErr
             kind: OpenKind::Pipe(Box::new(Pipe::new(kind, rpc_context(conn)))),
             granted: 0x0012_019F,
             path: name.to_string(),
+            lock: None,
         },
     );
     let info = FileInfo {
