@@ -43,7 +43,9 @@ pub(crate) fn nfsstat(e: &VfsError) -> Nfsstat3 {
         | VfsError::RangeNotLocked
         | VfsError::InvalidLockRange
         | VfsError::NoResources
-        | VfsError::InvalidOplockProtocol => Nfsstat3::NFS3ERR_SERVERFAULT,
+        | VfsError::InvalidOplockProtocol
+        | VfsError::BreakNotInProgress
+        | VfsError::BreakAckMismatch => Nfsstat3::NFS3ERR_SERVERFAULT,
     }
 }
 

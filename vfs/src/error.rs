@@ -101,6 +101,12 @@ pub enum VfsError {
     /// An oplock or lease acknowledgment that matches no break in progress.
     #[error("invalid oplock protocol")]
     InvalidOplockProtocol,
+    /// A lease break acknowledgment for a lease that is not breaking (MS-SMB2 3.3.5.22.2).
+    #[error("no break in progress")]
+    BreakNotInProgress,
+    /// A lease break acknowledgment naming a state outside the one broken to.
+    #[error("break acknowledgment not accepted")]
+    BreakAckMismatch,
     /// The backing store failed.
     #[error("I/O error: {0}")]
     Io(#[source] io::Error),
@@ -159,6 +165,8 @@ impl VfsError {
             VfsError::WouldBlock => 0x0000_0103,   // PENDING
             VfsError::NoResources => 0xC000_009A,  // INSUFFICIENT_RESOURCES
             VfsError::InvalidOplockProtocol => 0xC000_00E3, // INVALID_OPLOCK_PROTOCOL
+            VfsError::BreakNotInProgress => 0xC000_0001, // UNSUCCESSFUL
+            VfsError::BreakAckMismatch => 0xC000_00D0, // REQUEST_NOT_ACCEPTED
             VfsError::Io(_) => 0xC000_00E9,        // UNEXPECTED_IO_ERROR
         }
     }

@@ -206,10 +206,24 @@ impl LockManager {
         VfsError::WouldBlock
     }
 
-    /// Admits an open: delete pending, oplock/lease breaks (parking the request with
-    /// `req.waiter` when it must wait for them: [`VfsError::WouldBlock`]), share access, then
-    /// records it. One call, under the file's lock.
+    /// Admits an open: delete pending, a lease key already used on another file, oplock and
+    /// lease breaks (parking the request with `req.waiter` when it must wait for them:
+    /// [`VfsError::WouldBlock`]), share access, then records it with what it is granted.
+    /// One call, under the file's lock.
+    ///
+    /// The breaks are decided before the share-mode verdict and knowing it, as Samba does: a
+    /// sharing violation takes handle caching from the holders and waits for them, so a
+    /// client that kept a handle open only for caching (batch oplock, H lease) can close it
+    /// and the retried open succeeds; without a sharing violation write caching is taken.
     pub fn open(&self, req: &OpenRequest<'_>) -> Result<OpenGrant, VfsError> {
+        if let lease::Request::Lease(l) = req.caching {
+            // MS-SMB2 3.3.5.9.8: a lease key names one file per client.
+            if let Some(k) = self.lease_files.get(&(l.client, l.key)) {
+                if *k != req.key {
+                    return Err(VfsError::Invalid);
+                }
+            }
+        }
         let now = Instant::now();
         let mut out = Err(VfsError::WouldBlock);
         let mut events = Vec::new();
@@ -221,6 +235,10 @@ impl LockManager {
                 out = Err(VfsError::DeletePending);
                 return;
             }
+            let sharing_violation = !file
+                .opens
+                .iter()
+                .all(|o| share::compatible(req.access, req.share, o.access, o.share));
             let id = OpenId {
                 node: self.config.node,
                 seq: self.next_open.fetch_add(1, Ordering::Relaxed),
@@ -230,24 +248,23 @@ impl LockManager {
                 sink: req.sink,
                 access: req.access,
                 share: req.share,
+                is_dir: req.is_dir,
                 overwrite: req.overwrite,
+                sharing_violation,
                 request: req.caching,
             };
-            let adm = lease::admit(file, req.key, &new, now, self.config.break_timeout);
+            let adm = lease::admit(file, req.key, &new, now);
             events = adm.events;
             if adm.wait {
                 out = Err(self.park(file, req.waiter));
                 return;
             }
-            if !file
-                .opens
-                .iter()
-                .all(|o| share::compatible(req.access, req.share, o.access, o.share))
-            {
+            if sharing_violation {
                 out = Err(VfsError::SharingViolation);
                 return;
             }
-            if let lease::Held::Lease { client, key } = &adm.held {
+            let (held, granted) = lease::grant(file, &new);
+            if let lease::Held::Lease { client, key } = &held {
                 self.lease_files.insert((*client, *key), req.key);
             }
             file.opens.push(OpenRecord {
@@ -257,15 +274,12 @@ impl LockManager {
                 share: req.share,
                 delete_on_close: req.delete_on_close,
                 is_dir: req.is_dir,
-                held: adm.held,
+                held,
             });
             if req.link.is_some() {
                 file.link = req.link.clone();
             }
-            out = Ok(OpenGrant {
-                id,
-                granted: adm.granted,
-            });
+            out = Ok(OpenGrant { id, granted });
         });
         self.deliver(events);
         out
@@ -418,7 +432,7 @@ impl LockManager {
         let mut needs_break = false;
         self.store.peek(key, &mut |f| {
             out = f.locks.check_io(Some(open), offset, len, write);
-            needs_break = write && !f.leases.is_empty();
+            needs_break = write && lease::caching(f);
         });
         if out.is_ok() && needs_break {
             let mut events = Vec::new();
@@ -488,12 +502,19 @@ impl LockManager {
         level: OplockLevel,
     ) -> Result<OplockLevel, VfsError> {
         let mut out = Err(VfsError::Stale);
+        let mut events = Vec::new();
         self.store.with_file(key, &mut |file| {
-            out = lease::ack_oplock(file, open, level);
-            if out.is_ok() {
-                self.wake_all(file);
+            if !file.opens.iter().any(|o| o.id == open) {
+                return;
             }
+            // A refused acknowledgment ends the oplock too: parked opens retry either way.
+            out = lease::ack_oplock(file, key, open, level).map(|(l, evs)| {
+                events = evs;
+                l
+            });
+            self.wake_all(file);
         });
+        self.deliver(events);
         out
     }
 
@@ -507,13 +528,19 @@ impl LockManager {
         let Some(key) = self.lease_files.get(&(client, lease_key)).map(|k| *k) else {
             return Err(VfsError::NotFound);
         };
+        let now = Instant::now();
         let mut out = Err(VfsError::NotFound);
+        let mut events = Vec::new();
         self.store.with_file(key, &mut |file| {
-            out = lease::ack_lease(file, client, lease_key, state);
+            out = lease::ack_lease(file, key, client, lease_key, state, now).map(|(s, evs)| {
+                events = evs;
+                s
+            });
             if out.is_ok() {
                 self.wake_all(file);
             }
         });
+        self.deliver(events);
         out
     }
 
