@@ -33,6 +33,8 @@ pub fn decode_all(data: &[u8]) {
     let _ = rw::ReadRequest::decode(data);
     let _ = rw::WriteRequest::decode(data);
     let _ = ioctl::IoctlRequest::decode(data);
+    let _ = oplock::BreakAck::decode(data);
+    let _ = lease::LeaseContext::decode(data.get(crate::header::HEADER_LEN..).unwrap_or(&[]));
     let _ = misc::ChangeNotifyRequest::decode(data);
     let _ = compound::split(data, 32);
     let _ = framing::parse_frame_header([data.first().copied().unwrap_or(0), 1, 2, 3], 1 << 20);

@@ -43,6 +43,7 @@ pub mod crypto;
 pub mod framing;
 pub mod header;
 pub mod ioctl;
+pub mod lease;
 pub mod misc;
 pub mod negotiate;
 pub mod oplock;
