@@ -128,10 +128,11 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
     conn.client_dialects = n.dialects.clone();
     conn.signing_algorithm = signing_alg;
     conn.server_security_mode = security_mode(conn);
+    // 2.1 and later: multi-credit requests and leases (MS-SMB2 3.3.5.4).
     conn.server_capabilities = if dialect == Dialect::SMB2_0_2 {
         0
     } else {
-        capabilities::LARGE_MTU
+        capabilities::LARGE_MTU | capabilities::LEASING
     };
     // 3.0 and 3.0.2 encrypt with AES-128-CCM when both sides have SMB2_GLOBAL_CAP_ENCRYPTION
     // (MS-SMB2 3.3.5.4); 3.1.1 negotiates through the context above and leaves the bit clear.
