@@ -1001,3 +1001,29 @@ fn smb_write_through_another_open_breaks_read_leases_of_others_only() {
     assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, R, 0, false)]);
     assert!(b.breaks().is_empty());
 }
+
+#[test]
+fn rename_through_one_open_breaks_handle_caching_of_the_others() {
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    let b = Client::new(&m, GUID_B);
+    open(&m, &a, &a.lease(KEY1, RH)).unwrap();
+    let gb = open(&m, &b, &b.lease(KEY2, RH)).unwrap();
+    let w = Some(Waiter {
+        sink: b.sink,
+        token: 9,
+    });
+    let r = m.break_caching(FILE, IoKind::Namespace, Some(gb.id), w);
+    assert_eq!(code(r), Err(VfsError::WouldBlock.nt_status()));
+    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, RH, R, true)]);
+    assert!(b.breaks().is_empty());
+    m.ack_lease(GUID_A, KEY1, R).unwrap();
+    assert!(b
+        .rec
+        .0
+        .lock()
+        .unwrap()
+        .contains(&LockEvent::Wake { token: 9 }));
+    m.break_caching(FILE, IoKind::Namespace, Some(gb.id), w)
+        .unwrap();
+}

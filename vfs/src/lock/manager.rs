@@ -494,6 +494,34 @@ impl LockManager {
         out
     }
 
+    /// Breaks other opens' caching before `by` changes the file in a way an open does not
+    /// announce: a rename or delete-on-close through `by` ([`IoKind::Namespace`]: handle
+    /// caching goes), a size change ([`IoKind::Write`]). When a holder must acknowledge first
+    /// the request is parked with `waiter` ([`VfsError::WouldBlock`]) and retried on wake-up.
+    pub fn break_caching(
+        &self,
+        key: FileKey,
+        kind: IoKind,
+        by: Option<OpenId>,
+        waiter: Option<Waiter>,
+    ) -> Result<(), VfsError> {
+        let now = Instant::now();
+        let mut out = Ok(());
+        let mut events = Vec::new();
+        self.store.with_file(key, &mut |file| {
+            if lease::expire(file, now, self.config.break_timeout) {
+                self.wake_all(file);
+            }
+            let (evs, wait) = lease::break_for_io(file, key, kind, by, now);
+            events = evs;
+            if wait {
+                out = Err(self.park(file, waiter));
+            }
+        });
+        self.deliver(events);
+        out
+    }
+
     /// An oplock break acknowledgment (SMB OPLOCK_BREAK from the holder): the level now held.
     pub fn ack_oplock(
         &self,
