@@ -401,7 +401,10 @@ fn set_oplock(file: &mut FileRecord, open: OpenId, level: OplockLevel) {
 /// violation, [`grant`] records what the open gets.
 pub fn admit(file: &mut FileRecord, key: FileKey, new: &NewOpen<'_>, now: Instant) -> Admission {
     let mut adm = Admission::default();
-    if new.access & !OPLOCK_STAT_ACCESS == 0 {
+    // An open for attributes only breaks nothing, unless it overwrites: that changes the
+    // data (smbtorture smb2.oplock.exclusive4 and exclusive5).
+    let stat_open = !new.overwrite && new.access & !OPLOCK_STAT_ACCESS == 0;
+    if stat_open {
         return adm;
     }
     let skip = Skip {
@@ -414,7 +417,7 @@ pub fn admit(file: &mut FileRecord, key: FileKey, new: &NewOpen<'_>, now: Instan
     let c = Conflict {
         delay_mask: if new.sharing_violation { H } else { W },
         to_none: new.overwrite,
-        spare_leases: new.access & !LEASE_STAT_ACCESS == 0,
+        spare_leases: !new.overwrite && new.access & !LEASE_STAT_ACCESS == 0,
         wait_for_any_break: true,
     };
     adm.wait = break_holders(file, key, skip, c, now, &mut adm.events);

@@ -322,6 +322,23 @@ fn attribute_only_opens_break_nothing_and_get_nothing_beside_handle_caching() {
 }
 
 #[test]
+fn attribute_only_overwrite_breaks_like_any_overwrite() {
+    // smbtorture smb2.oplock.exclusive5: the overwriting stat open breaks the exclusive
+    // oplock and, once that is acknowledged, gets level II.
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    let b = Client::new(&m, GUID_B);
+    let ga = open(&m, &a, &oplock(OplockLevel::Exclusive)).unwrap();
+    let stat = 0x80 | 0x100 | 0x0010_0000;
+    let r = open_as(&m, &b, stat, ALL, true, &oplock(OplockLevel::Level2));
+    assert_eq!(r.unwrap_err().nt_status(), VfsError::WouldBlock.nt_status());
+    assert_eq!(a.breaks(), vec![obreak(ga.id, OplockLevel::None)]);
+    m.ack_oplock(FILE, ga.id, OplockLevel::None).unwrap();
+    let g = open_as(&m, &b, stat, ALL, true, &oplock(OplockLevel::Level2)).unwrap();
+    assert_eq!(g.granted, Granted::Oplock(OplockLevel::Level2));
+}
+
+#[test]
 fn level2_breaks_to_none_on_a_write_through_another_open_without_ack() {
     let m = manager();
     let a = Client::new(&m, GUID_A);
