@@ -442,7 +442,10 @@ pub fn grant(file: &mut FileRecord, new: &NewOpen<'_>) -> (Held, Granted) {
     let mut other_oplock = false;
     let mut other_handle = false;
     for o in &file.opens {
-        if same_lease(o) {
+        // Its own lease's opens do not count, nor opens for attributes only that cache
+        // nothing (smbtorture smb2.lease.statopen3, where Samba 4.17 fails).
+        let bare_stat = o.access & !OPLOCK_STAT_ACCESS == 0 && o.held == Held::None;
+        if same_lease(o) || bare_stat {
             continue;
         }
         other_open = true;
@@ -474,7 +477,10 @@ pub fn grant(file: &mut FileRecord, new: &NewOpen<'_>) -> (Held, Granted) {
         state &= !W;
     }
     let Request::Lease(req) = new.request else {
-        if other_handle {
+        // Stat opens get no oplock (they may get a lease: smbtorture smb2.oplock.exclusive4,
+        // smb2.lease.statopen).
+        let stat_open = !new.overwrite && new.access & !OPLOCK_STAT_ACCESS == 0;
+        if other_handle || stat_open {
             state = 0;
         }
         return match oplock_for(state) {

@@ -311,14 +311,50 @@ fn batch_holder_that_closes_lets_the_conflicting_open_in() {
 }
 
 #[test]
-fn attribute_only_opens_break_nothing_and_get_nothing_beside_handle_caching() {
+fn attribute_only_opens_break_nothing_and_get_no_oplock() {
+    // smbtorture smb2.oplock.exclusive4.
     let m = manager();
     let a = Client::new(&m, GUID_A);
     let b = Client::new(&m, GUID_B);
-    open(&m, &a, &oplock(OplockLevel::Batch)).unwrap();
-    let g = open_as(&m, &b, 0x80, 0, false, &oplock(OplockLevel::Batch)).unwrap();
+    open(&m, &a, &oplock(OplockLevel::Exclusive)).unwrap();
+    let g = open_as(
+        &m,
+        &b,
+        0x80 | 0x100 | 0x0010_0000,
+        0,
+        false,
+        &oplock(OplockLevel::Exclusive),
+    )
+    .unwrap();
     assert_eq!(g.granted, Granted::None);
     assert!(a.breaks().is_empty());
+}
+
+#[test]
+fn stat_opens_and_leases() {
+    // smbtorture smb2.lease.statopen: a stat open may hold a lease; another open of that
+    // key joins it; another key breaks it and, beside it, gets no W.
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    let g = open_as(&m, &a, 0x80, 0, false, &a.lease(KEY1, RWH)).unwrap();
+    assert_eq!(lease_state_of(&g), RWH);
+    let g = open(&m, &a, &a.lease(KEY1, 0)).unwrap();
+    assert_eq!(lease_state_of(&g), RWH);
+    m.close(FILE, g.id);
+    let r = open(&m, &a, &a.lease(KEY2, RWH));
+    assert_eq!(r.unwrap_err().nt_status(), VfsError::WouldBlock.nt_status());
+    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, RWH, RH, true)]);
+    m.ack_lease(GUID_A, KEY1, RH).unwrap();
+    assert_eq!(
+        lease_state_of(&open(&m, &a, &a.lease(KEY2, RWH)).unwrap()),
+        RH
+    );
+    // smb2.lease.statopen3: a bare stat open does not keep a later lease from W and H.
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    open_as(&m, &a, 0x80, ALL, false, &Request::None).unwrap();
+    let g = open_as(&m, &a, WRITE_DATA, ALL, false, &a.lease(KEY1, RWH)).unwrap();
+    assert_eq!(lease_state_of(&g), RWH);
 }
 
 #[test]
