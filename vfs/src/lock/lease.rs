@@ -290,8 +290,10 @@ fn break_holders(
                 continue;
             };
             start_lease_break(l, key, t, now, events);
-            wait |= l.breaking_to.is_some()
-                && (l.state & c.delay_mask != 0 || (breaking && c.wait_for_any_break));
+            // A break absorbed into one in progress is waited for like a new one: only when
+            // the holder loses what the access conflicts with (smbtorture
+            // smb2.lease.breaking4: an overwrite beside a breaking RH lease goes ahead).
+            wait |= l.breaking_to.is_some() && l.state & c.delay_mask != 0;
         }
     }
     let sinks: Vec<(OpenId, SinkId, OplockLevel)> = file
@@ -320,7 +322,7 @@ fn break_holders(
             if oplock_state(to) < oplock_state(b.required) {
                 b.required = to;
             }
-            wait |= c.wait_for_any_break || e & c.delay_mask != 0;
+            wait |= e & c.delay_mask != 0;
             continue;
         }
         events.push((
@@ -530,11 +532,13 @@ pub fn grant(file: &mut FileRecord, new: &NewOpen<'_>) -> (Held, Granted) {
             l
         }
     };
+    // The reply has the lease's version, whatever version this request used (smbtorture
+    // smb2.lease.v2_epoch2/3).
     let mut flags = 0;
     if lease.breaking_to.is_some() {
         flags |= lease_flags::BREAK_IN_PROGRESS;
     }
-    if req.v2 && req.parent.is_some() {
+    if lease.v2 && lease.parent.is_some() {
         flags |= lease_flags::PARENT_LEASE_KEY_SET;
     }
     (
@@ -547,8 +551,8 @@ pub fn grant(file: &mut FileRecord, new: &NewOpen<'_>) -> (Held, Granted) {
             state: lease.state,
             epoch: lease.epoch,
             flags,
-            parent: if req.v2 { req.parent } else { None },
-            v2: req.v2,
+            parent: if lease.v2 { lease.parent } else { None },
+            v2: lease.v2,
         },
     )
 }
@@ -696,10 +700,23 @@ pub fn ack_oplock(
     Ok((level, events))
 }
 
-/// A lease break acknowledgment (MS-SMB2 3.3.5.22.2): the state now held, and the next
-/// break when another conflict arrived during this one. Fails with [`VfsError::NotFound`]
-/// (no such lease on the file), [`VfsError::BreakNotInProgress`] or
-/// [`VfsError::BreakAckMismatch`] (a state that is not within the one broken to).
+/// What a lease acknowledgment left.
+#[derive(Debug)]
+pub struct LeaseAck {
+    /// The state the lease is in now (answered in the Lease Break Response).
+    pub state: u32,
+    /// The next break, when another conflict arrived during this one.
+    pub events: Vec<(SinkId, LockEvent)>,
+    /// No break of the lease is in progress any more: parked requests may retry.
+    pub settled: bool,
+}
+
+/// A lease break acknowledgment (MS-SMB2 3.3.5.22.2). When another conflict arrived during
+/// the break, the next break starts at once: to R first while the lease still caches
+/// handles or writes, then to what is required (smbtorture smb2.lease.breaking3: RWH->RH,
+/// ack, RH->R, ack, R->none). Fails with [`VfsError::NotFound`] (no such lease on the
+/// file), [`VfsError::BreakNotInProgress`] or [`VfsError::BreakAckMismatch`] (a state that
+/// is not within the one broken to).
 pub fn ack_lease(
     file: &mut FileRecord,
     key: FileKey,
@@ -707,7 +724,7 @@ pub fn ack_lease(
     lease_key: [u8; 16],
     state: u32,
     now: Instant,
-) -> Result<(u32, Vec<(SinkId, LockEvent)>), VfsError> {
+) -> Result<LeaseAck, VfsError> {
     let Some(l) = file
         .leases
         .leases
@@ -727,10 +744,20 @@ pub fn ack_lease(
     l.break_started = None;
     let mut events = Vec::new();
     if l.state & !l.required != 0 {
+        let next = if l.state & (W | H) != 0 {
+            l.state & (l.required | R)
+        } else {
+            l.required
+        };
         let required = l.required;
-        start_lease_break(l, key, required, now, &mut events);
+        start_lease_break(l, key, next, now, &mut events);
+        l.required = required & next;
     }
-    Ok((state, events))
+    Ok(LeaseAck {
+        state,
+        events,
+        settled: l.breaking_to.is_none(),
+    })
 }
 
 /// Completes breaks sent more than `timeout` ago as if acknowledged to the lowest state

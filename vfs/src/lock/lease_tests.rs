@@ -907,30 +907,101 @@ fn lease_acknowledgments_must_name_the_state_broken_to_or_less() {
 
 #[test]
 fn a_conflict_during_a_lease_break_is_sent_after_the_ack() {
+    // smbtorture smb2.lease.breaking3.
     let m = manager();
     let a = Client::new(&m, GUID_A);
     let b = Client::new(&m, GUID_B);
     let c = Client::new(&m, GUID_B);
-    open(&m, &a, &a.lease(KEY1, RWH)).unwrap();
+    let g1 = open(&m, &a, &a.lease(KEY1, RWH)).unwrap();
+    assert_eq!(lease_state_of(&g1), RWH);
     assert_eq!(
         open(&m, &b, &Request::None).unwrap_err().nt_status(),
         VfsError::WouldBlock.nt_status()
     );
+    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, RWH, RH, true)]);
+    // The holder's own key still opens, with the flag.
+    let g = open(&m, &a, &a.lease(KEY1, RWH)).unwrap();
+    let Granted::Lease { state, flags, .. } = g.granted else {
+        panic!()
+    };
+    assert_eq!((state, flags), (RWH, lease_flags::BREAK_IN_PROGRESS));
+    // An overwrite: no break of its own now, and it waits.
     let r = open_as(&m, &c, RW_ACCESS, ALL, true, &Request::None);
     assert_eq!(r.unwrap_err().nt_status(), VfsError::WouldBlock.nt_status());
-    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, RWH, RH, true)]);
-    // The ack to RH starts the break to none at once.
-    assert_eq!(code(m.ack_lease(GUID_A, KEY1, RH)), Ok(RH));
-    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, RH, 0, true)]);
-    // Both opens wait for that one too, then proceed.
-    assert_eq!(
-        open(&m, &b, &Request::None).unwrap_err().nt_status(),
-        VfsError::WouldBlock.nt_status()
-    );
-    assert_eq!(code(m.ack_lease(GUID_A, KEY1, 0)), Ok(0));
+    assert!(a.breaks().is_empty());
+    // The ack to RH starts the next break, to R; nobody proceeds yet.
+    assert_eq!(m.ack_lease(GUID_A, KEY1, RH).ok(), Some(RH));
+    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, RH, R, true)]);
+    assert!(!b
+        .rec
+        .0
+        .lock()
+        .unwrap()
+        .contains(&LockEvent::Wake { token: 1 }));
+    let g = open(&m, &a, &a.lease(KEY1, 0)).unwrap();
+    let Granted::Lease { state, flags, .. } = g.granted else {
+        panic!()
+    };
+    assert_eq!((state, flags), (RH, lease_flags::BREAK_IN_PROGRESS));
+    // The ack to R: R goes to none at once (no ack for that), and both proceed.
+    assert_eq!(m.ack_lease(GUID_A, KEY1, R).ok(), Some(R));
+    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, R, 0, false)]);
+    assert!(b
+        .rec
+        .0
+        .lock()
+        .unwrap()
+        .contains(&LockEvent::Wake { token: 1 }));
     open(&m, &b, &Request::None).unwrap();
     open_as(&m, &c, RW_ACCESS, ALL, true, &Request::None).unwrap();
     assert!(a.breaks().is_empty());
+}
+
+#[test]
+fn an_overwrite_beside_a_breaking_rh_lease_does_not_wait() {
+    // smbtorture smb2.lease.breaking4.
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    let b = Client::new(&m, GUID_B);
+    open(&m, &a, &a.lease(KEY1, RH)).unwrap();
+    let g = open_as(&m, &b, RW_ACCESS, ALL, true, &Request::None).unwrap();
+    assert_eq!(a.breaks(), vec![lbreak(&a, KEY1, RH, 0, true)]);
+    m.close(FILE, g.id);
+    // Again while the break is in progress: no new break, no wait.
+    let g = open_as(&m, &b, RW_ACCESS, ALL, true, &Request::None).unwrap();
+    assert!(a.breaks().is_empty());
+    m.close(FILE, g.id);
+    let g = open(&m, &a, &a.lease(KEY1, 0)).unwrap();
+    let Granted::Lease { state, flags, .. } = g.granted else {
+        panic!()
+    };
+    assert_eq!((state, flags), (RH, lease_flags::BREAK_IN_PROGRESS));
+    assert_eq!(m.ack_lease(GUID_A, KEY1, 0).ok(), Some(0));
+    assert!(a.breaks().is_empty());
+}
+
+#[test]
+fn replies_carry_the_version_the_lease_was_created_with() {
+    // smbtorture smb2.lease.v2_epoch2/3.
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    open(&m, &a, &a.lease_v2(KEY1, R, 0x4711)).unwrap();
+    let g = open(&m, &a, &a.lease(KEY1, RH)).unwrap();
+    let Granted::Lease {
+        v2, epoch, state, ..
+    } = g.granted
+    else {
+        panic!()
+    };
+    assert_eq!((v2, epoch, state), (true, 0x4713, RH));
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    open(&m, &a, &a.lease(KEY1, R)).unwrap();
+    let g = open(&m, &a, &a.lease_v2(KEY1, RW, 0x4711)).unwrap();
+    let Granted::Lease { v2, state, .. } = g.granted else {
+        panic!()
+    };
+    assert_eq!((v2, state), (false, RW));
 }
 
 #[test]

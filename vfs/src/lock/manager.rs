@@ -560,13 +560,14 @@ impl LockManager {
         let mut out = Err(VfsError::NotFound);
         let mut events = Vec::new();
         self.store.with_file(key, &mut |file| {
-            out = lease::ack_lease(file, key, client, lease_key, state, now).map(|(s, evs)| {
-                events = evs;
-                s
+            // Parked requests retry once no break of the lease is in progress any more.
+            out = lease::ack_lease(file, key, client, lease_key, state, now).map(|a| {
+                events = a.events;
+                if a.settled {
+                    self.wake_all(file);
+                }
+                a.state
             });
-            if out.is_ok() {
-                self.wake_all(file);
-            }
         });
         self.deliver(events);
         out
