@@ -375,3 +375,33 @@ fn smbtorture_smb2_create() {
 fn smbtorture_smb2_session() {
     torture_suite("smb2.session");
 }
+
+#[test]
+fn smbtorture_smb2_lock() {
+    torture_suite("smb2.lock");
+}
+
+#[test]
+fn smbtorture_smb2_oplock() {
+    torture_suite("smb2.oplock");
+}
+
+#[test]
+fn smbtorture_smb2_lease() {
+    torture_suite("smb2.lease");
+}
+
+#[test]
+fn smbtorture_smb2_sharemode() {
+    torture_suite("smb2.sharemode");
+}
+
+#[test]
+fn smbtorture_smb2_delete_on_close_perms() {
+    torture_suite("smb2.delete-on-close-perms");
+}
+
+#[test]
+fn smbtorture_smb2_rename() {
+    torture_suite("smb2.rename");
+}
