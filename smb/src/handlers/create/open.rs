@@ -185,6 +185,10 @@ pub(crate) fn open_existing(
         }
     }
     let granted = plan.effective(maximal);
+    if plan.options & options::DELETE_ON_CLOSE != 0 && granted & access::DELETE == 0 {
+        // MAXIMUM_ALLOWED without DELETE among the rights: delete on close needs it granted.
+        return fail(NtStatus::ACCESS_DENIED);
+    }
     let key = FileKey::of(&a);
     let grant = plan.admit.open(&a, granted, overwrite, t.link())?;
     let done = if overwrite {
