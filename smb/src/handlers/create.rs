@@ -370,6 +370,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             granted: effective,
             path: c.name.clone(),
             lock: None,
+            lock_sequences: Default::default(),
         },
     );
     let mut replies: Vec<(&[u8], Vec<u8>)> = Vec::new();
@@ -751,6 +752,7 @@ fn open_pipe(conn: &mut Conn, req: &Req<'_>, name: &str) -> Result<Reply, SmbErr
             granted: 0x0012_019F,
             path: name.to_string(),
             lock: None,
+            lock_sequences: Default::default(),
         },
     );
     let info = FileInfo {
