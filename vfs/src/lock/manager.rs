@@ -313,6 +313,16 @@ impl LockManager {
         p
     }
 
+    /// What FileStandardInformation.DeletePending reports through open `id`: the file is
+    /// delete pending, or this open will make it so when it closes.
+    pub fn delete_pending_for(&self, key: FileKey, id: OpenId) -> bool {
+        let mut p = false;
+        self.store.peek(key, &mut |f| {
+            p = f.delete_pending || f.opens.iter().any(|o| o.id == id && o.delete_on_close);
+        });
+        p
+    }
+
     /// FileDispositionInformation through open `id`: sets or clears the file's delete-pending
     /// state (MS-FSA 2.1.5.14.3). Fails when `id` is not an open of `key`.
     pub fn set_delete_pending(
@@ -339,6 +349,18 @@ impl LockManager {
                 o.delete_on_close = on;
             }
         });
+    }
+
+    /// Where the file is linked (as its latest open named it) and whether it is delete
+    /// pending; `None` when no open of it is recorded.
+    pub fn link(&self, key: FileKey) -> Option<(Option<Link>, bool)> {
+        let mut out = None;
+        self.store.peek(key, &mut |f| {
+            if !f.opens.is_empty() {
+                out = Some((f.link.clone(), f.delete_pending));
+            }
+        });
+        out
     }
 
     /// The object was renamed: where its last close unlinks it.
