@@ -180,7 +180,10 @@ fn nfs_write_refused_until_smb_deny_write_close() {
     let export = s.nfs_url("/data", "");
     let write = || nfs_op(&export, &["write", "/held.txt", "from nfs"]);
     let refused = write();
-    assert!(!refused.status.success(), "NFS WRITE over a deny-write SMB open");
+    assert!(
+        !refused.status.success(),
+        "NFS WRITE over a deny-write SMB open"
+    );
     // (libnfs 4.0's synchronous pwrite reports any NFS error as EFAULT, so the status is
     // not visible here; the same call succeeding after the close shows what refused it.)
     let unlink = nfs_op(&export, &["unlink", "/held.txt"]);

@@ -96,8 +96,7 @@ pub(crate) async fn write(ctx: &Ctx, mut a: WriteArgs) -> WriteRes {
                 Some(b) => smb_state::check(&locks, b, intent),
                 None => Ok(()),
             };
-            let r = allowed
-                .and_then(|()| v.write(&t.caller, &t.handle, a.offset, &a.data, want));
+            let r = allowed.and_then(|()| v.write(&t.caller, &t.handle, a.offset, &a.data, want));
             (before, r, v.write_verifier())
         })
         .await;

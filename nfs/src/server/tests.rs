@@ -266,9 +266,17 @@ async fn nfs_respects_smb_share_modes_and_locks() {
     let remove = call(5, 100_003, 3, 12, &remove);
 
     s.write_all(&write(3)).await.unwrap();
-    assert_eq!(status(&reply(&mut s).await.1), ACCES, "deny-write refuses WRITE");
+    assert_eq!(
+        status(&reply(&mut s).await.1),
+        ACCES,
+        "deny-write refuses WRITE"
+    );
     s.write_all(&remove).await.unwrap();
-    assert_eq!(status(&reply(&mut s).await.1), ACCES, "no share-delete refuses REMOVE");
+    assert_eq!(
+        status(&reply(&mut s).await.1),
+        ACCES,
+        "no share-delete refuses REMOVE"
+    );
     s.write_all(&read(4)).await.unwrap();
     assert_eq!(status(&reply(&mut s).await.1), 0, "reading is shared");
 

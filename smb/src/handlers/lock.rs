@@ -266,9 +266,16 @@ mod tests {
         assert_eq!(status(plan(&[el(0), el(UNLOCK)])), bad);
         assert_eq!(status(plan(&[el(0), el(0)])), bad);
         assert_eq!(status(plan(&[el(SHARED), el(SHARED)])), bad);
-        assert_eq!(status(plan(&[el(SHARED | FAIL_IMMEDIATELY), el(UNLOCK)])), bad);
         assert_eq!(
-            plan(&[el(SHARED | FAIL_IMMEDIATELY), el(EXCLUSIVE | FAIL_IMMEDIATELY)]).unwrap(),
+            status(plan(&[el(SHARED | FAIL_IMMEDIATELY), el(UNLOCK)])),
+            bad
+        );
+        assert_eq!(
+            plan(&[
+                el(SHARED | FAIL_IMMEDIATELY),
+                el(EXCLUSIVE | FAIL_IMMEDIATELY)
+            ])
+            .unwrap(),
             Plan::Lock { blocking: false }
         );
         assert_eq!(

@@ -111,9 +111,10 @@ impl LockList {
         if lock.len > 0 && lock.start.checked_add(lock.len - 1).is_none() {
             return Err(VfsError::InvalidLockRange);
         }
-        let conflict = self.locks.iter().any(|l| {
-            l.conflicts(Some(lock.open), lock.start, lock.len, lock.exclusive, true)
-        });
+        let conflict = self
+            .locks
+            .iter()
+            .any(|l| l.conflicts(Some(lock.open), lock.start, lock.len, lock.exclusive, true));
         if conflict {
             Err(VfsError::LockNotGranted)
         } else {
@@ -260,7 +261,9 @@ mod tests {
     /// smbtorture smb2.lock zerobytelength: the same results with one open and with two.
     #[test]
     fn zero_length_locks() {
-        let table: &[((u64, u64), (u64, u64), bool)] = &[
+        /// (first lock, second lock, granted), each lock (offset, length).
+        type Case = ((u64, u64), (u64, u64), bool);
+        let table: &[Case] = &[
             ((10, 0), (10, 0), true),
             ((10, 0), (9, 1), true),
             ((10, 0), (10, 1), true),
