@@ -187,6 +187,17 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                         Err(e) => return Err(e.into()),
                     }
                 }
+                // The source's directory is opened for DELETE without FILE_SHARE_DELETE, as
+                // Windows and Samba do: an open of it that holds DELETE, or does not share
+                // delete, refuses the rename (smbtorture smb2.rename).
+                let parent = vfs.getattr(&caller, &from_dir)?;
+                locks2
+                    .check_share(
+                        FileKey::of(&parent),
+                        DELETE,
+                        shoal_vfs::lock::share_access::READ | shoal_vfs::lock::share_access::WRITE,
+                    )
+                    .map_err(|e| SmbError::Client(NtStatus(e.nt_status())))?;
                 let same = dir == from_dir && to_name.as_bytes() == from_name.as_slice();
                 if !same {
                     match vfs.lookup(&caller, &dir, to_name.as_bytes()) {

@@ -372,6 +372,24 @@ impl LockManager {
         });
     }
 
+    /// Would an open with (`access`, `share`) pass the share-mode check against the opens
+    /// of `key` now? For implicit opens that are not recorded, e.g. the parent directory of
+    /// a rename (Windows opens it for DELETE without FILE_SHARE_DELETE).
+    pub fn check_share(&self, key: FileKey, access: u32, share: u32) -> Result<(), VfsError> {
+        let mut ok = true;
+        self.store.peek(key, &mut |f| {
+            ok = f
+                .opens
+                .iter()
+                .all(|o| share::compatible(access, share, o.access, o.share));
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(VfsError::SharingViolation)
+        }
+    }
+
     /// True when some open of the file other than `except` exists (rename of an open
     /// directory's children, and similar checks).
     pub fn has_other_opens(&self, key: FileKey, except: Option<OpenId>) -> bool {

@@ -31,9 +31,6 @@ pub(crate) mod access {
     pub const GENERIC_READ: u32 = 0x8000_0000;
 }
 
-/// DesiredAccess of SYNCHRONIZE and nothing else (MS-DTYP 2.4.3).
-const SYNCHRONIZE_ONLY: u32 = 0x0010_0000;
-
 /// Maps generic rights to specific ones (MS-SMB2 3.3.5.9 / file generic mapping).
 pub(crate) fn map_generic(mut m: u32) -> u32 {
     use access::*;
@@ -88,12 +85,10 @@ pub(crate) fn parameters(c: &CreateRequest<'_>) -> Result<u32, SmbError> {
         return fail(NtStatus::BAD_IMPERSONATION_LEVEL);
     }
     // Access mask bits outside the defined ones (MS-DTYP 2.4.3), and no access at all.
-    // SYNCHRONIZE alone is refused too, as Windows Server does (smbtorture smb2.create gentest
-    // expects 0x0df0fe00 denied there; only its Windows 7 target grants SYNCHRONIZE alone).
-    if c.desired_access & 0x0CE0_FE00 != 0
-        || c.desired_access == 0
-        || c.desired_access == SYNCHRONIZE_ONLY
-    {
+    // SYNCHRONIZE alone is granted, as current Windows and Samba do (smbtorture
+    // smb2.sharemode expects it to open; smb2.create gentest's older Windows 2008 table
+    // refuses it, and that test is a known failure for another reason).
+    if c.desired_access & 0x0CE0_FE00 != 0 || c.desired_access == 0 {
         return fail(NtStatus::ACCESS_DENIED);
     }
     if c.desired_access & access::SYSTEM_SECURITY != 0 {

@@ -263,6 +263,10 @@ pub(crate) fn create_new(
     }
     let ro = plan.file_attributes & attributes::READONLY != 0;
     let new_dir = plan.options & options::DIRECTORY_FILE != 0;
+    if ro && !new_dir && plan.options & options::DELETE_ON_CLOSE != 0 {
+        // MS-FSA 2.1.5.1.1: a new read-only file cannot be delete-on-close.
+        return fail(NtStatus::CANNOT_DELETE);
+    }
     rights::may_add(vfs, caller, &t.dir, new_dir)?;
     let (h, a) = if new_dir {
         vfs.mkdir(
