@@ -110,7 +110,10 @@ enabled = true
         "delete pending",
         "ok",
     ] {
-        assert!(stdout.lines().any(|l| l == line), "missing {line:?}:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing {line:?}:\n{stdout}"
+        );
     }
     assert!(s.backing.join("shared.txt").exists());
     assert!(
@@ -123,7 +126,11 @@ enabled = true
         .iter()
         .filter(|e| e["fileName"] == "/shared.txt" && e["ntStatus"] == 0xC000_0043u32)
         .collect();
-    assert_eq!(refused.len(), 1, "one refused open of /shared.txt:\n{events:#?}");
+    assert_eq!(
+        refused.len(),
+        1,
+        "one refused open of /shared.txt:\n{events:#?}"
+    );
     assert!(
         refused[0]["detailType"]
             .as_str()

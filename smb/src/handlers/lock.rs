@@ -221,9 +221,15 @@ fn unlock_each(
 /// LOGOFF).
 ///
 /// The connection cannot park requests yet; until it can, the lock fails at once as if
-/// FAIL_IMMEDIATELY had been set. This is the one place that changes when it can: park with
-/// `Waiter { sink, token: async_id }` through `LockManager::lock(key, locks, Some(waiter))`,
-/// answer the parked reply, and re-run on `LockEvent::Wake`.
+/// FAIL_IMMEDIATELY had been set (a request that never completes would hang the client).
+/// This is the one place that changes when it can: call
+/// `LockManager::lock(key, locks, Some(Waiter { sink, token: async_id }))`; on
+/// `WouldBlock` answer the parked reply, on anything else answer that. The connection
+/// re-runs the whole request on `LockEvent::Wake`, so the flag checks and the replay check
+/// run again. What smbtorture smb2.lock expects of a parked lock: CANCEL answers CANCELLED
+/// (lock.c test_cancel); closing the waiting handle answers it RANGE_NOT_LOCKED; TREE_DISCONNECT
+/// and LOGOFF close the holder too, so the waiter is granted (test_cancel_tdis/_logoff expect
+/// SUCCESS); each of these must also `LockManager::cancel_wait` the waiter.
 fn park(
     _conn: &mut Conn,
     _req: &Req<'_>,
