@@ -146,6 +146,8 @@ pub(crate) struct Open {
     pub path: String,
     /// The open as the lock manager knows it (`None` for pipes).
     pub lock: Option<OpenLock>,
+    /// Open.LockSequenceArray (MS-SMB2 3.3.5.14 lock replay detection).
+    pub lock_sequences: crate::handlers::lock::LockSequences,
 }
 
 /// An open's identity in the lock manager.

@@ -82,6 +82,17 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
                 encode_read_response(&mut body, &[], 0);
                 return Ok(Reply::ok(body));
             }
+            if let Some(t) = open.lock {
+                // Byte-range locks of other opens (MS-FSA 2.1.4.10): one map lookup when the
+                // file has no lock state.
+                conn.shared.config.locks.check_io(
+                    t.key,
+                    t.id,
+                    r.offset,
+                    u64::from(r.length),
+                    false,
+                )?;
+            }
             let job = ReadJob {
                 vfs,
                 caller,
@@ -129,6 +140,7 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
             if open.granted & WRITE_DATA == 0 {
                 return fail(NtStatus::ACCESS_DENIED);
             }
+            let target = open.lock;
             let handle = handle.clone();
             let io = io.clone();
             let vfs = conn.shared.vfs.clone();
@@ -146,6 +158,13 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
                 let mut body = Vec::new();
                 encode_write_response(&mut body, 0);
                 return Ok(Reply::ok(body));
+            }
+            if let Some(t) = target {
+                // FILE_LOCK_CONFLICT where a lock forbids the write (MS-FSA 2.1.4.10).
+                conn.shared
+                    .config
+                    .locks
+                    .check_io(t.key, t.id, offset, len, true)?;
             }
             // MS-SMB2 3.3.5.13: durable before the reply only with WRITE_THROUGH; FLUSH
             // makes the rest durable.

@@ -411,16 +411,16 @@ impl LockManager {
     ) -> Result<(), VfsError> {
         let mut out = Ok(());
         self.store.with_file(key, &mut |file| {
-            for (i, l) in locks.iter().enumerate() {
+            let mark = file.locks.len();
+            for l in locks {
                 if !file.opens.iter().any(|o| o.id == l.open) {
                     out = Err(VfsError::Stale);
                 } else {
                     out = file.locks.lock(*l, self.config.max_locks_per_open);
                 }
                 if let Err(e) = &out {
-                    for taken in locks.iter().take(i) {
-                        let _ = file.locks.unlock(taken.open, taken.start, taken.len);
-                    }
+                    // Not `unlock`: that would take a stacked older exclusive lock first.
+                    file.locks.rollback(mark);
                     if matches!(e, VfsError::LockNotGranted) && waiter.is_some() {
                         out = Err(self.park(file, waiter));
                     }

@@ -269,6 +269,7 @@ fn finish(
                 key: opened.key,
                 id: opened.grant.id,
             }),
+            lock_sequences: Default::default(),
         },
     );
     let mut replies: Vec<(&[u8], Vec<u8>)> = Vec::new();
@@ -355,6 +356,7 @@ fn open_pipe(conn: &mut Conn, req: &Req<'_>, name: &str) -> Result<Reply, SmbErr
             granted: 0x0012_019F,
             path: name.to_string(),
             lock: None,
+            lock_sequences: Default::default(),
         },
     );
     let info = FileInfo {
