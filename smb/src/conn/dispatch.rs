@@ -119,8 +119,9 @@ impl Conn {
                 related_file,
                 encrypted,
                 may_defer: standalone,
+                retry: None,
             };
-            let reply = match chain_failure {
+            let mut reply = match chain_failure {
                 // MS-SMB2 3.3.5.2.7.2 (see `related`): failed without running.
                 Some(st) => {
                     tracing::debug!(parent: &span, status = ?st, "failed by its compound chain");
@@ -128,6 +129,19 @@ impl Conn {
                 }
                 None => self.process(&req).instrument(span).await?,
             };
+            if let Some(park) = reply.park {
+                // The request waits (`pending`): an interim STATUS_PENDING response in the
+                // async form now, the final one later. Inside a compound chain only this
+                // request goes async; the rest of the chain runs on and its responses go out
+                // with the interim one in this frame (MS-SMB2 3.3.4.2).
+                if self.register_parked(&req, park) {
+                    reply.status = NtStatus::PENDING;
+                    reply.body.clear();
+                } else {
+                    tracing::debug!(async_id = park.async_id, "too many requests waiting");
+                    reply = Reply::with_status(NtStatus::INSUFFICIENT_RESOURCES, Vec::new());
+                }
+            }
             let granted = self.credits.grant(hdr.credits);
             let session_for_reply = reply.session_id.unwrap_or(session_id);
             let tree_for_reply = reply.tree_id.unwrap_or(tree_id);
@@ -148,14 +162,14 @@ impl Conn {
                 credits: granted,
                 flags: flags::SERVER_TO_REDIR
                     | (hdr.flags & flags::RELATED_OPERATIONS)
-                    | if reply.async_id.is_some() {
+                    | if reply.park.is_some() {
                         flags::ASYNC_COMMAND
                     } else {
                         0
                     },
                 next_command: 0,
                 message_id: hdr.message_id,
-                async_id: reply.async_id.unwrap_or(0),
+                async_id: reply.park.map_or(0, |p| p.async_id),
                 tree_id: tree_for_reply,
                 session_id: session_for_reply,
                 signature: [0; 16],
@@ -284,8 +298,9 @@ impl Conn {
         })
     }
 
-    /// Runs the checks every request passes, then the handler.
-    async fn process(&mut self, req: &Req<'_>) -> Result<Reply, &'static str> {
+    /// Runs the checks every request passes, then the handler (also for a parked request
+    /// run again, `pending`).
+    pub(super) async fn process(&mut self, req: &Req<'_>) -> Result<Reply, &'static str> {
         let cmd = req.hdr.command;
         if cmd == Command::NEGOTIATE {
             return match handlers::negotiate::handle(self, req) {

@@ -6,6 +6,7 @@
 
 pub(crate) mod dispatch;
 pub(crate) mod encryption;
+pub(crate) mod events;
 pub(crate) mod framing;
 pub(crate) mod inflight;
 pub(crate) mod pending;
@@ -139,7 +140,8 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
     let wr = framing::SendTimeout::new(wr, shared.config.send_timeout);
     let started = Instant::now();
     let (expire_tx, mut expire_rx) = tokio::sync::mpsc::channel(32);
-    let mut conn = Conn::new(shared.clone(), peer, expire_tx);
+    let (sink, mut lock_events) = events::register(&shared.config.locks);
+    let mut conn = Conn::new(shared.clone(), peer, expire_tx, sink);
     let (out_tx, out_rx) = mpsc::channel(inflight::WRITER_QUEUE);
     let mut writer = tokio::spawn(inflight::write_loop(wr, out_rx).in_current_span());
     let mut writer_done = false;
@@ -164,7 +166,14 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
         );
         tokio::pin!(read);
         let frame = loop {
-            tokio::select! {
+            // Lock manager events (break notifications, wake-ups of parked requests) and
+            // deadlines of parked requests are handled between frames and while one is
+            // being read; what they produce goes through the writer like any reply.
+            let deadline = conn.next_deadline();
+            let timer = tokio::time::sleep_until(
+                deadline.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std),
+            );
+            let side = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break 'frames,
                 _ = &mut writer => {
@@ -175,8 +184,24 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 Some(previous) = expire_rx.recv() => {
                     tracing::debug!(session = previous, "session replaced by a reconnect");
                     conn.remove_session(previous);
+                    Ok(())
                 }
+                Some(event) = lock_events.recv() => conn.on_lock_event(event).await,
+                _ = timer, if deadline.is_some() => conn.retry_due(Instant::now()).await,
                 f = &mut read => break f,
+            };
+            if let Err(why) = side {
+                tracing::warn!(why, "closing connection after a parked request failed");
+                break 'frames;
+            }
+            let frames = std::mem::take(&mut conn.extra_frames);
+            if !frames.is_empty()
+                && out_tx
+                    .send(inflight::Outbound::Frames(frames, None))
+                    .await
+                    .is_err()
+            {
+                break 'frames;
             }
         };
         let buf = match frame {
@@ -282,6 +307,9 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
             }
         });
     }
+    // Parked requests end unanswered; their waiters leave the lock manager, then the sink.
+    conn.end_pending();
+    shared.config.locks.unregister_sink(conn.sink);
     // The writer sends what is queued and what READs in flight still produce, then shuts the
     // socket's write side down; on server shutdown, or a peer that stops reading, it is cut.
     drop(out_tx);

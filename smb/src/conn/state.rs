@@ -140,9 +140,13 @@ pub(crate) struct Conn {
     pub opens: HashMap<FileId, Open>,
     pub next_file_id: u64,
     pub ever_authenticated: bool,
-    /// Requests waiting for completion (async).
+    /// Requests waiting for completion (async, `pending`), at most `MAX_PENDING`.
     pub pending: Vec<super::pending::Pending>,
+    /// The last AsyncId handed out (`Conn::park_token`).
     pub next_async_id: u64,
+    /// This connection's lock manager event sink (`events`): parked requests name it in
+    /// their `Waiter { sink, token }`.
+    pub sink: shoal_vfs::lock::SinkId,
     /// Frames to send before the reply being built (final responses of async requests).
     pub extra_frames: Vec<Vec<u8>>,
     /// Where other connections send "drop this session" (PreviousSessionId).
@@ -177,6 +181,7 @@ impl Conn {
         shared: Arc<Shared>,
         peer: SocketAddr,
         expire_tx: tokio::sync::mpsc::Sender<u64>,
+        sink: shoal_vfs::lock::SinkId,
     ) -> Conn {
         let max = shared.config.max_credits;
         Conn {
@@ -199,6 +204,7 @@ impl Conn {
             ever_authenticated: false,
             pending: Vec::new(),
             next_async_id: 0,
+            sink,
             extra_frames: Vec::new(),
             expire_tx,
             tombstones: Vec::new(),
@@ -247,6 +253,9 @@ impl Conn {
 
     /// Drops a session with its trees and opens.
     pub fn remove_session(&mut self, id: u64) {
+        // While the session still exists: final responses of its waiting requests may need
+        // its key.
+        self.drop_pending(id, None);
         if let Some(signer) = self
             .sessions
             .remove(&id)
@@ -259,7 +268,6 @@ impl Conn {
             self.tombstones.push((id, signer));
         }
         self.shared.unregister(id);
-        self.drop_pending(id, None);
         self.opens.retain(|_, o| o.session_id != id);
     }
 }
