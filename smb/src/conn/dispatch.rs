@@ -421,6 +421,13 @@ impl Conn {
                     Command::IOCTL => handlers::ioctl::handle(self, req).await,
                     Command::FLUSH => handlers::misc::flush(self, req).await,
                     Command::CHANGE_NOTIFY => handlers::notify::handle(self, req),
+                    #[cfg(test)]
+                    Command::LOCK if self.shared.test_lock.is_some() => {
+                        match self.shared.test_lock.clone() {
+                            Some(h) => h(self, req),
+                            None => handlers::lock::handle(self, req).await,
+                        }
+                    }
                     Command::LOCK => handlers::lock::handle(self, req).await,
                     Command::OPLOCK_BREAK => handlers::oplock::acknowledge(self, req).await,
                     _ => Err(SmbError::Client(NtStatus::NOT_SUPPORTED)),

@@ -29,7 +29,7 @@ pub(crate) const EVENT_QUEUE: usize = 256;
 pub(crate) const BREAK_MESSAGE_ID: u64 = u64::MAX;
 
 /// A connection's [`EventSink`]: never blocks, never calls the manager.
-pub(crate) struct ConnSink(mpsc::Sender<LockEvent>);
+pub(crate) struct ConnSink(pub(super) mpsc::Sender<LockEvent>);
 
 impl EventSink for ConnSink {
     fn send(&self, event: LockEvent) -> bool {

@@ -42,7 +42,19 @@ pub(crate) struct Shared {
         std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
     /// The address the listener is bound to (FSCTL_QUERY_NETWORK_INTERFACE_INFO reports it).
     pub listen_addr: Option<std::net::SocketAddr>,
+    /// Tests only: answers LOCK in place of its handler (a request that parks on the lock
+    /// manager, before LOCK itself exists).
+    #[cfg(test)]
+    pub test_lock: Option<TestHandler>,
 }
+
+/// A stand-in handler for tests.
+#[cfg(test)]
+pub(crate) type TestHandler = Arc<
+    dyn Fn(&mut Conn, &crate::req::Req<'_>) -> Result<crate::req::Reply, crate::SmbError>
+        + Send
+        + Sync,
+>;
 
 impl Shared {
     pub fn new(config: SmbConfig, users: Arc<UserDb>, vfs: Arc<dyn Vfs>) -> Shared {
@@ -55,6 +67,8 @@ impl Shared {
             rng: ring::rand::SystemRandom::new(),
             registry: Default::default(),
             listen_addr: None,
+            #[cfg(test)]
+            test_lock: None,
         }
     }
 

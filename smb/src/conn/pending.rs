@@ -90,7 +90,10 @@ impl Conn {
     /// when it cannot wait (the cap, or a token not from [`Conn::park_token`]): its waiter
     /// is cancelled and the request fails.
     pub(crate) fn register_parked(&mut self, req: &Req<'_>, park: Park) -> bool {
-        let clash = self.pending.iter().any(|p| p.park.async_id == park.async_id);
+        let clash = self
+            .pending
+            .iter()
+            .any(|p| p.park.async_id == park.async_id);
         if self.pending.len() >= MAX_PENDING || clash || park.async_id > self.next_async_id {
             self.release_waiter(&park);
             return false;

@@ -1,0 +1,435 @@
+//! Lock events and parked requests (`events`, `pending`): a break event becomes a well-formed
+//! OPLOCK_BREAK notification; a request that parks on the lock manager gets an interim
+//! STATUS_PENDING in the async form, the connection keeps serving other requests, and a
+//! wake-up gives the final response under the same AsyncId; CANCEL answers
+//! STATUS_CANCELLED and takes the waiter out of the manager. LOCK is answered by a
+//! test-only stand-in ([`Shared::test_lock`]) that takes byte-range locks through the
+//! manager with a waiter, as the LOCK handler will.
+
+use super::*;
+use crate::conn::pending::Park;
+use crate::conn::state::{Open, OpenKind, OpenLock};
+use crate::req::Reply;
+use shoal_smb_proto::misc::FileId;
+use shoal_vfs::lock::brl::ByteLock;
+use shoal_vfs::lock::{lease, FileKey, LockEvent, LockManager, OpenId, OpenRequest, SinkId};
+use shoal_vfs::VfsError;
+use std::time::Duration;
+
+const ALG: SigningAlgorithm = SigningAlgorithm::AesCmac;
+const LOCK_NOT_GRANTED: NtStatus = NtStatus(0xC000_0055);
+const KEY: FileKey = FileKey { fsid: 9, ino: 42 };
+
+/// Admits an open of [`KEY`] in the manager (held by some other client).
+fn manager_open(locks: &LockManager) -> OpenId {
+    locks
+        .open(&OpenRequest {
+            key: KEY,
+            sink: SinkId(u64::MAX),
+            access: 0x3,
+            share: 0x7,
+            delete_on_close: false,
+            is_dir: false,
+            overwrite: false,
+            link: None,
+            caching: &lease::Request::None,
+            waiter: None,
+        })
+        .unwrap()
+        .id
+}
+
+fn range(open: OpenId) -> ByteLock {
+    ByteLock {
+        open,
+        start: 0,
+        len: 10,
+        exclusive: true,
+    }
+}
+
+/// A connection whose LOCK requests take bytes 0..10 of [`KEY`] for open `waiting`,
+/// parking when another open holds them; logged on and connected to `data`.
+async fn parking_connection() -> (
+    Client,
+    [u8; 16],
+    Arc<LockManager>,
+    OpenId,
+    tokio::task::JoinHandle<()>,
+    std::path::PathBuf,
+) {
+    parking_connection_with(None).await
+}
+
+/// [`parking_connection`], parking with a deadline `wait` from now; a timed-out retry fails
+/// with STATUS_LOCK_NOT_GRANTED (as a blocking lock that gave up would).
+async fn parking_connection_with(
+    wait: Option<Duration>,
+) -> (
+    Client,
+    [u8; 16],
+    Arc<LockManager>,
+    OpenId,
+    tokio::task::JoinHandle<()>,
+    std::path::PathBuf,
+) {
+    let mut locks = None;
+    let mut holder = None;
+    let (mut c, task, dir) = start_shared(
+        |v| v,
+        SmbConfig::default().max_reads_in_flight,
+        |shared| {
+            let m = shared.config.locks.clone();
+            let h = manager_open(&m);
+            let waiting = manager_open(&m);
+            m.lock(KEY, &[range(h)], None).unwrap();
+            locks = Some(m);
+            holder = Some(h);
+            shared.test_lock = Some(Arc::new(move |conn, req| {
+                let Some(token) = conn.park_token(req) else {
+                    return Err(crate::SmbError::Client(NtStatus::INSUFFICIENT_RESOURCES));
+                };
+                if req.retry.is_some_and(|r| r.timed_out) {
+                    // The connection takes the waiter out of the manager once it completes.
+                    return Err(crate::SmbError::Client(LOCK_NOT_GRANTED));
+                }
+                let waiter = conn.waiter(token);
+                match conn
+                    .shared
+                    .config
+                    .locks
+                    .lock(KEY, &[range(waiting)], Some(waiter))
+                {
+                    Ok(()) => Ok(Reply::ok(vec![4, 0, 0, 0])),
+                    Err(VfsError::WouldBlock) => Ok(Reply::parked(Park {
+                        async_id: token,
+                        key: Some(KEY),
+                        handle: None,
+                        deadline: wait.map(|w| std::time::Instant::now() + w),
+                        cleanup: NtStatus::CANCELLED,
+                    })),
+                    Err(e) => Err(crate::SmbError::Client(NtStatus(e.nt_status()))),
+                }
+            }));
+        },
+    )
+    .await;
+    let key = logon(&mut c, "alice", "s3cret").await.unwrap();
+    let mut m = tree_connect(&mut c, "\\\\srv\\data");
+    sign(ALG, &key, &mut m, Role::Client);
+    let (h, _) = c.call(&m).await;
+    assert_eq!(h.status, NtStatus::SUCCESS);
+    c.tree_id = h.tree_id;
+    (c, key, locks.unwrap(), holder.unwrap(), task, dir)
+}
+
+/// A LOCK request (its body is not looked at by the stand-in), signed.
+fn lock_request(c: &mut Client, key: &[u8; 16]) -> Vec<u8> {
+    let mut m = c.header(Command::LOCK);
+    m.extend_from_slice(&48u16.to_le_bytes());
+    m.extend_from_slice(&1u16.to_le_bytes());
+    m.extend_from_slice(&[0; 4 + 16 + 24]);
+    sign(ALG, key, &mut m, Role::Client);
+    m
+}
+
+fn echo(c: &mut Client, key: &[u8; 16]) -> Vec<u8> {
+    let mut m = c.header(Command::ECHO);
+    m.extend_from_slice(&[4, 0, 0, 0]);
+    sign(ALG, key, &mut m, Role::Client);
+    m
+}
+
+/// Receives one message; checks its signature; returns its header.
+async fn reply(c: &mut Client, key: &[u8; 16]) -> Header {
+    let r = tokio::time::timeout(Duration::from_secs(10), c.recv())
+        .await
+        .expect("a reply");
+    assert!(verify(ALG, key, &r, Role::Server), "reply signed");
+    Header::decode(&r).unwrap()
+}
+
+#[tokio::test]
+async fn a_parked_request_goes_async_and_a_wake_up_completes_it() {
+    let (mut c, key, locks, holder, _task, dir) = parking_connection().await;
+    let m = lock_request(&mut c, &key);
+    let mid = c.next_id - 1;
+    c.send(&m).await;
+    let interim = reply(&mut c, &key).await;
+    assert_eq!(interim.status, NtStatus::PENDING);
+    assert!(interim.is_async(), "interim in the async form");
+    assert_eq!(interim.message_id, mid);
+    assert_ne!(interim.async_id, 0);
+    assert!(interim.credits >= 1, "credits granted as for any response");
+    assert_eq!(
+        locks.waiters_of(KEY).len(),
+        1,
+        "waiter parked in the manager"
+    );
+
+    // The connection keeps serving while the LOCK waits.
+    let m = echo(&mut c, &key);
+    let echo_mid = c.next_id - 1;
+    c.send(&m).await;
+    let h = reply(&mut c, &key).await;
+    assert_eq!((h.command, h.message_id), (Command::ECHO, echo_mid));
+    assert_eq!(h.status, NtStatus::SUCCESS);
+
+    // Unlocking wakes the waiter: the LOCK runs again and completes, async form, same ids,
+    // no credits.
+    locks.unlock(KEY, holder, 0, 10).unwrap();
+    let fin = reply(&mut c, &key).await;
+    assert_eq!(fin.command, Command::LOCK);
+    assert_eq!(fin.status, NtStatus::SUCCESS);
+    assert!(fin.is_async());
+    assert_eq!(fin.async_id, interim.async_id);
+    assert_eq!(fin.message_id, mid);
+    assert_eq!(fin.credits, 0);
+    assert!(locks.waiters_of(KEY).is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn cancel_of_a_parked_request_answers_cancelled_and_removes_its_waiter() {
+    let (mut c, key, locks, _holder, _task, dir) = parking_connection().await;
+    let m = lock_request(&mut c, &key);
+    let mid = c.next_id - 1;
+    c.send(&m).await;
+    let interim = reply(&mut c, &key).await;
+    assert_eq!(interim.status, NtStatus::PENDING);
+    assert_eq!(locks.waiters_of(KEY).len(), 1);
+    // CANCEL in the async form (MS-SMB2 2.2.30): no reply of its own.
+    let mut cancel = Vec::new();
+    Header {
+        command: Command::CANCEL,
+        flags: flags::ASYNC_COMMAND,
+        async_id: interim.async_id,
+        session_id: c.session_id,
+        ..Header::default()
+    }
+    .encode(&mut cancel);
+    cancel.extend_from_slice(&[4, 0, 0, 0]);
+    sign(ALG, &key, &mut cancel, Role::Client);
+    c.send(&cancel).await;
+    let fin = reply(&mut c, &key).await;
+    assert_eq!((fin.command, fin.message_id), (Command::LOCK, mid));
+    assert_eq!(fin.status, NtStatus::CANCELLED);
+    assert!(fin.is_async());
+    assert_eq!(fin.async_id, interim.async_id);
+    assert!(
+        locks.waiters_of(KEY).is_empty(),
+        "the waiter left the manager"
+    );
+    // Still serving.
+    let m = echo(&mut c, &key);
+    c.send(&m).await;
+    assert_eq!(reply(&mut c, &key).await.status, NtStatus::SUCCESS);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_parked_request_in_a_compound_chain_leaves_the_rest_of_the_chain_alone() {
+    let (mut c, key, locks, holder, _task, dir) = parking_connection().await;
+    // LOCK (parks) then ECHO in one chain: both answered in one frame, the LOCK in the
+    // async interim form.
+    let mut msgs = vec![lock_request(&mut c, &key), echo(&mut c, &key)];
+    let lock_mid = c.next_id - 2;
+    let mut chain = Vec::new();
+    let n = msgs.len();
+    for (i, m) in msgs.iter_mut().enumerate() {
+        if i + 1 < n {
+            while m.len() % 8 != 0 {
+                m.push(0);
+            }
+            let len = m.len() as u32;
+            m[20..24].copy_from_slice(&len.to_le_bytes());
+        }
+        sign(ALG, &key, m, Role::Client);
+        chain.extend_from_slice(m);
+    }
+    c.send(&chain).await;
+    let r = c.recv().await;
+    let ranges = shoal_smb_proto::compound::split(&r, 8).unwrap();
+    let hdrs: Vec<Header> = ranges
+        .iter()
+        .map(|rg| Header::decode(&r[rg.clone()]).unwrap())
+        .collect();
+    assert_eq!(hdrs.len(), 2);
+    assert_eq!(hdrs[0].status, NtStatus::PENDING);
+    assert!(hdrs[0].is_async());
+    assert_eq!(
+        (hdrs[1].command, hdrs[1].status),
+        (Command::ECHO, NtStatus::SUCCESS)
+    );
+    locks.unlock(KEY, holder, 0, 10).unwrap();
+    let fin = reply(&mut c, &key).await;
+    assert_eq!((fin.message_id, fin.status), (lock_mid, NtStatus::SUCCESS));
+    assert_eq!(fin.async_id, hdrs[0].async_id);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_parked_request_is_retried_at_its_deadline() {
+    let (mut c, key, locks, _holder, _task, dir) =
+        parking_connection_with(Some(Duration::from_millis(50))).await;
+    let m = lock_request(&mut c, &key);
+    let mid = c.next_id - 1;
+    c.send(&m).await;
+    let interim = reply(&mut c, &key).await;
+    assert_eq!(interim.status, NtStatus::PENDING);
+    // Nobody unlocks: the deadline runs the request again, flagged timed out.
+    let fin = reply(&mut c, &key).await;
+    assert_eq!((fin.message_id, fin.status), (mid, LOCK_NOT_GRANTED));
+    assert_eq!(fin.async_id, interim.async_id);
+    assert!(locks.waiters_of(KEY).is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn tree_disconnect_completes_a_parked_request_and_removes_its_waiter() {
+    let (mut c, key, locks, _holder, _task, dir) = parking_connection().await;
+    let m = lock_request(&mut c, &key);
+    let mid = c.next_id - 1;
+    c.send(&m).await;
+    let interim = reply(&mut c, &key).await;
+    assert_eq!(interim.status, NtStatus::PENDING);
+    let mut m = c.header(Command::TREE_DISCONNECT);
+    m.extend_from_slice(&[4, 0, 0, 0]);
+    sign(ALG, &key, &mut m, Role::Client);
+    c.send(&m).await;
+    // The parked LOCK's final response (its cleanup status) comes before the reply.
+    let fin = reply(&mut c, &key).await;
+    assert_eq!((fin.message_id, fin.status), (mid, NtStatus::CANCELLED));
+    assert!(fin.is_async());
+    let h = reply(&mut c, &key).await;
+    assert_eq!(
+        (h.command, h.status),
+        (Command::TREE_DISCONNECT, NtStatus::SUCCESS)
+    );
+    assert!(locks.waiters_of(KEY).is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A connection's state without a socket (for events that need an open with a lock).
+fn bare_conn() -> (Conn, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "shoal-smb-events-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(dir.join("backing")).unwrap();
+    let users = shoal_auth::UserDb::open(&dir.join("users.sqlite")).unwrap();
+    let vfs: Arc<dyn shoal_vfs::Vfs> =
+        Arc::new(shoal_vfs::LocalFs::open(&dir.join("backing"), &dir.join("handle.key")).unwrap());
+    let shared = Arc::new(Shared::new(SmbConfig::default(), Arc::new(users), vfs));
+    let (sink, _rx) = crate::conn::events::register(&shared.config.locks);
+    let (tx, _) = tokio::sync::mpsc::channel(1);
+    (
+        Conn::new(shared, "127.0.0.1:1".parse().unwrap(), tx, sink),
+        dir,
+    )
+}
+
+use crate::conn::Conn;
+
+#[tokio::test]
+async fn an_oplock_break_event_becomes_an_oplock_break_notification() {
+    let (mut conn, dir) = bare_conn();
+    let handle = conn.shared.vfs.root("").unwrap();
+    let open = OpenId { node: 0, seq: 77 };
+    let fid = FileId {
+        persistent: 5,
+        volatile: 6,
+    };
+    conn.opens.insert(
+        fid,
+        Open {
+            session_id: 0x1234,
+            tree_id: 3,
+            kind: OpenKind::File {
+                handle,
+                is_dir: false,
+                listing: None,
+            },
+            granted: 0,
+            path: "f".into(),
+            lock: Some(OpenLock { key: KEY, id: open }),
+        },
+    );
+    // Through the connection's sink, as the manager delivers it.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let sink = crate::conn::events::ConnSink(tx);
+    assert!(shoal_vfs::lock::EventSink::send(
+        &sink,
+        LockEvent::OplockBreak {
+            file: KEY,
+            open,
+            to: shoal_vfs::lock::OplockLevel::Level2,
+        }
+    ));
+    let ev = rx.recv().await.unwrap();
+    conn.on_lock_event(ev).await.unwrap();
+    let frames = std::mem::take(&mut conn.extra_frames);
+    assert_eq!(frames.len(), 1);
+    let f = &frames[0];
+    assert_eq!(
+        u32::from_be_bytes(f[0..4].try_into().unwrap()) as usize,
+        f.len() - 4
+    );
+    let msg = &f[4..];
+    let h = Header::decode(msg).unwrap();
+    assert_eq!(h.command, Command::OPLOCK_BREAK);
+    assert_eq!(h.message_id, u64::MAX);
+    assert_eq!(h.status, NtStatus::SUCCESS);
+    assert!(h.is_response() && !h.is_async() && !h.is_signed());
+    assert_eq!((h.tree_id, h.session_id, h.credits), (0, 0x1234, 0));
+    let body = &msg[64..];
+    assert_eq!(body.len(), 24);
+    assert_eq!(u16::from_le_bytes([body[0], body[1]]), 24);
+    assert_eq!(body[2], 1, "level II");
+    assert_eq!(u64::from_le_bytes(body[8..16].try_into().unwrap()), 5);
+    assert_eq!(u64::from_le_bytes(body[16..24].try_into().unwrap()), 6);
+    // A break for an open that is gone sends nothing.
+    conn.on_lock_event(LockEvent::OplockBreak {
+        file: KEY,
+        open: OpenId { node: 0, seq: 78 },
+        to: shoal_vfs::lock::OplockLevel::None,
+    })
+    .await
+    .unwrap();
+    assert!(conn.extra_frames.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_lease_break_event_becomes_a_lease_break_notification() {
+    let (mut conn, dir) = bare_conn();
+    conn.on_lock_event(LockEvent::LeaseBreak {
+        file: KEY,
+        client: [1; 16],
+        key: [7; 16],
+        from: 7,
+        to: 1,
+        epoch: 3,
+        ack_required: true,
+    })
+    .await
+    .unwrap();
+    let frames = std::mem::take(&mut conn.extra_frames);
+    assert_eq!(frames.len(), 1);
+    let msg = &frames[0][4..];
+    let h = Header::decode(msg).unwrap();
+    assert_eq!((h.command, h.message_id), (Command::OPLOCK_BREAK, u64::MAX));
+    let body = &msg[64..];
+    assert_eq!(body.len(), 44);
+    assert_eq!(u16::from_le_bytes([body[2], body[3]]), 3, "NewEpoch");
+    assert_eq!(
+        u32::from_le_bytes(body[4..8].try_into().unwrap()),
+        1,
+        "ACK_REQUIRED"
+    );
+    assert_eq!(&body[8..24], &[7; 16]);
+    assert_eq!(u32::from_le_bytes(body[24..28].try_into().unwrap()), 7);
+    assert_eq!(u32::from_le_bytes(body[28..32].try_into().unwrap()), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
