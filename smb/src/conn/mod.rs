@@ -3,6 +3,18 @@
 //! processed in order, one at a time, except that a standalone file READ, once validated,
 //! completes off the connection task (bounded by `max_reads_in_flight`); the credit window
 //! bounds how many requests a client may queue.
+//!
+//! The task's `select!` loop also takes, beside the frame being read (whose read future
+//! survives every other branch: reading is not cancel-safe):
+//! - lock manager events from this connection's sink ([`events`]): oplock and lease breaks
+//!   become unsolicited OPLOCK_BREAK notifications, wake-ups run a parked request again;
+//! - the deadline of the earliest parked request ([`pending`]): it runs again, timed out;
+//! - "drop this session" from a reconnecting client's new connection.
+//!
+//! A request that must wait (CHANGE_NOTIFY, a blocking LOCK, a CREATE waiting for a break)
+//! is parked ([`pending`]): an interim STATUS_PENDING response now, the final one in the
+//! async form later, while the connection goes on reading. Whatever these branches produce
+//! goes through the same writer, so frames are never interleaved.
 
 pub(crate) mod dispatch;
 pub(crate) mod encryption;

@@ -232,7 +232,7 @@ async fn a_parked_request_in_a_compound_chain_leaves_the_rest_of_the_chain_alone
     let (mut c, key, locks, holder, _task, dir) = parking_connection().await;
     // LOCK (parks) then ECHO in one chain: both answered in one frame, the LOCK in the
     // async interim form.
-    let mut msgs = vec![lock_request(&mut c, &key), echo(&mut c, &key)];
+    let mut msgs = [lock_request(&mut c, &key), echo(&mut c, &key)];
     let lock_mid = c.next_id - 2;
     let mut chain = Vec::new();
     let n = msgs.len();
