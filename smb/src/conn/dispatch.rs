@@ -61,7 +61,9 @@ impl Conn {
         let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
         let mut deferred = None;
         let mut chain = Chain::default();
-        for range in ranges {
+        let count = ranges.len();
+        for (index, range) in ranges.into_iter().enumerate() {
+            let last = index + 1 == count;
             let msg = buf.get(range).ok_or("bad range")?;
             let hdr = Header::decode(msg).map_err(|_| "bad header")?;
             if hdr.is_response() {
@@ -133,8 +135,16 @@ impl Conn {
                 // The request waits (`pending`): an interim STATUS_PENDING response in the
                 // async form now, the final one later. Inside a compound chain only this
                 // request goes async; the rest of the chain runs on and its responses go out
-                // with the interim one in this frame (MS-SMB2 3.3.4.2).
-                if self.register_parked(&req, park) {
+                // with the interim one in this frame (MS-SMB2 3.3.4.2). MS-SMB2 <206>
+                // (3.3.5.2.7): only the last request of a chain, or a CREATE waiting for an
+                // oplock break, may go async; any other fails at once with
+                // STATUS_INTERNAL_ERROR, as Windows and Samba answer (smbtorture
+                // smb2.compound.interim2).
+                if !last && hdr.command != Command::CREATE {
+                    tracing::debug!("request inside a compound chain cannot go async");
+                    self.abandon_park(&park);
+                    reply = Reply::with_status(NtStatus::INTERNAL_ERROR, Vec::new());
+                } else if self.register_parked(&req, park) {
                     reply.status = NtStatus::PENDING;
                     reply.body.clear();
                 } else {

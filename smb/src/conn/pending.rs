@@ -118,6 +118,12 @@ impl Conn {
         true
     }
 
+    /// A handler parked a request that may not wait after all (inside a compound chain):
+    /// its waiter leaves the lock manager; nothing was recorded.
+    pub(crate) fn abandon_park(&self, park: &Park) {
+        self.release_waiter(park);
+    }
+
     /// Removes a parked request's waiter from the lock manager (harmless when a wake-up
     /// already took it).
     fn release_waiter(&self, park: &Park) {

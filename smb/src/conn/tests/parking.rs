@@ -227,15 +227,10 @@ async fn cancel_of_a_parked_request_answers_cancelled_and_removes_its_waiter() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn a_parked_request_in_a_compound_chain_leaves_the_rest_of_the_chain_alone() {
-    let (mut c, key, locks, holder, _task, dir) = parking_connection().await;
-    // LOCK (parks) then ECHO in one chain: both answered in one frame, the LOCK in the
-    // async interim form.
-    let mut msgs = [lock_request(&mut c, &key), echo(&mut c, &key)];
-    let lock_mid = c.next_id - 2;
-    let mut chain = Vec::new();
+/// Links `msgs` into one compound chain, each signed with `key`.
+fn chain(mut msgs: Vec<Vec<u8>>, key: &[u8; 16]) -> Vec<u8> {
     let n = msgs.len();
+    let mut out = Vec::new();
     for (i, m) in msgs.iter_mut().enumerate() {
         if i + 1 < n {
             while m.len() % 8 != 0 {
@@ -244,27 +239,68 @@ async fn a_parked_request_in_a_compound_chain_leaves_the_rest_of_the_chain_alone
             let len = m.len() as u32;
             m[20..24].copy_from_slice(&len.to_le_bytes());
         }
-        sign(ALG, &key, m, Role::Client);
-        chain.extend_from_slice(m);
+        sign(ALG, key, m, Role::Client);
+        out.extend_from_slice(m);
     }
-    c.send(&chain).await;
+    out
+}
+
+/// The headers of a compound response.
+async fn chain_reply(c: &mut Client) -> Vec<Header> {
     let r = c.recv().await;
-    let ranges = shoal_smb_proto::compound::split(&r, 8).unwrap();
-    let hdrs: Vec<Header> = ranges
+    shoal_smb_proto::compound::split(&r, 8)
+        .unwrap()
         .iter()
         .map(|rg| Header::decode(&r[rg.clone()]).unwrap())
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn the_last_request_of_a_chain_may_go_async() {
+    let (mut c, key, locks, holder, _task, dir) = parking_connection().await;
+    // ECHO then LOCK (parks): both answered in one frame, the LOCK in the async interim
+    // form; its final response comes on the wake-up.
+    let msgs = vec![echo(&mut c, &key), lock_request(&mut c, &key)];
+    let lock_mid = c.next_id - 1;
+    c.send(&chain(msgs, &key)).await;
+    let hdrs = chain_reply(&mut c).await;
     assert_eq!(hdrs.len(), 2);
-    assert_eq!(hdrs[0].status, NtStatus::PENDING);
-    assert!(hdrs[0].is_async());
+    assert_eq!(
+        (hdrs[0].command, hdrs[0].status),
+        (Command::ECHO, NtStatus::SUCCESS)
+    );
+    assert_eq!(
+        (hdrs[1].command, hdrs[1].status),
+        (Command::LOCK, NtStatus::PENDING)
+    );
+    assert!(hdrs[1].is_async());
+    locks.unlock(KEY, holder, 0, 10).unwrap();
+    let fin = reply(&mut c, &key).await;
+    assert_eq!((fin.message_id, fin.status), (lock_mid, NtStatus::SUCCESS));
+    assert_eq!(fin.async_id, hdrs[1].async_id);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_request_that_would_wait_inside_a_chain_fails_and_the_chain_goes_on() {
+    let (mut c, key, locks, _holder, _task, dir) = parking_connection().await;
+    // LOCK (would park) then ECHO: MS-SMB2 <206>, smbtorture compound.interim2: the LOCK
+    // fails at once with STATUS_INTERNAL_ERROR, its waiter gone; the ECHO is answered.
+    let msgs = vec![lock_request(&mut c, &key), echo(&mut c, &key)];
+    c.send(&chain(msgs, &key)).await;
+    let hdrs = chain_reply(&mut c).await;
+    assert_eq!(hdrs.len(), 2);
+    assert_eq!(hdrs[0].status, NtStatus::INTERNAL_ERROR);
+    assert!(!hdrs[0].is_async());
     assert_eq!(
         (hdrs[1].command, hdrs[1].status),
         (Command::ECHO, NtStatus::SUCCESS)
     );
-    locks.unlock(KEY, holder, 0, 10).unwrap();
-    let fin = reply(&mut c, &key).await;
-    assert_eq!((fin.message_id, fin.status), (lock_mid, NtStatus::SUCCESS));
-    assert_eq!(fin.async_id, hdrs[0].async_id);
+    assert!(locks.waiters_of(KEY).is_empty());
+    // Still serving.
+    let m = echo(&mut c, &key);
+    c.send(&m).await;
+    assert_eq!(reply(&mut c, &key).await.status, NtStatus::SUCCESS);
     let _ = std::fs::remove_dir_all(dir);
 }
 
