@@ -54,16 +54,32 @@ impl Conn {
         } else {
             (buf, None)
         };
+        self.handle_chain(buf, encrypted_session, Chain::default(), true)
+            .await
+    }
+
+    /// Runs the requests of a (decrypted) message chain in order, `chain` holding what the
+    /// related ones inherit: a whole frame, or the rest of one held back behind a CREATE
+    /// that went async (`pending::ChainRest`). A READ may be deferred only when
+    /// `may_defer` and it is alone.
+    pub(super) async fn handle_chain(
+        &mut self,
+        buf: Vec<u8>,
+        encrypted_session: Option<u64>,
+        mut chain: Chain,
+        may_defer: bool,
+    ) -> Result<Handled, &'static str> {
         let encrypted = encrypted_session.is_some();
         let ranges = compound::split(&buf, self.shared.config.max_compound)
             .map_err(|_| "malformed SMB2 message or chain")?;
-        let standalone = ranges.len() == 1;
+        let standalone = may_defer && ranges.len() == 1;
         let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
         let mut deferred = None;
-        let mut chain = Chain::default();
         let count = ranges.len();
-        for (index, range) in ranges.into_iter().enumerate() {
+        for (index, range) in ranges.iter().cloned().enumerate() {
             let last = index + 1 == count;
+            // Set when a CREATE inside the chain goes async: the requests after it wait.
+            let mut hold_rest = None;
             let msg = buf.get(range).ok_or("bad range")?;
             let hdr = Header::decode(msg).map_err(|_| "bad header")?;
             if hdr.is_response() {
@@ -147,6 +163,14 @@ impl Conn {
                 } else if self.register_parked(&req, park) {
                     reply.status = NtStatus::PENDING;
                     reply.body.clear();
+                    if !last {
+                        // A CREATE waiting for a break: the rest of the chain runs once it
+                        // completes, related to its outcome (as Samba does); the responses
+                        // so far go out now with its interim response.
+                        hold_rest = ranges
+                            .get(index + 1)
+                            .map(|next| (park.async_id, next.start));
+                    }
                 } else {
                     tracing::debug!(async_id = park.async_id, "too many requests waiting");
                     reply = Reply::with_status(NtStatus::INSUFFICIENT_RESOURCES, Vec::new());
@@ -254,6 +278,11 @@ impl Conn {
                 signer,
                 encrypt_for,
             });
+            if let Some((async_id, start)) = hold_rest {
+                let rest = buf.get(start..).unwrap_or_default().to_vec();
+                self.hold_rest(async_id, rest, encrypted_session);
+                break;
+            }
         }
         let mut frames = std::mem::take(&mut self.extra_frames);
         if out.is_empty() {
@@ -414,6 +443,15 @@ impl Conn {
                         Vec::new(),
                     ));
                 }
+                #[cfg(test)]
+                if let Some((c, h)) = self.shared.test_handler.clone() {
+                    if c == cmd {
+                        return match h(self, req) {
+                            Ok(r) => Ok(r),
+                            Err(e) => Ok(Reply::with_status(failure_status(e)?, Vec::new())),
+                        };
+                    }
+                }
                 match cmd {
                     Command::LOGOFF => handlers::session_setup::logoff(self, req).await,
                     Command::TREE_CONNECT => handlers::tree::connect(self, req).await,
@@ -431,13 +469,6 @@ impl Conn {
                     Command::IOCTL => handlers::ioctl::handle(self, req).await,
                     Command::FLUSH => handlers::misc::flush(self, req).await,
                     Command::CHANGE_NOTIFY => handlers::notify::handle(self, req),
-                    #[cfg(test)]
-                    Command::LOCK if self.shared.test_lock.is_some() => {
-                        match self.shared.test_lock.clone() {
-                            Some(h) => h(self, req),
-                            None => handlers::lock::handle(self, req).await,
-                        }
-                    }
                     Command::LOCK => handlers::lock::handle(self, req).await,
                     Command::OPLOCK_BREAK => handlers::oplock::acknowledge(self, req).await,
                     _ => Err(SmbError::Client(NtStatus::NOT_SUPPORTED)),

@@ -54,10 +54,10 @@ pub(crate) struct Shared {
         std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
     /// The address the listener is bound to (FSCTL_QUERY_NETWORK_INTERFACE_INFO reports it).
     pub listen_addr: Option<std::net::SocketAddr>,
-    /// Tests only: answers LOCK in place of its handler (a request that parks on the lock
-    /// manager, before LOCK itself exists).
+    /// Tests only: answers this command in place of its handler (a request that parks on
+    /// the lock manager, before LOCK and an async CREATE exist).
     #[cfg(test)]
-    pub test_lock: Option<TestHandler>,
+    pub test_handler: Option<(shoal_smb_proto::Command, TestHandler)>,
 }
 
 /// A stand-in handler for tests.
@@ -80,7 +80,7 @@ impl Shared {
             registry: Default::default(),
             listen_addr: None,
             #[cfg(test)]
-            test_lock: None,
+            test_handler: None,
         }
     }
 
@@ -216,6 +216,11 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 _ = timer, if deadline.is_some() => conn.retry_due(Instant::now()).await,
                 f = &mut read => break f,
             };
+            // Chains held back behind a CREATE that just completed run now.
+            let side = match side {
+                Ok(()) => conn.run_resumes().await,
+                failed => failed,
+            };
             if let Err(why) = side {
                 tracing::warn!(why, "closing connection after a parked request failed");
                 break 'frames;
@@ -259,6 +264,21 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 if !handled.frames.is_empty()
                     && out_tx
                         .send(inflight::Outbound::Frames(handled.frames, None))
+                        .await
+                        .is_err()
+                {
+                    break;
+                }
+                // A CANCEL or CLOSE in this frame may have completed an async CREATE whose
+                // chain rest waits.
+                if let Err(why) = conn.run_resumes().await {
+                    tracing::warn!(why, "closing connection after protocol violation");
+                    break;
+                }
+                let frames = std::mem::take(&mut conn.extra_frames);
+                if !frames.is_empty()
+                    && out_tx
+                        .send(inflight::Outbound::Frames(frames, None))
                         .await
                         .is_err()
                 {

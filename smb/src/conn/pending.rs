@@ -15,6 +15,11 @@
 //! AsyncId and grants no credits (3.3.4.2). A retry that parks again stays pending, without
 //! a second interim response.
 //!
+//! Inside a compound chain (MS-SMB2 <206> on 3.3.5.2.7): the last request may go async; so
+//! may a CREATE waiting for a break, and then the requests after it are held back
+//! ([`ChainRest`]) and run once it completes, related to its outcome; any other request
+//! that would wait fails at once with STATUS_INTERNAL_ERROR (`dispatch`).
+//!
 //! A pending request also ends on CANCEL (STATUS_CANCELLED), when the handle it waits on is
 //! closed (its `cleanup` status, STATUS_NOTIFY_CLEANUP for CHANGE_NOTIFY), on
 //! TREE_DISCONNECT and LOGOFF (requests with a lock manager waiter complete with `cleanup`;
@@ -32,6 +37,7 @@ use shoal_smb_proto::{framing, Command, NtStatus};
 use shoal_vfs::lock::Waiter;
 
 use super::encryption::TRANSFORM_ROOM;
+use super::related::Chain;
 use super::state::Conn;
 pub(crate) use crate::req::Park;
 use crate::req::{Reply, Req, Retry};
@@ -60,6 +66,25 @@ pub(crate) struct Pending {
     pub msg: Vec<u8>,
     /// FileId of the previous CREATE of its related chain.
     pub related_file: Option<FileId>,
+    /// The requests after it in its compound chain, held back until it completes.
+    pub rest: Option<ChainRest>,
+}
+
+/// The rest of a compound chain behind a CREATE that went async (MS-SMB2 <206>: only a
+/// CREATE waiting for an oplock break may go async inside a chain). It runs once the CREATE
+/// completes, its related requests inheriting the CREATE's session, tree, FileId, or its
+/// failure (a cancelled CREATE fails them with STATUS_CANCELLED).
+pub(crate) struct ChainRest {
+    /// The messages, from the one after the CREATE to the end of the chain.
+    pub buf: Vec<u8>,
+    /// The chain came in a TRANSFORM frame of this session.
+    pub encrypted_session: Option<u64>,
+}
+
+/// A held-back chain rest ready to run, with what its related requests inherit.
+pub(crate) struct Resume {
+    rest: ChainRest,
+    chain: Chain,
 }
 
 impl Conn {
@@ -114,8 +139,52 @@ impl Conn {
             encrypted: req.encrypted,
             msg: req.msg.to_vec(),
             related_file: req.related_file,
+            rest: None,
         });
         true
+    }
+
+    /// Holds back the rest of the chain of the request parked under `async_id`.
+    pub(crate) fn hold_rest(
+        &mut self,
+        async_id: u64,
+        buf: Vec<u8>,
+        encrypted_session: Option<u64>,
+    ) {
+        if let Some(p) = self
+            .pending
+            .iter_mut()
+            .find(|p| p.park.async_id == async_id)
+        {
+            p.rest = Some(ChainRest {
+                buf,
+                encrypted_session,
+            });
+        }
+    }
+
+    /// `p` completed with `status` (and `file_id`, a CREATE that succeeded): the rest of its
+    /// chain, if any, is queued to run ([`Conn::run_resumes`]).
+    fn resume_rest(&mut self, p: &mut Pending, status: NtStatus, file_id: Option<FileId>) {
+        if let Some(rest) = p.rest.take() {
+            let mut chain = Chain::default();
+            chain.finish(p.command, p.session_id, p.tree_id, file_id, status);
+            self.resumes.push(Resume { rest, chain });
+        }
+    }
+
+    /// Runs the chain rests whose CREATE completed; their responses are queued in
+    /// `extra_frames` after what is there. `Err` when the connection must close.
+    pub(crate) async fn run_resumes(&mut self) -> Result<(), &'static str> {
+        while !self.resumes.is_empty() {
+            let Resume { rest, chain } = self.resumes.remove(0);
+            // `handle_chain` returns what `extra_frames` held, then its own responses.
+            let handled = self
+                .handle_chain(rest.buf, rest.encrypted_session, chain, false)
+                .await?;
+            self.extra_frames = handled.frames;
+        }
+        Ok(())
     }
 
     /// A handler parked a request that may not wait after all (inside a compound chain):
@@ -184,13 +253,15 @@ impl Conn {
         f
     }
 
-    /// Ends `p` with `status` (no body): its waiter is cancelled, its final response queued.
-    fn complete(&mut self, p: &Pending, status: NtStatus) {
+    /// Ends `p` with `status` (no body): its waiter is cancelled, its final response queued,
+    /// the rest of its chain queued to run.
+    fn complete(&mut self, mut p: Pending, status: NtStatus) {
         self.release_waiter(&p.park);
-        let f = self.finish(p, status, &[]);
+        let f = self.finish(&p, status, &[]);
         if !f.is_empty() {
             self.extra_frames.push(f);
         }
+        self.resume_rest(&mut p, status, None);
     }
 
     /// CANCEL (MS-SMB2 3.3.5.16): by AsyncId for async-form cancels, else by MessageId.
@@ -207,7 +278,7 @@ impl Conn {
         };
         if let Some(i) = pos {
             let p = self.pending.remove(i);
-            self.complete(&p, NtStatus::CANCELLED);
+            self.complete(p, NtStatus::CANCELLED);
         }
     }
 
@@ -219,7 +290,8 @@ impl Conn {
             .partition(|p| p.park.handle == Some(file_id));
         self.pending = keep;
         for p in done {
-            self.complete(&p, p.park.cleanup);
+            let status = p.park.cleanup;
+            self.complete(p, status);
         }
     }
 
@@ -234,13 +306,16 @@ impl Conn {
         self.pending = keep;
         for p in done {
             if p.park.key.is_some() {
-                self.complete(&p, p.park.cleanup);
+                let status = p.park.cleanup;
+                self.complete(p, status);
             }
         }
     }
 
-    /// The connection ends: every waiter is removed from the lock manager, nothing is sent.
+    /// The connection ends: every waiter is removed from the lock manager, nothing is sent
+    /// (held-back chain rests are dropped).
     pub(crate) fn end_pending(&mut self) {
+        self.resumes.clear();
         for p in std::mem::take(&mut self.pending) {
             self.release_waiter(&p.park);
         }
@@ -320,13 +395,13 @@ impl Conn {
             return Ok(());
         }
         self.release_waiter(&p.park);
-        if reply.no_reply {
-            return Ok(());
+        if !reply.no_reply {
+            let f = self.finish(&p, reply.status, &reply.body);
+            if !f.is_empty() {
+                self.extra_frames.push(f);
+            }
         }
-        let f = self.finish(&p, reply.status, &reply.body);
-        if !f.is_empty() {
-            self.extra_frames.push(f);
-        }
+        self.resume_rest(&mut p, reply.status, reply.file_id);
         Ok(())
     }
 }

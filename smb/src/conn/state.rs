@@ -142,6 +142,8 @@ pub(crate) struct Conn {
     pub ever_authenticated: bool,
     /// Requests waiting for completion (async, `pending`), at most `MAX_PENDING`.
     pub pending: Vec<super::pending::Pending>,
+    /// Rests of compound chains whose async CREATE completed, to run (`pending`).
+    pub resumes: Vec<super::pending::Resume>,
     /// The last AsyncId handed out (`Conn::park_token`).
     pub next_async_id: u64,
     /// This connection's lock manager event sink (`events`): parked requests name it in
@@ -203,6 +205,7 @@ impl Conn {
             next_file_id: 1,
             ever_authenticated: false,
             pending: Vec::new(),
+            resumes: Vec::new(),
             next_async_id: 0,
             sink,
             extra_frames: Vec::new(),

@@ -3,7 +3,7 @@
 //! STATUS_PENDING in the async form, the connection keeps serving other requests, and a
 //! wake-up gives the final response under the same AsyncId; CANCEL answers
 //! STATUS_CANCELLED and takes the waiter out of the manager. LOCK is answered by a
-//! test-only stand-in ([`Shared::test_lock`]) that takes byte-range locks through the
+//! test-only stand-in ([`Shared::test_handler`]) that takes byte-range locks through the
 //! manager with a waiter, as the LOCK handler will.
 
 use super::*;
@@ -18,6 +18,10 @@ use std::time::Duration;
 
 const ALG: SigningAlgorithm = SigningAlgorithm::AesCmac;
 const LOCK_NOT_GRANTED: NtStatus = NtStatus(0xC000_0055);
+const GRANTED_FILE: FileId = FileId {
+    persistent: 0x55,
+    volatile: 0x55,
+};
 const KEY: FileKey = FileKey { fsid: 9, ino: 42 };
 
 /// Admits an open of [`KEY`] in the manager (held by some other client).
@@ -58,12 +62,14 @@ async fn parking_connection() -> (
     tokio::task::JoinHandle<()>,
     std::path::PathBuf,
 ) {
-    parking_connection_with(None).await
+    parking_connection_for(Command::LOCK, None).await
 }
 
-/// [`parking_connection`], parking with a deadline `wait` from now; a timed-out retry fails
-/// with STATUS_LOCK_NOT_GRANTED (as a blocking lock that gave up would).
-async fn parking_connection_with(
+/// [`parking_connection`], the stand-in answering `command`, parking with a deadline `wait`
+/// from now; a timed-out retry fails with STATUS_LOCK_NOT_GRANTED (as a blocking lock that
+/// gave up would). A success names FileId [`GRANTED_FILE`] (as a CREATE would).
+async fn parking_connection_for(
+    command: Command,
     wait: Option<Duration>,
 ) -> (
     Client,
@@ -85,32 +91,38 @@ async fn parking_connection_with(
             m.lock(KEY, &[range(h)], None).unwrap();
             locks = Some(m);
             holder = Some(h);
-            shared.test_lock = Some(Arc::new(move |conn, req| {
-                let Some(token) = conn.park_token(req) else {
-                    return Err(crate::SmbError::Client(NtStatus::INSUFFICIENT_RESOURCES));
-                };
-                if req.retry.is_some_and(|r| r.timed_out) {
-                    // The connection takes the waiter out of the manager once it completes.
-                    return Err(crate::SmbError::Client(LOCK_NOT_GRANTED));
-                }
-                let waiter = conn.waiter(token);
-                match conn
-                    .shared
-                    .config
-                    .locks
-                    .lock(KEY, &[range(waiting)], Some(waiter))
-                {
-                    Ok(()) => Ok(Reply::ok(vec![4, 0, 0, 0])),
-                    Err(VfsError::WouldBlock) => Ok(Reply::parked(Park {
-                        async_id: token,
-                        key: Some(KEY),
-                        handle: None,
-                        deadline: wait.map(|w| std::time::Instant::now() + w),
-                        cleanup: NtStatus::CANCELLED,
-                    })),
-                    Err(e) => Err(crate::SmbError::Client(NtStatus(e.nt_status()))),
-                }
-            }));
+            shared.test_handler = Some((
+                command,
+                Arc::new(move |conn, req| {
+                    let Some(token) = conn.park_token(req) else {
+                        return Err(crate::SmbError::Client(NtStatus::INSUFFICIENT_RESOURCES));
+                    };
+                    if req.retry.is_some_and(|r| r.timed_out) {
+                        // The connection takes the waiter out of the manager once it completes.
+                        return Err(crate::SmbError::Client(LOCK_NOT_GRANTED));
+                    }
+                    let waiter = conn.waiter(token);
+                    match conn
+                        .shared
+                        .config
+                        .locks
+                        .lock(KEY, &[range(waiting)], Some(waiter))
+                    {
+                        Ok(()) => Ok(Reply {
+                            file_id: Some(GRANTED_FILE),
+                            ..Reply::ok(vec![4, 0, 0, 0])
+                        }),
+                        Err(VfsError::WouldBlock) => Ok(Reply::parked(Park {
+                            async_id: token,
+                            key: Some(KEY),
+                            handle: None,
+                            deadline: wait.map(|w| std::time::Instant::now() + w),
+                            cleanup: NtStatus::CANCELLED,
+                        })),
+                        Err(e) => Err(crate::SmbError::Client(NtStatus(e.nt_status()))),
+                    }
+                }),
+            ));
         },
     )
     .await;
@@ -304,10 +316,108 @@ async fn a_request_that_would_wait_inside_a_chain_fails_and_the_chain_goes_on() 
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A CREATE (its body is not looked at by the stand-in), `related` to what precedes it.
+fn create_request(c: &mut Client, related: bool) -> Vec<u8> {
+    let mut m = c.header(Command::CREATE);
+    if related {
+        m[16] |= flags::RELATED_OPERATIONS as u8;
+    }
+    m.extend_from_slice(&57u16.to_le_bytes());
+    m.extend_from_slice(&[0; 56]);
+    m
+}
+
+fn related_echo(c: &mut Client) -> Vec<u8> {
+    let mut m = c.header(Command::ECHO);
+    m[16] |= flags::RELATED_OPERATIONS as u8;
+    m.extend_from_slice(&[4, 0, 0, 0]);
+    m
+}
+
+#[tokio::test]
+async fn the_rest_of_a_chain_waits_for_a_create_that_went_async() {
+    let (mut c, key, locks, holder, _task, dir) =
+        parking_connection_for(Command::CREATE, None).await;
+    // ECHO, CREATE (parks), related ECHO: the first two are answered now (the CREATE with
+    // its interim response); the related ECHO only after the CREATE completes.
+    let msgs = vec![
+        echo(&mut c, &key),
+        create_request(&mut c, false),
+        related_echo(&mut c),
+    ];
+    let create_mid = c.next_id - 2;
+    let echo_mid = c.next_id - 1;
+    c.send(&chain(msgs, &key)).await;
+    let hdrs = chain_reply(&mut c).await;
+    assert_eq!(
+        hdrs.len(),
+        2,
+        "the chain stops at the CREATE that went async"
+    );
+    assert_eq!(hdrs[0].status, NtStatus::SUCCESS);
+    assert_eq!(
+        (hdrs[1].command, hdrs[1].status),
+        (Command::CREATE, NtStatus::PENDING)
+    );
+    locks.unlock(KEY, holder, 0, 10).unwrap();
+    let fin = reply(&mut c, &key).await;
+    assert_eq!(
+        (fin.message_id, fin.status),
+        (create_mid, NtStatus::SUCCESS)
+    );
+    assert_eq!(fin.async_id, hdrs[1].async_id);
+    let rest = reply(&mut c, &key).await;
+    assert_eq!(
+        (rest.message_id, rest.status),
+        (echo_mid, NtStatus::SUCCESS)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_cancelled_async_create_fails_the_related_rest_of_its_chain() {
+    let (mut c, key, locks, _holder, _task, dir) =
+        parking_connection_for(Command::CREATE, None).await;
+    let msgs = vec![create_request(&mut c, false), related_echo(&mut c)];
+    let create_mid = c.next_id - 2;
+    let echo_mid = c.next_id - 1;
+    c.send(&chain(msgs, &key)).await;
+    let interim = reply(&mut c, &key).await;
+    assert_eq!(
+        (interim.message_id, interim.status),
+        (create_mid, NtStatus::PENDING)
+    );
+    let mut cancel = Vec::new();
+    Header {
+        command: Command::CANCEL,
+        message_id: create_mid,
+        session_id: c.session_id,
+        tree_id: c.tree_id,
+        ..Header::default()
+    }
+    .encode(&mut cancel);
+    cancel.extend_from_slice(&[4, 0, 0, 0]);
+    sign(ALG, &key, &mut cancel, Role::Client);
+    c.send(&cancel).await;
+    let fin = reply(&mut c, &key).await;
+    assert_eq!(
+        (fin.message_id, fin.status),
+        (create_mid, NtStatus::CANCELLED)
+    );
+    // MS-SMB2 3.3.5.2.7.2: a related request after a failed CREATE fails with its status.
+    let rest = reply(&mut c, &key).await;
+    assert_eq!(
+        (rest.message_id, rest.status),
+        (echo_mid, NtStatus::CANCELLED)
+    );
+    assert!(locks.waiters_of(KEY).is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn a_parked_request_is_retried_at_its_deadline() {
     let (mut c, key, locks, _holder, _task, dir) =
-        parking_connection_with(Some(Duration::from_millis(50))).await;
+        parking_connection_for(Command::LOCK, Some(Duration::from_millis(50))).await;
     let m = lock_request(&mut c, &key);
     let mid = c.next_id - 1;
     c.send(&m).await;
