@@ -329,8 +329,8 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
         }
     }
     // Sessions end with the connection: each established one is logged as a logoff (clients
-    // such as smbclient just close the socket), and its opens are closed on the blocking pool
-    // (delete-on-close files are deleted now, not at some later CREATE).
+    // such as smbclient just close the socket), and its opens leave the lock manager
+    // (delete-on-close files are deleted now, on the blocking pool).
     for (id, s) in &conn.sessions {
         shared.unregister(*id);
         if let Some(e) = &s.established {
@@ -344,17 +344,10 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
             );
         }
     }
-    let ids: Vec<u64> = conn.sessions.keys().copied().collect();
-    if !ids.is_empty() {
-        let vfs = shared.vfs.clone();
-        tokio::task::spawn_blocking(move || {
-            for id in ids {
-                crate::open_table::release_session(&vfs, id);
-            }
-        });
-    }
-    // Parked requests end unanswered; their waiters leave the lock manager, then the sink.
+    // Parked requests end unanswered and their waiters leave the lock manager; the opens
+    // are closed through it; then the sink goes.
     conn.end_pending();
+    conn.release_opens(|_| true);
     shared.config.locks.unregister_sink(conn.sink);
     // The writer sends what is queued and what READs in flight still produce, then shuts the
     // socket's write side down; on server shutdown, or a peer that stops reading, it is cut.

@@ -67,7 +67,7 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
             )
         }
         OpenKind::File { is_dir: true, .. } => return fail(NtStatus::INVALID_DEVICE_REQUEST),
-        OpenKind::File { handle, .. } => {
+        OpenKind::File { handle, io, .. } => {
             if open.granted & READ_DATA == 0 {
                 return fail(NtStatus::ACCESS_DENIED);
             }
@@ -89,7 +89,7 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
                 offset: r.offset,
                 length: r.length,
                 minimum_count: r.minimum_count,
-                session_id: req.session_id,
+                io: io.clone(),
                 file_id: id,
             };
             if req.may_defer {
@@ -125,11 +125,12 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
     let count = match &mut open.kind {
         OpenKind::Pipe(p) => p.write(w.data)?,
         OpenKind::File { is_dir: true, .. } => return fail(NtStatus::INVALID_DEVICE_REQUEST),
-        OpenKind::File { handle, .. } => {
+        OpenKind::File { handle, io, .. } => {
             if open.granted & WRITE_DATA == 0 {
                 return fail(NtStatus::ACCESS_DENIED);
             }
             let handle = handle.clone();
+            let io = io.clone();
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
             let offset = w.offset;
@@ -160,10 +161,7 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
                 let data = w.data.to_vec();
                 blocking(move || Ok(vfs.write(&caller, &handle, offset, &data, stability)?)).await?
             };
-            crate::open_table::update(req.session_id, id, |o| {
-                o.bytes_written = o.bytes_written.saturating_add(u64::from(n));
-                o.position = offset.saturating_add(u64::from(n));
-            });
+            io.moved(offset, u64::from(n), true);
             n
         }
     };
