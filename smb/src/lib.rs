@@ -7,7 +7,10 @@
 //! - `conn/`: one connection, split by concern: `framing` (direct TCP, size cap, timeouts),
 //!   `dispatch` (compound chains, credits, session lookup, signature checks, replies),
 //!   `state` (sessions, trees, opens), `signing`, `encryption` (SMB3 keys, TRANSFORM
-//!   decrypt/seal, and which replies must be encrypted under the session/share policy).
+//!   decrypt/seal, and which replies must be encrypted under the session/share policy),
+//!   `events` (the connection's lock manager sink: oplock/lease break notifications and
+//!   wake-ups), `pending` (parked requests: interim STATUS_PENDING, retry on a wake-up or a
+//!   deadline, CANCEL, cleanup on close/tree disconnect/logoff; `Reply::parked`).
 //! - `handlers/`: one file per command (negotiate, session_setup, tree, create, close,
 //!   query_directory, query_info, set_info, rw, ioctl, misc), and `dos`: DOS attributes and
 //!   CreationTime kept in the `user.DOSATTRIB` extended attribute.

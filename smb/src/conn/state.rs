@@ -180,9 +180,15 @@ pub(crate) struct Conn {
     pub opens: HashMap<FileId, Open>,
     pub next_file_id: u64,
     pub ever_authenticated: bool,
-    /// Requests waiting for completion (async).
+    /// Requests waiting for completion (async, `pending`), at most `MAX_PENDING`.
     pub pending: Vec<super::pending::Pending>,
+    /// Rests of compound chains whose async CREATE completed, to run (`pending`).
+    pub resumes: Vec<super::pending::Resume>,
+    /// The last AsyncId handed out (`Conn::park_token`).
     pub next_async_id: u64,
+    /// This connection's lock manager event sink (`events`): parked requests name it in
+    /// their `Waiter { sink, token }`.
+    pub sink: shoal_vfs::lock::SinkId,
     /// Frames to send before the reply being built (final responses of async requests).
     pub extra_frames: Vec<Vec<u8>>,
     /// Where other connections send "drop this session" (PreviousSessionId).
@@ -204,8 +210,6 @@ pub(crate) struct Conn {
     /// whose READs are all done are pruned whenever a READ is deferred, so there are at most
     /// `max_reads_in_flight` + 1.
     pub read_gates: HashMap<FileId, Arc<tokio::sync::RwLock<()>>>,
-    /// Where the lock manager sends this connection's breaks and wake-ups.
-    pub sink: shoal_vfs::lock::SinkId,
 }
 
 /// How many removed sessions' keys a connection remembers.
@@ -219,6 +223,7 @@ impl Conn {
         shared: Arc<Shared>,
         peer: SocketAddr,
         expire_tx: tokio::sync::mpsc::Sender<u64>,
+        sink: shoal_vfs::lock::SinkId,
     ) -> Conn {
         let max = shared.config.max_credits;
         Conn {
@@ -240,7 +245,9 @@ impl Conn {
             next_file_id: 1,
             ever_authenticated: false,
             pending: Vec::new(),
+            resumes: Vec::new(),
             next_async_id: 0,
+            sink,
             extra_frames: Vec::new(),
             expire_tx,
             tombstones: Vec::new(),
@@ -248,7 +255,6 @@ impl Conn {
             close_after_reply: false,
             aapl_negotiated: false,
             read_gates: HashMap::new(),
-            sink: shoal_vfs::lock::SinkId(0),
         }
     }
 
@@ -290,6 +296,9 @@ impl Conn {
 
     /// Drops a session with its trees and opens.
     pub fn remove_session(&mut self, id: u64) {
+        // While the session still exists: final responses of its waiting requests may need
+        // its key.
+        self.drop_pending(id, None);
         if let Some(signer) = self
             .sessions
             .remove(&id)
@@ -302,7 +311,6 @@ impl Conn {
             self.tombstones.push((id, signer));
         }
         self.shared.unregister(id);
-        self.drop_pending(id, None);
         self.release_opens(|o| o.session_id == id);
     }
 

@@ -579,6 +579,13 @@ impl LockManager {
         self.store.len()
     }
 
+    /// Requests parked on `key` (tests, admin views).
+    pub fn waiters_of(&self, key: FileKey) -> Vec<Waiter> {
+        let mut v = Vec::new();
+        self.store.peek(key, &mut |f| v = f.waiters.clone());
+        v
+    }
+
     /// Opens of `key` (tests, admin views).
     pub fn opens_of(&self, key: FileKey) -> Vec<OpenRecord> {
         let mut v = Vec::new();
