@@ -43,6 +43,7 @@ fn main() -> std::io::Result<()> {
         max_connections_per_client: shoal_nfs::NfsConfig::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         unauthenticated_timeout: shoal_nfs::NfsConfig::DEFAULT_UNAUTHENTICATED_TIMEOUT,
         send_timeout: shoal_nfs::NfsConfig::DEFAULT_SEND_TIMEOUT,
+        locks: shoal_vfs::lock::LockManager::in_memory(Default::default()),
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {

@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) mounts: Mutex<std::collections::BTreeSet<(String, String)>>,
     /// Largest READ/WRITE payload offered and served.
     pub(crate) io_max: u32,
+    /// The lock manager shared with SMB ([`crate::NfsConfig::locks`]).
+    pub(crate) locks: Arc<shoal_vfs::lock::LockManager>,
 }
 
 /// Entries kept in the duplicate-request cache, in all (docs/limits.md).

@@ -31,12 +31,17 @@ pub(crate) fn nfsstat(e: &VfsError) -> Nfsstat3 {
         VfsError::Invalid => Nfsstat3::NFS3ERR_INVAL,
         VfsError::NotSupported => Nfsstat3::NFS3ERR_NOTSUPP,
         VfsError::Io(_) => Nfsstat3::NFS3ERR_IO,
-        // An SMB open's share mode or byte-range lock refuses the access (OneFS and Samba's
-        // multi-protocol mode answer NFS3ERR_ACCES too).
+        // An SMB open's share mode or byte-range lock refuses the access. nfs-ganesha answers
+        // JUKEBOX here (ERR_FSAL_SHARE_DENIED/ERR_FSAL_LOCKED), as knfsd did for mandatory
+        // locks (EAGAIN): the Linux client then retries without end, hanging the application
+        // for as long as the SMB user keeps the file open, which can be hours. We answer
+        // ACCES: the application gets EACCES at once, as a local process does against a
+        // share mode, and can retry itself. JUKEBOX is kept for what is over in seconds.
         VfsError::SharingViolation | VfsError::LockConflict | VfsError::DeletePending => {
             Nfsstat3::NFS3ERR_ACCES
         }
-        // An SMB oplock/lease break is outstanding: retry later (RFC 1813 2.6).
+        // An SMB oplock/lease break is outstanding: retry later (RFC 1813 2.6); the break
+        // completes or times out (`[locks] break_timeout`).
         VfsError::WouldBlock => Nfsstat3::NFS3ERR_JUKEBOX,
         VfsError::BadType => Nfsstat3::NFS3ERR_BADTYPE,
         VfsError::LockNotGranted
@@ -73,6 +78,12 @@ mod tests {
         assert_eq!(nfsstat(&VfsError::Stale), Nfsstat3::NFS3ERR_STALE);
         assert_eq!(nfsstat(&VfsError::ReadOnly), Nfsstat3::NFS3ERR_ROFS);
         assert_eq!(nfsstat(&VfsError::NotSync), Nfsstat3::NFS3ERR_NOT_SYNC);
+        assert_eq!(
+            nfsstat(&VfsError::SharingViolation),
+            Nfsstat3::NFS3ERR_ACCES
+        );
+        assert_eq!(nfsstat(&VfsError::LockConflict), Nfsstat3::NFS3ERR_ACCES);
+        assert_eq!(nfsstat(&VfsError::WouldBlock), Nfsstat3::NFS3ERR_JUKEBOX);
         assert_eq!(
             mountstat(Nfsstat3::NFS3ERR_ACCES),
             Mountstat3::MNT3ERR_ACCES

@@ -227,6 +227,7 @@ fn run_input(input: &[u8]) -> Outcome {
         drc: Drc::new(DRC_CAPACITY, DRC_PER_CLIENT),
         mounts: Mutex::new(Default::default()),
         io_max: 1 << 20,
+        locks: shoal_vfs::lock::LockManager::in_memory(Default::default()),
     });
     let port = if options & 1 != 0 { 40000 } else { 700 };
     let peer = SocketAddr::from(([127, 0, 0, 1], port));

@@ -78,6 +78,7 @@ pub(crate) async fn serve(
         drc: Drc::new(DRC_CAPACITY, DRC_PER_CLIENT),
         mounts: Mutex::new(Default::default()),
         io_max: io_max(config.max_record),
+        locks: config.locks.clone(),
     });
     let port = listener.local_addr()?.port();
     if config.register_rpcbind {

@@ -7,13 +7,19 @@
 //! - `conn/`: one connection, split by concern: `framing` (direct TCP, size cap, timeouts),
 //!   `dispatch` (compound chains, credits, session lookup, signature checks, replies),
 //!   `state` (sessions, trees, opens), `signing`, `encryption` (SMB3 keys, TRANSFORM
-//!   decrypt/seal, and which replies must be encrypted under the session/share policy).
+//!   decrypt/seal, and which replies must be encrypted under the session/share policy),
+//!   `events` (the connection's lock manager sink: oplock/lease break notifications and
+//!   wake-ups), `pending` (parked requests: interim STATUS_PENDING, retry on a wake-up or a
+//!   deadline, CANCEL, cleanup on close/tree disconnect/logoff; `Reply::parked`).
 //! - `handlers/`: one file per command (negotiate, session_setup, tree, create, close,
 //!   query_directory, query_info, set_info, rw, ioctl, misc), and `dos`: DOS attributes and
 //!   CreationTime kept in the `user.DOSATTRIB` extended attribute.
-//! - `open_table`: per-open state beyond the connection's open record (namespace position
-//!   for rename and delete-on-close, byte position, bytes moved) and per-file state shared by
-//!   its opens (open count, delete pending).
+//! - `req`, `blocking`, `read_job`, `signing`: leaf modules both the connection code and
+//!   the handlers use (what a handler gets and answers, running blocking VFS work, a READ
+//!   completing off the connection task, signing keys).
+//! - Per-open state lives in the connection's `Open` (conn/state.rs); what the opens of a
+//!   file share (share modes, delete pending, byte-range locks, oplocks and leases) lives in
+//!   the lock manager, `shoal_vfs::lock`, which NFS consults too.
 //! - `audit_events`: logon / logoff / tree_connect audit events.
 //! - `rpc/`: DCE/RPC over named pipes behind `IPC$`: bind, srvsvc (share enumeration),
 //!   wkssvc.
@@ -30,7 +36,6 @@ pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod handlers;
-mod open_table;
 mod read_job;
 mod req;
 mod rpc;

@@ -19,7 +19,8 @@ pub(crate) struct ReadJob {
     pub(crate) offset: u64,
     pub(crate) length: u32,
     pub(crate) minimum_count: u32,
-    pub(crate) session_id: u64,
+    /// The open's counters (bytes read, position).
+    pub(crate) io: Arc<crate::conn::state::OpenIo>,
     pub(crate) file_id: FileId,
 }
 
@@ -40,10 +41,7 @@ impl ReadJob {
         }
         let n = data.len() as u64;
         let offset = self.offset;
-        crate::open_table::update(self.session_id, self.file_id, |o| {
-            o.bytes_read = o.bytes_read.saturating_add(n);
-            o.position = offset.saturating_add(n);
-        });
+        self.io.moved(offset, n, false);
         Ok(data)
     }
 }

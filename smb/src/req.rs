@@ -21,6 +21,42 @@ pub(crate) struct Req<'a> {
     /// The request is alone in its frame (not part of a compound chain): a handler may hand
     /// back its remaining work as [`Reply::deferred`] instead of doing it.
     pub may_defer: bool,
+    /// The request was parked ([`Reply::park`]) and is being run again: it was woken, or its
+    /// deadline passed. A handler that must wait again parks under the same AsyncId
+    /// (`Conn::park_token` hands it back).
+    pub retry: Option<Retry>,
+}
+
+/// A parked request being run again (`conn::pending`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Retry {
+    /// The AsyncId it was parked under (its interim response carried it).
+    pub async_id: u64,
+    /// Its deadline passed (rather than a wake-up): breaks older than the break timeout
+    /// were expired (`LockManager::expire_breaks`) before this run.
+    pub timed_out: bool,
+}
+
+/// A request that waits (MS-SMB2 3.3.4.2): the connection answers it with an interim
+/// STATUS_PENDING response in the async form, keeps a copy of it, and runs it again on a
+/// lock manager wake-up for `async_id` or when `deadline` passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Park {
+    /// The AsyncId, which is also the token of the lock manager waiter
+    /// (`Waiter { sink: conn.sink, token: async_id }`), from `Conn::park_token`.
+    pub async_id: u64,
+    /// The file whose lock manager record holds the waiter (`None`: no waiter, as for
+    /// CHANGE_NOTIFY); cancelled with `LockManager::cancel_wait` whenever the request ends
+    /// other than by a retry.
+    pub key: Option<shoal_vfs::lock::FileKey>,
+    /// The handle the request waits on: closing it completes the request with `cleanup`
+    /// (MS-SMB2 3.3.5.10).
+    pub handle: Option<FileId>,
+    /// When to run the request again even without a wake-up (a break timing out).
+    pub deadline: Option<std::time::Instant>,
+    /// Status of the final response when the handle, tree or session goes away
+    /// (CHANGE_NOTIFY: STATUS_NOTIFY_CLEANUP).
+    pub cleanup: NtStatus,
 }
 
 impl Req<'_> {
@@ -55,8 +91,10 @@ pub(crate) struct Reply {
     pub file_id: Option<FileId>,
     /// Send nothing.
     pub no_reply: bool,
-    /// An interim response (STATUS_PENDING) in the async header form with this AsyncId.
-    pub async_id: Option<u64>,
+    /// The request waits: the connection sends an interim STATUS_PENDING response in the
+    /// async form with `park.async_id` (`status` and `body` are then unused) and runs the
+    /// request again later. A retry that parks again stays pending without a second interim.
+    pub park: Option<Park>,
     /// A validated file READ to complete off the connection task (only when
     /// [`Req::may_defer`]); `status` and `body` are then unused.
     pub deferred: Option<crate::read_job::ReadJob>,
@@ -66,6 +104,14 @@ impl Reply {
     pub fn ok(body: Vec<u8>) -> Reply {
         Reply {
             body,
+            ..Reply::default()
+        }
+    }
+    /// A parked request (see [`Reply::park`]).
+    pub fn parked(park: Park) -> Reply {
+        Reply {
+            status: NtStatus::PENDING,
+            park: Some(park),
             ..Reply::default()
         }
     }

@@ -154,6 +154,14 @@ pub trait Vfs: Send + Sync + 'static {
     /// nothing is removed: delete-on-close removes the name that was opened, never an object
     /// (another user's hard link, say) put under that name since. [`LocalFs`] checks and
     /// removes the same object (no window); this default looks the name up first.
+    ///
+    /// For an object whose DELETE right the protocol granted when it was opened (SMB
+    /// delete-on-close, and undoing a create): when `caller` owns the object (or is root),
+    /// stored security descriptors are not evaluated again, as Windows does not re-check at
+    /// close (the creator of a file in a directory whose DACL grants no DELETE_CHILD still
+    /// deletes it on close). An owner may rewrite the object's DACL anyway, so this grants
+    /// nothing new; for anyone else the descriptors decide as for [`Vfs::remove`]. The mode
+    /// bits always decide: write permission on `dir` and the sticky-bit ownership rule.
     fn remove_if_same(
         &self,
         caller: &Caller,

@@ -9,7 +9,9 @@ use shoal_nfs_proto::nfs3::res::{
 use shoal_nfs_proto::nfs3::types::{NfsFh3, Nfstime3, WccData};
 use shoal_nfs_proto::nfs3::{FSF3_CANSETTIME, FSF3_HOMOGENEOUS, FSF3_LINK, FSF3_SYMLINK};
 
-use super::{attr_of, flat, wcc, Ctx};
+use shoal_vfs::lock::NfsIntent;
+
+use super::{attr_of, flat, smb_state, wcc, Ctx};
 use crate::conv::{fattr3, set_attr, timespec};
 
 /// GETATTR: `fattr3` of the object.
@@ -35,10 +37,15 @@ pub(crate) async fn setattr(ctx: &Ctx, a: SetattrArgs) -> SetattrRes {
     };
     let set = set_attr(&a.new_attributes);
     let guard = a.guard.map(timespec);
+    let locks = ctx.shared.locks.clone();
     let r = ctx
         .blocking(move |v| {
             let before = attr_of(v, &t.caller, &t.handle);
-            let r = v.setattr(&t.caller, &t.handle, &set, guard);
+            let allowed = match (&before, set.size) {
+                (Some(b), Some(_)) => smb_state::check(&locks, b, NfsIntent::Truncate),
+                _ => Ok(()),
+            };
+            let r = allowed.and_then(|()| v.setattr(&t.caller, &t.handle, &set, guard));
             (before, r)
         })
         .await;

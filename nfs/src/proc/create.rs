@@ -7,7 +7,9 @@ use shoal_nfs_proto::nfs3::types::{NfsFh3, WccData};
 use shoal_nfs_proto::nfs3::Nfsstat3;
 use shoal_vfs::{Attr, Caller, CreateHow, FileHandle, FileKind, Vfs, VfsResult};
 
-use super::{attr_of, wcc, Ctx};
+use shoal_vfs::lock::NfsIntent;
+
+use super::{attr_of, smb_state, wcc, Ctx};
 use crate::conv::{fattr3, file_kind, set_attr};
 
 /// Runs `make` in directory `dir` with before/after attributes of the directory.
@@ -53,7 +55,13 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> CreateRes {
         CreateHow3::Exclusive(verf) => CreateHow::Exclusive(*verf),
     };
     let name = a.whereto.name;
+    // UNCHECKED over an existing file with a size truncates it: SMB opens must allow that.
+    let truncates = matches!(&how, CreateHow::Unchecked(s) if s.size.is_some());
+    let locks = ctx.shared.locks.clone();
     make_in(ctx, &a.whereto.dir, move |v, c, d| {
+        if truncates {
+            smb_state::check_name(&locks, v, c, d, &name, NfsIntent::Truncate)?;
+        }
         v.create(c, d, &name, &how)
     })
     .await

@@ -7,7 +7,9 @@ use shoal_nfs_proto::nfs3::types::WccData;
 use shoal_nfs_proto::nfs3::Nfsstat3;
 use shoal_nfs_proto::Encode;
 
-use super::{attr_of, wcc, Ctx};
+use shoal_vfs::lock::NfsIntent;
+
+use super::{attr_of, smb_state, wcc, Ctx};
 use crate::conv::{fattr3, stability, stable_how};
 
 /// READ: at most the offered `rtmax` bytes.
@@ -17,10 +19,22 @@ pub(crate) async fn read(ctx: &Ctx, a: ReadArgs) -> ReadRes {
         Err(s) => return Reply::Fail(s, None),
     };
     let count = a.count.min(ctx.shared.io_max);
+    let locks = ctx.shared.locks.clone();
     let r = ctx
         .blocking(
             move |v| match v.read(&t.caller, &t.handle, a.offset, count) {
-                Ok(ok) => Ok(ok),
+                // Checked after reading, with the attributes that come with the data (no
+                // extra call); refused data is dropped. Nothing changed by reading.
+                Ok((data, eof, attr)) => {
+                    let intent = NfsIntent::Read {
+                        offset: a.offset,
+                        len: data.len() as u64,
+                    };
+                    match smb_state::check(&locks, &attr, intent) {
+                        Ok(()) => Ok((data, eof, attr)),
+                        Err(e) => Err(Box::new((e, Some(attr)))),
+                    }
+                }
                 Err(e) => Err(Box::new((e, attr_of(v, &t.caller, &t.handle)))),
             },
         )
@@ -70,10 +84,19 @@ pub(crate) async fn write(ctx: &Ctx, mut a: WriteArgs) -> WriteRes {
     }
     a.data.truncate(a.count as usize);
     let want = stability(a.stable);
+    let locks = ctx.shared.locks.clone();
     let r = ctx
         .blocking(move |v| {
             let before = attr_of(v, &t.caller, &t.handle);
-            let r = v.write(&t.caller, &t.handle, a.offset, &a.data, want);
+            let intent = NfsIntent::Write {
+                offset: a.offset,
+                len: a.data.len() as u64,
+            };
+            let allowed = match &before {
+                Some(b) => smb_state::check(&locks, b, intent),
+                None => Ok(()),
+            };
+            let r = allowed.and_then(|()| v.write(&t.caller, &t.handle, a.offset, &a.data, want));
             (before, r, v.write_verifier())
         })
         .await;

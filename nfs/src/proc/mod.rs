@@ -15,6 +15,7 @@ mod io;
 mod lookup;
 mod readdir;
 mod remove;
+mod smb_state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,7 +5,9 @@ use shoal_nfs_proto::nfs3::res::{LinkRes, LinkWcc, RemoveRes, RenameRes, RenameW
 use shoal_nfs_proto::nfs3::types::{Diropargs3, WccData};
 use shoal_nfs_proto::nfs3::Nfsstat3;
 
-use super::{attr_of, wcc, Ctx};
+use shoal_vfs::lock::NfsIntent;
+
+use super::{attr_of, smb_state, wcc, Ctx};
 use crate::conv::fattr3;
 
 /// REMOVE (`dir == false`) or RMDIR (`dir == true`).
@@ -14,14 +16,25 @@ pub(crate) async fn remove(ctx: &Ctx, a: Diropargs3, dir: bool) -> RemoveRes {
         Ok(t) => t,
         Err(s) => return Reply::Fail(s, WccData::default()),
     };
+    let locks = ctx.shared.locks.clone();
     let r = ctx
         .blocking(move |v| {
             let before = attr_of(v, &t.caller, &t.handle);
-            let r = if dir {
-                v.rmdir(&t.caller, &t.handle, &a.name)
-            } else {
-                v.remove(&t.caller, &t.handle, &a.name)
-            };
+            let r = smb_state::check_name(
+                &locks,
+                v,
+                &t.caller,
+                &t.handle,
+                &a.name,
+                NfsIntent::Namespace,
+            )
+            .and_then(|()| {
+                if dir {
+                    v.rmdir(&t.caller, &t.handle, &a.name)
+                } else {
+                    v.remove(&t.caller, &t.handle, &a.name)
+                }
+            });
             (before, r, attr_of(v, &t.caller, &t.handle))
         })
         .await;
@@ -45,11 +58,16 @@ pub(crate) async fn rename(ctx: &Ctx, a: RenameArgs) -> RenameRes {
     if from.export.id != to.export.id {
         return Reply::Fail(Nfsstat3::NFS3ERR_XDEV, RenameWcc::default());
     }
+    let locks = ctx.shared.locks.clone();
     let r = ctx
         .blocking(move |v| {
             let c = &from.caller;
             let (fb, tb) = (attr_of(v, c, &from.handle), attr_of(v, c, &to.handle));
-            let r = v.rename(c, &from.handle, &a.from.name, &to.handle, &a.to.name);
+            // The source, and the target a rename would replace.
+            let ns = NfsIntent::Namespace;
+            let r = smb_state::check_name(&locks, v, c, &from.handle, &a.from.name, ns)
+                .and_then(|()| smb_state::check_name(&locks, v, c, &to.handle, &a.to.name, ns))
+                .and_then(|()| v.rename(c, &from.handle, &a.from.name, &to.handle, &a.to.name));
             let (fa, ta) = (attr_of(v, c, &from.handle), attr_of(v, c, &to.handle));
             let w = RenameWcc {
                 fromdir_wcc: wcc(fb.as_ref(), fa.as_ref()),

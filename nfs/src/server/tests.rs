@@ -159,3 +159,147 @@ async fn replies_leave_in_completion_order() {
     server.await.unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Status word of an NFSv3 reply body.
+fn status(body: &[u8]) -> u32 {
+    u32::from_be_bytes(body[..4].try_into().unwrap())
+}
+
+/// NFS requests respect SMB state in the shared lock manager: an open that does not share
+/// write refuses NFS WRITE and truncation (NFS3ERR_ACCES), one without share-delete refuses
+/// REMOVE, an exclusive byte-range lock refuses READ of its range; after the close all pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nfs_respects_smb_share_modes_and_locks() {
+    use shoal_vfs::lock::brl::ByteLock;
+    use shoal_vfs::lock::{access, lease, share_access, FileKey, OpenRequest};
+    const ACCES: u32 = 13;
+
+    let dir = std::env::temp_dir().join(format!("shoal-nfs-smbstate-{}", std::process::id()));
+    let backing = dir.join("backing");
+    std::fs::create_dir_all(&backing).unwrap();
+    std::fs::write(backing.join("f"), vec![7u8; 4096]).unwrap();
+    let fs: Arc<dyn Vfs> = Arc::new(shoal_vfs::LocalFs::open(&backing, &dir.join("key")).unwrap());
+    let locks = shoal_vfs::lock::LockManager::in_memory(Default::default());
+    let config = NfsConfig {
+        exports: vec![ExportConfig {
+            path: "/data".into(),
+            root: fs.root("").unwrap(),
+            zone: shoal_vfs::ZoneId::SYSTEM,
+            clients: vec![ClientEntry {
+                patterns: vec!["127.0.0.0/8".into()],
+                read_only: false,
+                squash: Squash::None,
+                anon_uid: 65534,
+                anon_gid: 65534,
+                insecure: true,
+            }],
+        }],
+        max_record: NfsConfig::DEFAULT_MAX_RECORD,
+        max_connections: 4,
+        max_in_flight: 4,
+        register_rpcbind: false,
+        max_unauthenticated: NfsConfig::DEFAULT_MAX_UNAUTHENTICATED,
+        max_connections_per_client: NfsConfig::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        unauthenticated_timeout: NfsConfig::DEFAULT_UNAUTHENTICATED_TIMEOUT,
+        send_timeout: NfsConfig::DEFAULT_SEND_TIMEOUT,
+        locks: locks.clone(),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(serve(listener, config, fs.clone(), stop_rx));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(&call(1, 100_005, 3, 1, &opaque(b"/data")))
+        .await
+        .unwrap();
+    let root = handle_after_status(&reply(&mut s).await.1);
+    let mut args = opaque(&root);
+    args.extend_from_slice(&opaque(b"f"));
+    s.write_all(&call(2, 100_003, 3, 3, &args)).await.unwrap();
+    let file = handle_after_status(&reply(&mut s).await.1);
+
+    // The SMB side: an open for read and write that shares only read.
+    let caller = shoal_vfs::Caller {
+        uid: 0,
+        gid: 0,
+        groups: Vec::new(),
+        sid: None,
+        client_addr: addr,
+        zone: shoal_vfs::ZoneId::SYSTEM,
+        protocol: shoal_vfs::Protocol::Smb3,
+    };
+    let key = {
+        let (_, a) = fs.lookup(&caller, &fs.root("").unwrap(), b"f").unwrap();
+        FileKey::of(&a)
+    };
+    let open = locks
+        .open(&OpenRequest {
+            key,
+            sink: shoal_vfs::lock::SinkId(0),
+            access: access::READ_DATA | access::WRITE_DATA,
+            share: share_access::READ,
+            delete_on_close: false,
+            is_dir: false,
+            overwrite: false,
+            link: None,
+            caching: &lease::Request::None,
+            waiter: None,
+        })
+        .unwrap();
+
+    let write = |xid: u32| {
+        let mut a = opaque(&file);
+        a.extend_from_slice(&0u64.to_be_bytes());
+        a.extend_from_slice(&4u32.to_be_bytes());
+        a.extend_from_slice(&2u32.to_be_bytes()); // FILE_SYNC
+        a.extend_from_slice(&opaque(b"nfs!"));
+        call(xid, 100_003, 3, 7, &a)
+    };
+    let read = |xid: u32| {
+        let mut a = opaque(&file);
+        a.extend_from_slice(&100u64.to_be_bytes());
+        a.extend_from_slice(&10u32.to_be_bytes());
+        call(xid, 100_003, 3, 6, &a)
+    };
+    let mut remove = opaque(&root);
+    remove.extend_from_slice(&opaque(b"f"));
+    let remove = call(5, 100_003, 3, 12, &remove);
+
+    s.write_all(&write(3)).await.unwrap();
+    assert_eq!(
+        status(&reply(&mut s).await.1),
+        ACCES,
+        "deny-write refuses WRITE"
+    );
+    s.write_all(&remove).await.unwrap();
+    assert_eq!(
+        status(&reply(&mut s).await.1),
+        ACCES,
+        "no share-delete refuses REMOVE"
+    );
+    s.write_all(&read(4)).await.unwrap();
+    assert_eq!(status(&reply(&mut s).await.1), 0, "reading is shared");
+
+    // An exclusive byte-range lock over 100..110 refuses READ there.
+    let lock = ByteLock {
+        open: open.id,
+        start: 100,
+        len: 10,
+        exclusive: true,
+    };
+    locks.lock(key, &[lock], None).unwrap();
+    s.write_all(&read(6)).await.unwrap();
+    assert_eq!(status(&reply(&mut s).await.1), ACCES, "locked range");
+
+    locks.close(key, open.id);
+    s.write_all(&read(7)).await.unwrap();
+    assert_eq!(status(&reply(&mut s).await.1), 0);
+    s.write_all(&write(8)).await.unwrap();
+    assert_eq!(status(&reply(&mut s).await.1), 0, "WRITE after the close");
+    assert_eq!(&std::fs::read(backing.join("f")).unwrap()[..4], b"nfs!");
+
+    let _ = stop.send(true);
+    drop(s);
+    server.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

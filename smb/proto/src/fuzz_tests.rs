@@ -32,6 +32,7 @@ pub fn decode_all(data: &[u8]) {
     let _ = query_info::QueryInfoRequest::decode(data);
     let _ = rw::ReadRequest::decode(data);
     let _ = rw::WriteRequest::decode(data);
+    let _ = lock::LockRequest::decode(data);
     let _ = ioctl::IoctlRequest::decode(data);
     let _ = oplock::BreakAck::decode(data);
     let _ = lease::LeaseContext::decode(data.get(crate::header::HEADER_LEN..).unwrap_or(&[]));

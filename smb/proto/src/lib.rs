@@ -13,8 +13,8 @@
 //!   NEGOTIATE that older clients send first.
 //! - [`session`]: SESSION_SETUP and LOGOFF.
 //! - [`tree`]: TREE_CONNECT and TREE_DISCONNECT.
-//! - [`create`], [`close`], [`query_directory`], [`query_info`], [`rw`], [`ioctl`], [`misc`]:
-//!   the other commands, one family per file.
+//! - [`create`], [`close`], [`query_directory`], [`query_info`], [`rw`], [`lock`], [`ioctl`],
+//!   [`misc`]: the other commands, one family per file.
 //! - [`crypto`]: SP800-108 key derivation, signing (HMAC-SHA256, AES-CMAC, AES-GMAC),
 //!   encryption (AES-128/256-CCM/GCM), preauth integrity (SHA-512).
 //! - [`transform`]: the SMB2 TRANSFORM_HEADER and sealing/opening encrypted messages.
@@ -44,6 +44,7 @@ pub mod framing;
 pub mod header;
 pub mod ioctl;
 pub mod lease;
+pub mod lock;
 pub mod misc;
 pub mod negotiate;
 pub mod oplock;

@@ -54,14 +54,32 @@ impl Conn {
         } else {
             (buf, None)
         };
+        self.handle_chain(buf, encrypted_session, Chain::default(), true)
+            .await
+    }
+
+    /// Runs the requests of a (decrypted) message chain in order, `chain` holding what the
+    /// related ones inherit: a whole frame, or the rest of one held back behind a CREATE
+    /// that went async (`pending::ChainRest`). A READ may be deferred only when
+    /// `may_defer` and it is alone.
+    pub(super) async fn handle_chain(
+        &mut self,
+        buf: Vec<u8>,
+        encrypted_session: Option<u64>,
+        mut chain: Chain,
+        may_defer: bool,
+    ) -> Result<Handled, &'static str> {
         let encrypted = encrypted_session.is_some();
         let ranges = compound::split(&buf, self.shared.config.max_compound)
             .map_err(|_| "malformed SMB2 message or chain")?;
-        let standalone = ranges.len() == 1;
+        let standalone = may_defer && ranges.len() == 1;
         let mut out: Vec<Outgoing> = Vec::with_capacity(ranges.len());
         let mut deferred = None;
-        let mut chain = Chain::default();
-        for range in ranges {
+        let count = ranges.len();
+        for (index, range) in ranges.iter().cloned().enumerate() {
+            let last = index + 1 == count;
+            // Set when a CREATE inside the chain goes async: the requests after it wait.
+            let mut hold_rest = None;
             let msg = buf.get(range).ok_or("bad range")?;
             let hdr = Header::decode(msg).map_err(|_| "bad header")?;
             if hdr.is_response() {
@@ -119,8 +137,9 @@ impl Conn {
                 related_file,
                 encrypted,
                 may_defer: standalone,
+                retry: None,
             };
-            let reply = match chain_failure {
+            let mut reply = match chain_failure {
                 // MS-SMB2 3.3.5.2.7.2 (see `related`): failed without running.
                 Some(st) => {
                     tracing::debug!(parent: &span, status = ?st, "failed by its compound chain");
@@ -128,6 +147,35 @@ impl Conn {
                 }
                 None => self.process(&req).instrument(span).await?,
             };
+            if let Some(park) = reply.park {
+                // The request waits (`pending`): an interim STATUS_PENDING response in the
+                // async form now, the final one later. Inside a compound chain only this
+                // request goes async; the rest of the chain runs on and its responses go out
+                // with the interim one in this frame (MS-SMB2 3.3.4.2). MS-SMB2 <206>
+                // (3.3.5.2.7): only the last request of a chain, or a CREATE waiting for an
+                // oplock break, may go async; any other fails at once with
+                // STATUS_INTERNAL_ERROR, as Windows and Samba answer (smbtorture
+                // smb2.compound.interim2).
+                if !last && hdr.command != Command::CREATE {
+                    tracing::debug!("request inside a compound chain cannot go async");
+                    self.abandon_park(&park);
+                    reply = Reply::with_status(NtStatus::INTERNAL_ERROR, Vec::new());
+                } else if self.register_parked(&req, park) {
+                    reply.status = NtStatus::PENDING;
+                    reply.body.clear();
+                    if !last {
+                        // A CREATE waiting for a break: the rest of the chain runs once it
+                        // completes, related to its outcome (as Samba does); the responses
+                        // so far go out now with its interim response.
+                        hold_rest = ranges
+                            .get(index + 1)
+                            .map(|next| (park.async_id, next.start));
+                    }
+                } else {
+                    tracing::debug!(async_id = park.async_id, "too many requests waiting");
+                    reply = Reply::with_status(NtStatus::INSUFFICIENT_RESOURCES, Vec::new());
+                }
+            }
             let granted = self.credits.grant(hdr.credits);
             let session_for_reply = reply.session_id.unwrap_or(session_id);
             let tree_for_reply = reply.tree_id.unwrap_or(tree_id);
@@ -148,14 +196,14 @@ impl Conn {
                 credits: granted,
                 flags: flags::SERVER_TO_REDIR
                     | (hdr.flags & flags::RELATED_OPERATIONS)
-                    | if reply.async_id.is_some() {
+                    | if reply.park.is_some() {
                         flags::ASYNC_COMMAND
                     } else {
                         0
                     },
                 next_command: 0,
                 message_id: hdr.message_id,
-                async_id: reply.async_id.unwrap_or(0),
+                async_id: reply.park.map_or(0, |p| p.async_id),
                 tree_id: tree_for_reply,
                 session_id: session_for_reply,
                 signature: [0; 16],
@@ -230,6 +278,11 @@ impl Conn {
                 signer,
                 encrypt_for,
             });
+            if let Some((async_id, start)) = hold_rest {
+                let rest = buf.get(start..).unwrap_or_default().to_vec();
+                self.hold_rest(async_id, rest, encrypted_session);
+                break;
+            }
         }
         let mut frames = std::mem::take(&mut self.extra_frames);
         if out.is_empty() {
@@ -284,8 +337,9 @@ impl Conn {
         })
     }
 
-    /// Runs the checks every request passes, then the handler.
-    async fn process(&mut self, req: &Req<'_>) -> Result<Reply, &'static str> {
+    /// Runs the checks every request passes, then the handler (also for a parked request
+    /// run again, `pending`).
+    pub(super) async fn process(&mut self, req: &Req<'_>) -> Result<Reply, &'static str> {
         let cmd = req.hdr.command;
         if cmd == Command::NEGOTIATE {
             return match handlers::negotiate::handle(self, req) {
@@ -388,6 +442,15 @@ impl Conn {
                         NtStatus::NETWORK_NAME_DELETED,
                         Vec::new(),
                     ));
+                }
+                #[cfg(test)]
+                if let Some((c, h)) = self.shared.test_handler.clone() {
+                    if c == cmd {
+                        return match h(self, req) {
+                            Ok(r) => Ok(r),
+                            Err(e) => Ok(Reply::with_status(failure_status(e)?, Vec::new())),
+                        };
+                    }
                 }
                 match cmd {
                     Command::LOGOFF => handlers::session_setup::logoff(self, req).await,

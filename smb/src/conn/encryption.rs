@@ -71,8 +71,8 @@ pub(crate) struct SessionCrypt {
     sealer: Arc<Sealer>,
     decryption: CipherKey,
     seen: ReplayWindow,
-    /// The client has sent at least one encrypted request (logged once; async final
-    /// responses, whose request is no longer at hand, are then encrypted).
+    /// The client has sent at least one encrypted request (logged once; break
+    /// notifications, which answer no request, are then encrypted).
     pub client_encrypts: bool,
 }
 
@@ -201,38 +201,6 @@ impl Conn {
             .and_then(|s| s.established.as_ref())
             .and_then(|e| e.crypt.as_ref())
             .map(SessionCrypt::sealer)
-    }
-
-    /// Encrypts a complete plaintext transport frame (an async final response) when the
-    /// session's policy says so, or when the client has been encrypting (whether the original
-    /// request was is not recorded); returns it unchanged otherwise.
-    pub(crate) fn protect_frame(
-        &mut self,
-        session_id: u64,
-        tree_id: u32,
-        command: Command,
-        frame: Vec<u8>,
-    ) -> Vec<u8> {
-        let client_encrypts = self
-            .sessions
-            .get(&session_id)
-            .and_then(|s| s.established.as_ref())
-            .and_then(|e| e.crypt.as_ref())
-            .is_some_and(|c| c.client_encrypts);
-        if !self.must_encrypt(session_id, tree_id, command, client_encrypts) {
-            return frame;
-        }
-        let mut sealed = Vec::with_capacity(frame.len() + TRANSFORM_ROOM);
-        sealed.extend_from_slice(frame.get(..4).unwrap_or(&[0; 4]));
-        sealed.resize(4 + TRANSFORM_ROOM, 0);
-        sealed.extend_from_slice(frame.get(4..).unwrap_or(&[]));
-        match self.seal_frame(session_id, &mut sealed) {
-            Ok(()) => sealed,
-            Err(why) => {
-                tracing::warn!(why, "async response not encrypted; dropping it");
-                Vec::new()
-            }
-        }
     }
 }
 

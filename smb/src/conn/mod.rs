@@ -3,9 +3,22 @@
 //! processed in order, one at a time, except that a standalone file READ, once validated,
 //! completes off the connection task (bounded by `max_reads_in_flight`); the credit window
 //! bounds how many requests a client may queue.
+//!
+//! The task's `select!` loop also takes, beside the frame being read (whose read future
+//! survives every other branch: reading is not cancel-safe):
+//! - lock manager events from this connection's sink ([`events`]): oplock and lease breaks
+//!   become unsolicited OPLOCK_BREAK notifications, wake-ups run a parked request again;
+//! - the deadline of the earliest parked request ([`pending`]): it runs again, timed out;
+//! - "drop this session" from a reconnecting client's new connection.
+//!
+//! A request that must wait (CHANGE_NOTIFY, a blocking LOCK, a CREATE waiting for a break)
+//! is parked ([`pending`]): an interim STATUS_PENDING response now, the final one in the
+//! async form later, while the connection goes on reading. Whatever these branches produce
+//! goes through the same writer, so frames are never interleaved.
 
 pub(crate) mod dispatch;
 pub(crate) mod encryption;
+pub(crate) mod events;
 pub(crate) mod framing;
 pub(crate) mod inflight;
 pub(crate) mod pending;
@@ -41,7 +54,19 @@ pub(crate) struct Shared {
         std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
     /// The address the listener is bound to (FSCTL_QUERY_NETWORK_INTERFACE_INFO reports it).
     pub listen_addr: Option<std::net::SocketAddr>,
+    /// Tests only: answers this command in place of its handler (a request that parks on
+    /// the lock manager, before LOCK and an async CREATE exist).
+    #[cfg(test)]
+    pub test_handler: Option<(shoal_smb_proto::Command, TestHandler)>,
 }
+
+/// A stand-in handler for tests.
+#[cfg(test)]
+pub(crate) type TestHandler = Arc<
+    dyn Fn(&mut Conn, &crate::req::Req<'_>) -> Result<crate::req::Reply, crate::SmbError>
+        + Send
+        + Sync,
+>;
 
 impl Shared {
     pub fn new(config: SmbConfig, users: Arc<UserDb>, vfs: Arc<dyn Vfs>) -> Shared {
@@ -54,6 +79,8 @@ impl Shared {
             rng: ring::rand::SystemRandom::new(),
             registry: Default::default(),
             listen_addr: None,
+            #[cfg(test)]
+            test_handler: None,
         }
     }
 
@@ -139,7 +166,8 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
     let wr = framing::SendTimeout::new(wr, shared.config.send_timeout);
     let started = Instant::now();
     let (expire_tx, mut expire_rx) = tokio::sync::mpsc::channel(32);
-    let mut conn = Conn::new(shared.clone(), peer, expire_tx);
+    let (sink, mut lock_events) = events::register(&shared.config.locks);
+    let mut conn = Conn::new(shared.clone(), peer, expire_tx, sink);
     let (out_tx, out_rx) = mpsc::channel(inflight::WRITER_QUEUE);
     let mut writer = tokio::spawn(inflight::write_loop(wr, out_rx).in_current_span());
     let mut writer_done = false;
@@ -164,7 +192,14 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
         );
         tokio::pin!(read);
         let frame = loop {
-            tokio::select! {
+            // Lock manager events (break notifications, wake-ups of parked requests) and
+            // deadlines of parked requests are handled between frames and while one is
+            // being read; what they produce goes through the writer like any reply.
+            let deadline = conn.next_deadline();
+            let timer = tokio::time::sleep_until(
+                deadline.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std),
+            );
+            let side = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break 'frames,
                 _ = &mut writer => {
@@ -175,8 +210,29 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 Some(previous) = expire_rx.recv() => {
                     tracing::debug!(session = previous, "session replaced by a reconnect");
                     conn.remove_session(previous);
+                    Ok(())
                 }
+                Some(event) = lock_events.recv() => conn.on_lock_event(event).await,
+                _ = timer, if deadline.is_some() => conn.retry_due(Instant::now()).await,
                 f = &mut read => break f,
+            };
+            // Chains held back behind a CREATE that just completed run now.
+            let side = match side {
+                Ok(()) => conn.run_resumes().await,
+                failed => failed,
+            };
+            if let Err(why) = side {
+                tracing::warn!(why, "closing connection after a parked request failed");
+                break 'frames;
+            }
+            let frames = std::mem::take(&mut conn.extra_frames);
+            if !frames.is_empty()
+                && out_tx
+                    .send(inflight::Outbound::Frames(frames, None))
+                    .await
+                    .is_err()
+            {
+                break 'frames;
             }
         };
         let buf = match frame {
@@ -208,6 +264,21 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 if !handled.frames.is_empty()
                     && out_tx
                         .send(inflight::Outbound::Frames(handled.frames, None))
+                        .await
+                        .is_err()
+                {
+                    break;
+                }
+                // A CANCEL or CLOSE in this frame may have completed an async CREATE whose
+                // chain rest waits.
+                if let Err(why) = conn.run_resumes().await {
+                    tracing::warn!(why, "closing connection after protocol violation");
+                    break;
+                }
+                let frames = std::mem::take(&mut conn.extra_frames);
+                if !frames.is_empty()
+                    && out_tx
+                        .send(inflight::Outbound::Frames(frames, None))
                         .await
                         .is_err()
                 {
@@ -258,8 +329,8 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
         }
     }
     // Sessions end with the connection: each established one is logged as a logoff (clients
-    // such as smbclient just close the socket), and its opens are closed on the blocking pool
-    // (delete-on-close files are deleted now, not at some later CREATE).
+    // such as smbclient just close the socket), and its opens leave the lock manager
+    // (delete-on-close files are deleted now, on the blocking pool).
     for (id, s) in &conn.sessions {
         shared.unregister(*id);
         if let Some(e) = &s.established {
@@ -273,15 +344,11 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
             );
         }
     }
-    let ids: Vec<u64> = conn.sessions.keys().copied().collect();
-    if !ids.is_empty() {
-        let vfs = shared.vfs.clone();
-        tokio::task::spawn_blocking(move || {
-            for id in ids {
-                crate::open_table::release_session(&vfs, id);
-            }
-        });
-    }
+    // Parked requests end unanswered and their waiters leave the lock manager; the opens
+    // are closed through it; then the sink goes.
+    conn.end_pending();
+    conn.release_opens(|_| true);
+    shared.config.locks.unregister_sink(conn.sink);
     // The writer sends what is queued and what READs in flight still produce, then shuts the
     // socket's write side down; on server shutdown, or a peer that stops reading, it is cut.
     drop(out_tx);

@@ -88,14 +88,52 @@ pub(crate) struct Tree {
 /// A directory enumeration in progress (defined beside QUERY_DIRECTORY).
 pub(crate) use crate::handlers::query_directory::Listing;
 
-/// What an open refers to.
+/// What an open refers to. Files are the common case, so their fields are inline (boxing
+/// them would cost an allocation per open to save bytes in the rarer pipe opens' records).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum OpenKind {
     File {
         handle: FileHandle,
         is_dir: bool,
+        /// Directory enumeration state (QUERY_DIRECTORY).
         listing: Option<Listing>,
+        /// Byte position and bytes moved, shared with READs completing off the connection
+        /// task.
+        io: Arc<OpenIo>,
+        /// FileModeInformation.
+        mode: u32,
+        /// Path for audit events (`/share-dir/a/b`).
+        audit_name: String,
+        /// The caller that opened it (the close event and delete on close still need it when
+        /// its session is gone).
+        caller: Caller,
     },
     Pipe(Box<Pipe>),
+}
+
+/// Counters of one open that a READ completing off the connection task updates.
+#[derive(Debug, Default)]
+pub(crate) struct OpenIo {
+    /// CurrentByteOffset (FilePositionInformation).
+    pub position: std::sync::atomic::AtomicU64,
+    /// Bytes read through the open (close audit event).
+    pub bytes_read: std::sync::atomic::AtomicU64,
+    /// Bytes written through the open (close audit event).
+    pub bytes_written: std::sync::atomic::AtomicU64,
+}
+
+impl OpenIo {
+    /// Records a transfer of `n` bytes at `offset`.
+    pub fn moved(&self, offset: u64, n: u64, write: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counter = if write {
+            &self.bytes_written
+        } else {
+            &self.bytes_read
+        };
+        counter.fetch_add(n, Relaxed);
+        self.position.store(offset.saturating_add(n), Relaxed);
+    }
 }
 
 /// One open (MS-SMB2 3.3.1.10).
@@ -108,6 +146,8 @@ pub(crate) struct Open {
     pub path: String,
     /// The open as the lock manager knows it (`None` for pipes).
     pub lock: Option<OpenLock>,
+    /// Open.LockSequenceArray (MS-SMB2 3.3.5.14 lock replay detection).
+    pub lock_sequences: crate::handlers::lock::LockSequences,
 }
 
 /// An open's identity in the lock manager.
@@ -140,9 +180,15 @@ pub(crate) struct Conn {
     pub opens: HashMap<FileId, Open>,
     pub next_file_id: u64,
     pub ever_authenticated: bool,
-    /// Requests waiting for completion (async).
+    /// Requests waiting for completion (async, `pending`), at most `MAX_PENDING`.
     pub pending: Vec<super::pending::Pending>,
+    /// Rests of compound chains whose async CREATE completed, to run (`pending`).
+    pub resumes: Vec<super::pending::Resume>,
+    /// The last AsyncId handed out (`Conn::park_token`).
     pub next_async_id: u64,
+    /// This connection's lock manager event sink (`events`): parked requests name it in
+    /// their `Waiter { sink, token }`.
+    pub sink: shoal_vfs::lock::SinkId,
     /// Frames to send before the reply being built (final responses of async requests).
     pub extra_frames: Vec<Vec<u8>>,
     /// Where other connections send "drop this session" (PreviousSessionId).
@@ -177,6 +223,7 @@ impl Conn {
         shared: Arc<Shared>,
         peer: SocketAddr,
         expire_tx: tokio::sync::mpsc::Sender<u64>,
+        sink: shoal_vfs::lock::SinkId,
     ) -> Conn {
         let max = shared.config.max_credits;
         Conn {
@@ -198,7 +245,9 @@ impl Conn {
             next_file_id: 1,
             ever_authenticated: false,
             pending: Vec::new(),
+            resumes: Vec::new(),
             next_async_id: 0,
+            sink,
             extra_frames: Vec::new(),
             expire_tx,
             tombstones: Vec::new(),
@@ -247,6 +296,9 @@ impl Conn {
 
     /// Drops a session with its trees and opens.
     pub fn remove_session(&mut self, id: u64) {
+        // While the session still exists: final responses of its waiting requests may need
+        // its key.
+        self.drop_pending(id, None);
         if let Some(signer) = self
             .sessions
             .remove(&id)
@@ -259,7 +311,44 @@ impl Conn {
             self.tombstones.push((id, signer));
         }
         self.shared.unregister(id);
-        self.drop_pending(id, None);
-        self.opens.retain(|_, o| o.session_id != id);
+        self.release_opens(|o| o.session_id == id);
+    }
+
+    /// Closes the opens `which` selects without a CLOSE (tree disconnect, logoff, session
+    /// expiry, connection end): each leaves the lock manager, and a delete-pending file whose
+    /// last open it was is unlinked (on the blocking pool; only the object opened, never what
+    /// holds its name by then).
+    pub fn release_opens(&mut self, which: impl Fn(&Open) -> bool) {
+        let ids: Vec<FileId> = self
+            .opens
+            .iter()
+            .filter(|(_, o)| which(o))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut unlinks = Vec::new();
+        for id in ids {
+            let Some(open) = self.opens.remove(&id) else {
+                continue;
+            };
+            self.read_gates.remove(&id);
+            let Some(lock) = open.lock else { continue };
+            let out = self.shared.config.locks.close(lock.key, lock.id);
+            if let (Some(link), OpenKind::File { is_dir, caller, .. }) = (out.unlink, open.kind) {
+                unlinks.push((caller, link, lock.key, is_dir));
+            }
+        }
+        if !unlinks.is_empty() {
+            let vfs = self.shared.vfs.clone();
+            tokio::task::spawn_blocking(move || {
+                for (caller, link, key, is_dir) in unlinks {
+                    let object = (key.fsid, key.ino);
+                    if let Err(e) =
+                        vfs.remove_if_same(&caller, &link.parent, &link.name, object, is_dir)
+                    {
+                        tracing::debug!(error = %e, "delete on close failed");
+                    }
+                }
+            });
+        }
     }
 }

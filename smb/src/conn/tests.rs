@@ -204,6 +204,15 @@ async fn start_with(
     wrap: impl FnOnce(Arc<dyn shoal_vfs::Vfs>) -> Arc<dyn shoal_vfs::Vfs>,
     max_reads_in_flight: usize,
 ) -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
+    start_shared(wrap, max_reads_in_flight, |_| {}).await
+}
+
+/// [`start_with`], with `adjust` applied to what the connection shares.
+async fn start_shared(
+    wrap: impl FnOnce(Arc<dyn shoal_vfs::Vfs>) -> Arc<dyn shoal_vfs::Vfs>,
+    max_reads_in_flight: usize,
+    adjust: impl FnOnce(&mut Shared),
+) -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "shoal-smb-conn-{}-{}",
         std::process::id(),
@@ -228,7 +237,9 @@ async fn start_with(
         max_reads_in_flight,
         ..SmbConfig::default()
     };
-    let shared = Arc::new(Shared::new(config, Arc::new(users), vfs));
+    let mut shared = Shared::new(config, Arc::new(users), vfs);
+    adjust(&mut shared);
+    let shared = Arc::new(shared);
     let (a, b) = tokio::io::duplex(1 << 20);
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
@@ -246,6 +257,8 @@ async fn start_with(
         dir,
     )
 }
+
+mod parking;
 
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};

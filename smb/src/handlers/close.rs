@@ -23,23 +23,35 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         return fail(NtStatus::FILE_CLOSED);
     };
     conn.cleanup_pending_for(id);
-    let OpenKind::File { handle, .. } = open.kind else {
+    let OpenKind::File {
+        handle,
+        is_dir,
+        io,
+        audit_name,
+        ..
+    } = open.kind
+    else {
         let mut body = Vec::new();
         encode_close_response(&mut body, None);
         return Ok(Reply::ok(body));
     };
+    // The open leaves the lock manager: its byte-range locks and share of a lease go, parked
+    // requests on the file are woken, and a delete-pending file whose last open this was is
+    // unlinked below.
+    let closed = open
+        .lock
+        .map(|l| (l.key, conn.shared.config.locks.close(l.key, l.id)));
+    let unlink = closed
+        .as_ref()
+        .and_then(|(key, out)| out.unlink.clone().map(|link| (link, (key.fsid, key.ino))));
+    let inode = closed.as_ref().map(|(key, _)| key.ino);
     let vfs = conn.shared.vfs.clone();
     let caller = caller_for(conn, &identity, &share);
     let auditor = super::auditor(conn);
     let post = c.flags & CLOSE_FLAG_POSTQUERY_ATTRIB != 0;
-    let forgotten = crate::open_table::forget(req.session_id, id);
     // Nothing to ask the VFS (no attributes wanted, no delete on close, no audit record):
     // answer here rather than take a round trip to the blocking pool (issue 7).
-    let no_io = !post
-        && forgotten
-            .as_ref()
-            .is_none_or(|(_, unlink)| unlink.is_none() && auditor.is_none());
-    if no_io {
+    if !post && unlink.is_none() && auditor.is_none() {
         drop(handle);
         let mut body = Vec::new();
         encode_close_response(&mut body, None);
@@ -54,25 +66,24 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         } else {
             None
         };
-        if let Some((o, unlink)) = forgotten {
-            if let Some((parent, name)) = unlink {
-                // Only the object opened: never what was put under its name since.
-                let r = vfs.remove_if_same(&caller, &parent, &name, o.file, o.is_dir);
-                if let Err(e) = r {
-                    tracing::debug!(error = %e, "delete on close failed");
-                }
+        if let Some((link, object)) = unlink {
+            // Only the object opened: never what was put under its name since.
+            let r = vfs.remove_if_same(&caller, &link.parent, &link.name, object, is_dir);
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "delete on close failed");
             }
-            if let Some(a) = &auditor {
-                if let Err(e) = a.smb_close(
-                    &caller,
-                    &o.audit_name,
-                    o.is_dir,
-                    Some(o.file.1),
-                    o.bytes_read,
-                    o.bytes_written,
-                ) {
-                    tracing::warn!(error = %e, "audit: close event not logged");
-                }
+        }
+        if let Some(a) = &auditor {
+            use std::sync::atomic::Ordering::Relaxed;
+            if let Err(e) = a.smb_close(
+                &caller,
+                &audit_name,
+                is_dir,
+                inode,
+                io.bytes_read.load(Relaxed),
+                io.bytes_written.load(Relaxed),
+            ) {
+                tracing::warn!(error = %e, "audit: close event not logged");
             }
         }
         Ok(info)

@@ -6,10 +6,9 @@ use shoal_smb_proto::misc::ChangeNotifyRequest;
 use shoal_smb_proto::NtStatus;
 
 use super::tree_of;
-use crate::conn::pending::Pending;
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
-use crate::req::{Reply, Req};
+use crate::req::{Park, Reply, Req};
 
 /// CHANGE_NOTIFY.
 pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> {
@@ -23,27 +22,16 @@ pub(crate) fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbError> 
         },
         _ => return fail(NtStatus::FILE_CLOSED),
     }
-    let signer = conn.sessions.get(&req.session_id).and_then(|s| {
-        let e = s.established.as_ref()?;
-        (req.hdr.is_signed() || e.signing_required)
-            .then_some(e.signer)
-            .flatten()
-    });
-    let pending = Pending {
-        async_id: 0,
-        message_id: req.hdr.message_id,
-        command: req.hdr.command,
-        session_id: req.session_id,
-        tree_id: req.tree_id,
-        file_id: id,
-        signer,
+    // Parked without a lock manager waiter: only CANCEL or closing the directory handle
+    // (STATUS_NOTIFY_CLEANUP, MS-SMB2 3.3.5.10) ends it.
+    let Some(async_id) = conn.park_token(req) else {
+        return fail(NtStatus::INSUFFICIENT_RESOURCES);
     };
-    match conn.add_pending(pending) {
-        Some(async_id) => Ok(Reply {
-            status: NtStatus::PENDING,
-            async_id: Some(async_id),
-            ..Reply::default()
-        }),
-        None => fail(NtStatus::INSUFFICIENT_RESOURCES),
-    }
+    Ok(Reply::parked(Park {
+        async_id,
+        key: None,
+        handle: Some(id),
+        deadline: None,
+        cleanup: NtStatus::NOTIFY_CLEANUP,
+    }))
 }

@@ -23,7 +23,6 @@ use super::{caller_for, file_info, tree_of};
 use crate::blocking::blocking;
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
-use crate::open_table;
 use crate::req::{Reply, Req};
 
 /// Most entries read from the VFS at a time.
@@ -42,6 +41,12 @@ pub(crate) struct Listing {
     /// (FileIndex, VFS cookie after that entry) of the recently returned entries, oldest
     /// first, at most [`RESUME_KEYS`].
     keys: VecDeque<(u32, u64)>,
+    /// VFS cookie after the last buffered batch.
+    dir_cookie: u64,
+    /// The VFS reported the end.
+    dir_eof: bool,
+    /// Some entry was returned since the (re)start.
+    dir_returned: bool,
 }
 
 impl Listing {
@@ -50,6 +55,9 @@ impl Listing {
             pattern,
             next_ordinal: 1,
             keys: VecDeque::new(),
+            dir_cookie: 0,
+            dir_eof: false,
+            dir_returned: false,
         }
     }
 
@@ -122,14 +130,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                     handle,
                     is_dir: true,
                     listing,
+                    ..
                 } => (handle.clone(), listing.take()),
                 _ => return fail(NtStatus::INVALID_PARAMETER),
             }
         }
         _ => return fail(NtStatus::FILE_CLOSED),
-    };
-    let Some(mut st) = open_table::get(req.session_id, id) else {
-        return fail(NtStatus::FILE_CLOSED);
     };
     if listing.is_none() || restart {
         let pattern = if q.pattern.is_empty() {
@@ -138,9 +144,6 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             q.pattern.clone()
         };
         listing = Some(Listing::new(pattern));
-        st.dir_cookie = 0;
-        st.dir_eof = false;
-        st.dir_returned = false;
     }
     let Some(mut listing) = listing else {
         return fail(NtStatus::INTERNAL_ERROR);
@@ -148,8 +151,8 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     if q.flags & flags::INDEX_SPECIFIED != 0 && !restart {
         // MS-SMB2 3.3.5.18: FileIndex goes to the file system, which may resume there.
         if let Some(cookie) = listing.cookie_of(q.file_index) {
-            st.dir_cookie = cookie;
-            st.dir_eof = false;
+            listing.dir_cookie = cookie;
+            listing.dir_eof = false;
         }
     }
     let vfs = conn.shared.vfs.clone();
@@ -164,9 +167,9 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let mut batch: VecDeque<(String, FileInfo, u64)> = VecDeque::new();
     // Where the next read starts (after the last entry read, kept or not) and whether the
     // VFS reported the end there.
-    let (mut read_at, mut read_eof) = (st.dir_cookie, st.dir_eof);
+    let (mut read_at, mut read_eof) = (listing.dir_cookie, listing.dir_eof);
     // The cookie after the last entry consumed (returned or filtered out by the pattern).
-    let mut consumed_at = st.dir_cookie;
+    let mut consumed_at = listing.dir_cookie;
     loop {
         let Some((name, info, cookie)) = batch.pop_front() else {
             if read_eof {
@@ -230,21 +233,16 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     // Entries read but not returned are dropped: the next request reads them again from
     // `consumed_at` (and stats them again, so it sees what changed meanwhile).
     if batch.is_empty() {
-        st.dir_cookie = read_at;
-        st.dir_eof = read_eof;
+        listing.dir_cookie = read_at;
+        listing.dir_eof = read_eof;
     } else {
-        st.dir_cookie = consumed_at;
-        st.dir_eof = false;
+        listing.dir_cookie = consumed_at;
+        listing.dir_eof = false;
     }
-    let first = !st.dir_returned;
+    let first = !listing.dir_returned;
     if count > 0 {
-        st.dir_returned = true;
+        listing.dir_returned = true;
     }
-    open_table::update(req.session_id, id, |o| {
-        o.dir_cookie = st.dir_cookie;
-        o.dir_eof = st.dir_eof;
-        o.dir_returned = st.dir_returned;
-    });
     if let Some(o) = conn.opens.get_mut(&id) {
         if let OpenKind::File { listing: l, .. } = &mut o.kind {
             *l = Some(listing);

@@ -88,11 +88,14 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             } else {
                 format!("\\{path}")
             };
-            if let Some(o) = crate::open_table::get(req.session_id, id) {
-                info.position = o.position;
-                info.mode = o.mode;
-                info.delete_pending =
-                    crate::open_table::file(o.file).is_some_and(|f| f.delete_pending);
+            if let Some(o) = conn.opens.get(&id) {
+                if let OpenKind::File { io, mode, .. } = &o.kind {
+                    info.position = io.position.load(std::sync::atomic::Ordering::Relaxed);
+                    info.mode = *mode;
+                }
+                info.delete_pending = o
+                    .lock
+                    .is_some_and(|l| conn.shared.config.locks.delete_pending_for(l.key, l.id));
             }
             encode_file_info(q.class, &info, &name, granted)
         }

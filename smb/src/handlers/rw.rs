@@ -67,7 +67,7 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
             )
         }
         OpenKind::File { is_dir: true, .. } => return fail(NtStatus::INVALID_DEVICE_REQUEST),
-        OpenKind::File { handle, .. } => {
+        OpenKind::File { handle, io, .. } => {
             if open.granted & READ_DATA == 0 {
                 return fail(NtStatus::ACCESS_DENIED);
             }
@@ -82,6 +82,17 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
                 encode_read_response(&mut body, &[], 0);
                 return Ok(Reply::ok(body));
             }
+            if let Some(t) = open.lock {
+                // Byte-range locks of other opens (MS-FSA 2.1.4.10): one map lookup when the
+                // file has no lock state.
+                conn.shared.config.locks.check_io(
+                    t.key,
+                    t.id,
+                    r.offset,
+                    u64::from(r.length),
+                    false,
+                )?;
+            }
             let job = ReadJob {
                 vfs,
                 caller,
@@ -89,7 +100,7 @@ pub(crate) async fn read(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
                 offset: r.offset,
                 length: r.length,
                 minimum_count: r.minimum_count,
-                session_id: req.session_id,
+                io: io.clone(),
                 file_id: id,
             };
             if req.may_defer {
@@ -125,11 +136,13 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
     let count = match &mut open.kind {
         OpenKind::Pipe(p) => p.write(w.data)?,
         OpenKind::File { is_dir: true, .. } => return fail(NtStatus::INVALID_DEVICE_REQUEST),
-        OpenKind::File { handle, .. } => {
+        OpenKind::File { handle, io, .. } => {
             if open.granted & WRITE_DATA == 0 {
                 return fail(NtStatus::ACCESS_DENIED);
             }
+            let target = open.lock;
             let handle = handle.clone();
+            let io = io.clone();
             let vfs = conn.shared.vfs.clone();
             let caller = caller_for(conn, &identity, &share);
             let offset = w.offset;
@@ -146,6 +159,13 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
                 encode_write_response(&mut body, 0);
                 return Ok(Reply::ok(body));
             }
+            if let Some(t) = target {
+                // FILE_LOCK_CONFLICT where a lock forbids the write (MS-FSA 2.1.4.10).
+                conn.shared
+                    .config
+                    .locks
+                    .check_io(t.key, t.id, offset, len, true)?;
+            }
             // MS-SMB2 3.3.5.13: durable before the reply only with WRITE_THROUGH; FLUSH
             // makes the rest durable.
             let stability = if w.flags & shoal_smb_proto::rw::WRITEFLAG_WRITE_THROUGH != 0 {
@@ -160,10 +180,7 @@ pub(crate) async fn write(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbEr
                 let data = w.data.to_vec();
                 blocking(move || Ok(vfs.write(&caller, &handle, offset, &data, stability)?)).await?
             };
-            crate::open_table::update(req.session_id, id, |o| {
-                o.bytes_written = o.bytes_written.saturating_add(u64::from(n));
-                o.position = offset.saturating_add(u64::from(n));
-            });
+            io.moved(offset, u64::from(n), true);
             n
         }
     };

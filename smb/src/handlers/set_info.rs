@@ -20,8 +20,8 @@ use super::{caller_for, tree_of};
 use crate::blocking::blocking;
 use crate::conn::state::{Conn, OpenKind, TreeShare};
 use crate::error::{fail, SmbError};
-use crate::open_table;
 use crate::req::{Reply, Req};
+use shoal_vfs::lock::{FileKey, Link};
 
 const WRITE_DATA: u32 = 0x0000_0002;
 const WRITE_ATTRIBUTES: u32 = 0x0000_0100;
@@ -48,20 +48,21 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         len = s.buffer.len(),
         "set_info"
     );
-    let (handle, granted) = match conn.opens.get(&id) {
+    let (handle, granted, is_dir, lock) = match conn.opens.get(&id) {
         Some(o) if o.session_id == req.session_id && o.tree_id == req.tree_id => match &o.kind {
-            OpenKind::File { handle, .. } => (handle.clone(), o.granted),
+            OpenKind::File { handle, is_dir, .. } => (handle.clone(), o.granted, *is_dir, o.lock),
             OpenKind::Pipe(_) => return fail(NtStatus::NOT_SUPPORTED),
         },
         _ => return fail(NtStatus::FILE_CLOSED),
     };
+    let Some(lock) = lock else {
+        return fail(NtStatus::FILE_CLOSED);
+    };
+    let locks = conn.shared.config.locks.clone();
     let TreeShare::Disk(disk) = &share else {
         return fail(NtStatus::NOT_SUPPORTED);
     };
     let disk = disk.clone();
-    let Some(state) = open_table::get(req.session_id, id) else {
-        return fail(NtStatus::FILE_CLOSED);
-    };
     let need = |mask: u32| {
         if granted & mask == 0 {
             fail(NtStatus::ACCESS_DENIED)
@@ -102,13 +103,13 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             if b.attributes & 0xFFFF_8048 != 0 {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
-            if b.attributes & attributes::DIRECTORY != 0 && !state.is_dir {
+            if b.attributes & attributes::DIRECTORY != 0 && !is_dir {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
             // MS-FSA 2.1.5.14.2: "If InputBuffer.FileAttributes.FILE_ATTRIBUTE_TEMPORARY is TRUE
             // and Open.File.FileType is DirectoryFile, the operation MUST be failed with
             // STATUS_INVALID_PARAMETER."
-            if b.attributes & attributes::TEMPORARY != 0 && state.is_dir {
+            if b.attributes & attributes::TEMPORARY != 0 && is_dir {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
             blocking(move || {
@@ -158,19 +159,17 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 return fail(NtStatus::INVALID_PARAMETER);
             };
             let (to_name, to_walk) = (to_name.clone(), to_walk.to_vec());
-            let Some(f) = open_table::file(state.file) else {
+            let Some((link, delete_pending)) = locks.link(lock.key) else {
                 return fail(NtStatus::FILE_CLOSED);
             };
-            let Some(from_dir) = f.parent.clone() else {
+            let Some(from) = link.filter(|l| !l.name.is_empty()) else {
                 return fail(NtStatus::ACCESS_DENIED);
             };
-            if f.name.is_empty() {
-                return fail(NtStatus::ACCESS_DENIED);
-            }
-            if f.delete_pending {
+            if delete_pending {
                 return fail(NtStatus::DELETE_PENDING);
             }
-            let from_name = f.name.clone();
+            let (from_dir, from_name) = (from.parent, from.name);
+            let locks2 = locks.clone();
             let root = disk.root.clone();
             let read_only = disk.read_only;
             let replace = r.replace_if_exists;
@@ -188,6 +187,17 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                         Err(e) => return Err(e.into()),
                     }
                 }
+                // The source's directory is opened for DELETE without FILE_SHARE_DELETE, as
+                // Windows and Samba do: an open of it that holds DELETE, or does not share
+                // delete, refuses the rename (smbtorture smb2.rename).
+                let parent = vfs.getattr(&caller, &from_dir)?;
+                locks2
+                    .check_share(
+                        FileKey::of(&parent),
+                        DELETE,
+                        shoal_vfs::lock::share_access::READ | shoal_vfs::lock::share_access::WRITE,
+                    )
+                    .map_err(|e| SmbError::Client(NtStatus(e.nt_status())))?;
                 let same = dir == from_dir && to_name.as_bytes() == from_name.as_slice();
                 if !same {
                     match vfs.lookup(&caller, &dir, to_name.as_bytes()) {
@@ -202,8 +212,8 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                                 if a.kind == FileKind::Directory {
                                     return fail(NtStatus::ACCESS_DENIED);
                                 }
-                                if open_table::file((a.fsid, a.fileid)).is_some_and(|f| f.opens > 0)
-                                {
+                                // An open file cannot be replaced (MS-FSA 2.1.5.14.11).
+                                if locks2.has_other_opens(FileKey::of(&a), None) {
                                     return fail(NtStatus::ACCESS_DENIED);
                                 }
                             }
@@ -217,17 +227,20 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             })
             .await?;
             let new_name = parts.last().cloned().unwrap_or_default().into_bytes();
-            open_table::update_file(state.file, |f| {
-                f.parent = Some(to_dir);
-                f.name = new_name;
-            });
+            locks.relink(
+                lock.key,
+                Link {
+                    parent: to_dir,
+                    name: new_name,
+                },
+            );
             let new_audit = super::audit_name(conn, &share, &target);
-            open_table::update(req.session_id, id, |o| o.audit_name = new_audit);
-            // Every open of this file on this connection now has the new path.
+            // Every open of this file on this connection now has the new path and audit name.
             for o in conn.opens.values_mut() {
-                if let OpenKind::File { handle: h, .. } = &o.kind {
-                    if *h == state.handle {
-                        o.path = target.clone();
+                if o.lock.is_some_and(|l| l.key == lock.key) {
+                    o.path = target.clone();
+                    if let OpenKind::File { audit_name, .. } = &mut o.kind {
+                        *audit_name = new_audit.clone();
                     }
                 }
             }
@@ -242,13 +255,13 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             let ignore_ro = s.class == set_class::DISPOSITION_EX
                 && decode_u32(s.buffer)? & disposition_ex::IGNORE_READONLY != 0;
             if delete {
-                let Some(f) = open_table::file(state.file) else {
-                    return fail(NtStatus::FILE_CLOSED);
-                };
-                if f.parent.is_none() || f.name.is_empty() {
+                let linked = locks
+                    .link(lock.key)
+                    .and_then(|(l, _)| l)
+                    .is_some_and(|l| !l.name.is_empty());
+                if !linked {
                     return fail(NtStatus::CANNOT_DELETE);
                 }
-                let is_dir = state.is_dir;
                 let h = handle.clone();
                 blocking(move || {
                     let a = vfs.getattr(&caller, &h)?;
@@ -266,12 +279,14 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 })
                 .await?;
             }
-            open_table::update_file(state.file, |f| f.delete_pending = delete);
+            locks
+                .set_delete_pending(lock.key, lock.id, delete)
+                .map_err(|_| SmbError::Client(NtStatus::FILE_CLOSED))?;
         }
         set_class::END_OF_FILE | set_class::ALLOCATION => {
             need(WRITE_DATA)?;
             let v = decode_u64(s.buffer)?;
-            if state.is_dir {
+            if is_dir {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
             let eof = s.class == set_class::END_OF_FILE;
@@ -310,7 +325,9 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             if v > i64::MAX as u64 {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
-            open_table::update(req.session_id, id, |o| o.position = v);
+            if let Some(OpenKind::File { io, .. }) = conn.opens.get(&id).map(|o| &o.kind) {
+                io.position.store(v, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         set_class::MODE => {
             let m = decode_u32(s.buffer)?;
@@ -318,7 +335,10 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             if m & !(0x2 | 0x4 | 0x10 | 0x20 | 0x1000) != 0 {
                 return fail(NtStatus::INVALID_PARAMETER);
             }
-            open_table::update(req.session_id, id, |o| o.mode = m);
+            if let Some(OpenKind::File { mode, .. }) = conn.opens.get_mut(&id).map(|o| &mut o.kind)
+            {
+                *mode = m;
+            }
         }
         set_class::VALID_DATA_LENGTH | set_class::LINK => return fail(NtStatus::NOT_SUPPORTED),
         _ => return fail(NtStatus::INVALID_INFO_CLASS),

@@ -155,8 +155,7 @@ pub(crate) fn disconnect(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbErr
         return fail(NtStatus::NETWORK_NAME_DELETED);
     }
     let (sid, tid) = (req.session_id, req.tree_id);
-    conn.opens
-        .retain(|_, o| !(o.session_id == sid && o.tree_id == tid));
+    conn.release_opens(|o| o.session_id == sid && o.tree_id == tid);
     conn.drop_pending(sid, Some(tid));
     let mut body = Vec::new();
     encode_empty_response(&mut body);

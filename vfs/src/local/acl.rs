@@ -480,6 +480,57 @@ mod tests {
         }
     }
 
+    #[test]
+    fn delete_on_close_of_an_owned_file_is_not_asked_of_the_descriptors_again() {
+        let (_t, fs, root) = setup("doc");
+        let set = SetAttr {
+            mode: Some(0o777),
+            ..SetAttr::default()
+        };
+        let (d, _) = fs
+            .mkdir(&caller(0, Protocol::Nfs3), &root, b"d", &set)
+            .unwrap();
+        let how = CreateHow::Guarded(SetAttr {
+            mode: Some(0o666),
+            ..SetAttr::default()
+        });
+        let carol = caller(1002, Protocol::Smb3);
+        let dave = caller(1003, Protocol::Smb3);
+        let (hc, c) = fs.create(&carol, &d, b"carols", &how).unwrap();
+        let (hd, _) = fs.create(&dave, &d, b"daves", &how).unwrap();
+        // Neither the directory nor the files grant DELETE / DELETE_CHILD to anyone.
+        let no_delete = rights::ALL & !(rights::DELETE | rights::DELETE_CHILD);
+        for h in [&d, &hc, &hd] {
+            store(
+                &fs,
+                h,
+                vec![Ace::new(
+                    ace_type::ACCESS_ALLOWED,
+                    0,
+                    no_delete,
+                    &eval::everyone(),
+                )],
+            );
+        }
+        assert!(matches!(
+            fs.remove(&carol, &d, b"carols"),
+            Err(VfsError::Access)
+        ));
+        // Someone else's file: the descriptors still decide (the mode bits would allow it).
+        let (_, dv) = fs.lookup(&carol, &d, b"daves").unwrap();
+        assert!(matches!(
+            fs.remove_if_same(&carol, &d, b"daves", (dv.fsid, dv.fileid), false),
+            Err(VfsError::Access)
+        ));
+        // Her own file, opened with DELETE granted: removed on close.
+        fs.remove_if_same(&carol, &d, b"carols", (c.fsid, c.fileid), false)
+            .unwrap();
+        assert!(matches!(
+            fs.lookup(&carol, &d, b"carols"),
+            Err(VfsError::NotFound)
+        ));
+    }
+
     /// `cargo test --release -p shoal-vfs -- --ignored --nocapture descriptor_cost`: the cost of
     /// the check on READ, per call, without and with a stored descriptor (SMB callers skip it:
     /// the baseline).

@@ -327,6 +327,16 @@ impl LockManager {
         p
     }
 
+    /// What FileStandardInformation.DeletePending reports through open `id`: the file is
+    /// delete pending, or this open will make it so when it closes.
+    pub fn delete_pending_for(&self, key: FileKey, id: OpenId) -> bool {
+        let mut p = false;
+        self.store.peek(key, &mut |f| {
+            p = f.delete_pending || f.opens.iter().any(|o| o.id == id && o.delete_on_close);
+        });
+        p
+    }
+
     /// FileDispositionInformation through open `id`: sets or clears the file's delete-pending
     /// state (MS-FSA 2.1.5.14.3). Fails when `id` is not an open of `key`.
     pub fn set_delete_pending(
@@ -355,6 +365,18 @@ impl LockManager {
         });
     }
 
+    /// Where the file is linked (as its latest open named it) and whether it is delete
+    /// pending; `None` when no open of it is recorded.
+    pub fn link(&self, key: FileKey) -> Option<(Option<Link>, bool)> {
+        let mut out = None;
+        self.store.peek(key, &mut |f| {
+            if !f.opens.is_empty() {
+                out = Some((f.link.clone(), f.delete_pending));
+            }
+        });
+        out
+    }
+
     /// The object was renamed: where its last close unlinks it.
     pub fn relink(&self, key: FileKey, link: Link) {
         self.store.with_file(key, &mut |file| {
@@ -362,6 +384,24 @@ impl LockManager {
                 file.link = Some(link.clone());
             }
         });
+    }
+
+    /// Would an open with (`access`, `share`) pass the share-mode check against the opens
+    /// of `key` now? For implicit opens that are not recorded, e.g. the parent directory of
+    /// a rename (Windows opens it for DELETE without FILE_SHARE_DELETE).
+    pub fn check_share(&self, key: FileKey, access: u32, share: u32) -> Result<(), VfsError> {
+        let mut ok = true;
+        self.store.peek(key, &mut |f| {
+            ok = f
+                .opens
+                .iter()
+                .all(|o| share::compatible(access, share, o.access, o.share));
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(VfsError::SharingViolation)
+        }
     }
 
     /// True when some open of the file other than `except` exists (rename of an open
@@ -385,16 +425,16 @@ impl LockManager {
     ) -> Result<(), VfsError> {
         let mut out = Ok(());
         self.store.with_file(key, &mut |file| {
-            for (i, l) in locks.iter().enumerate() {
+            let mark = file.locks.len();
+            for l in locks {
                 if !file.opens.iter().any(|o| o.id == l.open) {
                     out = Err(VfsError::Stale);
                 } else {
                     out = file.locks.lock(*l, self.config.max_locks_per_open);
                 }
                 if let Err(e) = &out {
-                    for taken in locks.iter().take(i) {
-                        let _ = file.locks.unlock(taken.open, taken.start, taken.len);
-                    }
+                    // Not `unlock`: that would take a stacked older exclusive lock first.
+                    file.locks.rollback(mark);
                     if matches!(e, VfsError::LockNotGranted) && waiter.is_some() {
                         out = Err(self.park(file, waiter));
                     }
@@ -593,6 +633,13 @@ impl LockManager {
     /// Number of files with records (tests, admin views).
     pub fn file_count(&self) -> usize {
         self.store.len()
+    }
+
+    /// Requests parked on `key` (tests, admin views).
+    pub fn waiters_of(&self, key: FileKey) -> Vec<Waiter> {
+        let mut v = Vec::new();
+        self.store.peek(key, &mut |f| v = f.waiters.clone());
+        v
     }
 
     /// Opens of `key` (tests, admin views).

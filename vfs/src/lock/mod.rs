@@ -21,6 +21,8 @@ pub mod lease;
 pub mod manager;
 pub mod share;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 pub use events::{lease_state, EventSink, LockEvent, OplockLevel, SinkId};
 pub use manager::{
