@@ -328,6 +328,19 @@ fn attribute_only_opens_break_nothing_and_get_no_oplock() {
     .unwrap();
     assert_eq!(g.granted, Granted::None);
     assert!(a.breaks().is_empty());
+    // smb2.oplock.batch9: alone (creating the file), a stat open gets its batch oplock.
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    let g = open_as(
+        &m,
+        &a,
+        0x80 | 0x100 | 0x0010_0000,
+        0,
+        false,
+        &oplock(OplockLevel::Batch),
+    )
+    .unwrap();
+    assert_eq!(g.granted, Granted::Oplock(OplockLevel::Batch));
 }
 
 #[test]
@@ -382,18 +395,24 @@ fn level2_breaks_to_none_on_a_write_through_another_open_without_ack() {
     let ga = open(&m, &a, &oplock(OplockLevel::Level2)).unwrap();
     let gb = open(&m, &b, &oplock(OplockLevel::Level2)).unwrap();
     assert_eq!(gb.granted, Granted::Oplock(OplockLevel::Level2));
-    // b's write breaks a's level II, not its own.
+    // b's write breaks a's level II and its own (smbtorture smb2.oplock.batch1: "writing
+    // should generate a self break to none").
     m.check_io(FILE, gb.id, 0, 1, true).unwrap();
     assert_eq!(a.breaks(), vec![obreak(ga.id, OplockLevel::None)]);
-    assert!(b.breaks().is_empty());
+    assert_eq!(b.breaks(), vec![obreak(gb.id, OplockLevel::None)]);
     // No acknowledgment is expected: one fails.
     assert_eq!(
         code(m.ack_oplock(FILE, ga.id, OplockLevel::None)),
         Err(VfsError::InvalidOplockProtocol.nt_status())
     );
-    // Reads break nothing.
+    // Reads break nothing; neither does a write by an exclusive holder.
     m.check_io(FILE, ga.id, 0, 1, false).unwrap();
     assert!(b.breaks().is_empty());
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    let ga = open(&m, &a, &oplock(OplockLevel::Exclusive)).unwrap();
+    m.check_io(FILE, ga.id, 0, 1, true).unwrap();
+    assert!(a.breaks().is_empty());
 }
 
 #[test]
