@@ -513,6 +513,7 @@ async fn an_oplock_break_event_becomes_an_oplock_break_notification() {
             granted: 0,
             path: "f".into(),
             lock: Some(OpenLock { key: KEY, id: open }),
+            lock_sequences: Default::default(),
         },
     );
     // Through the connection's sink, as the manager delivers it.
