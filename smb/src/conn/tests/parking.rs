@@ -36,6 +36,7 @@ fn manager_open(locks: &LockManager) -> OpenId {
             is_dir: false,
             overwrite: false,
             link: None,
+            path: None,
             caching: &lease::Request::None,
             waiter: None,
         })

@@ -23,6 +23,8 @@ pub(crate) struct Admit {
     pub caching: lease::Request,
     /// Where to park if a break must be waited for (`None`: cannot park).
     pub waiter: Option<Waiter>,
+    /// The object's path from the backing store's root, lowercase (`OpenRecord::path`).
+    pub path: String,
     /// The file the request was parked on, when it was.
     pub parked_on: std::sync::Mutex<Option<FileKey>>,
 }
@@ -45,6 +47,7 @@ impl Admit {
             is_dir: a.kind == FileKind::Directory,
             overwrite,
             link,
+            path: Some(&self.path),
             caching: &self.caching,
             waiter: self.waiter,
         };

@@ -69,6 +69,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         delete_on_close: c.options & options::DELETE_ON_CLOSE != 0,
         caching,
         waiter: token.map(|t| conn.waiter(t)),
+        path: super::audit_name(conn, &share, &c.name).to_lowercase(),
         parked_on: Default::default(),
     });
 
