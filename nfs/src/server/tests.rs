@@ -242,6 +242,7 @@ async fn nfs_respects_smb_share_modes_and_locks() {
             is_dir: false,
             overwrite: false,
             link: None,
+            path: None,
             caching: &lease::Request::None,
             waiter: None,
         })

@@ -105,6 +105,12 @@ open_enum! {
         NOT_A_DIRECTORY = 0xC000_0103,
         /// Cancelled.
         CANCELLED = 0xC000_0120,
+        /// A READ/WRITE into a byte range another open locked.
+        FILE_LOCK_CONFLICT = 0xC000_0054,
+        /// A byte-range lock could not be granted.
+        LOCK_NOT_GRANTED = 0xC000_0055,
+        /// An unlock of a range that is not locked (also a blocking lock whose handle closed).
+        RANGE_NOT_LOCKED = 0xC000_007E,
         /// The file was closed.
         FILE_CLOSED = 0xC000_0128,
         /// The request needs a DFS driver (IOCTLs on non-DFS shares).

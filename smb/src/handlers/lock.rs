@@ -13,6 +13,7 @@
 //! [`LockManager::lock`]: shoal_vfs::lock::LockManager::lock
 
 use shoal_smb_proto::lock::{encode_lock_response, flags, LockElement, LockRequest};
+use shoal_smb_proto::misc::FileId;
 use shoal_smb_proto::negotiate::capabilities;
 use shoal_smb_proto::{Dialect, NtStatus};
 use shoal_vfs::lock::brl::ByteLock;
@@ -22,7 +23,7 @@ use shoal_vfs::VfsError;
 use super::tree_of;
 use crate::conn::state::{Conn, OpenKind};
 use crate::error::{fail, SmbError};
-use crate::req::{Reply, Req};
+use crate::req::{Park, Reply, Req};
 
 /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the last LockSequenceNumber that succeeded in
 /// each of the 64 buckets, and whether this open is checked at all.
@@ -140,11 +141,13 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                     exclusive: e.flags & flags::EXCLUSIVE != 0,
                 })
                 .collect();
-            match manager.lock(target.key, &locks, None) {
-                Err(VfsError::LockNotGranted) if blocking => {
-                    return park(conn, req, target.key, &locks);
+            if blocking {
+                if let Some(parked) = park(conn, req, id, target.key, &locks)? {
+                    return Ok(parked);
                 }
-                r => r,
+                Ok(())
+            } else {
+                manager.lock(target.key, &locks, None)
             }
         }
     };
@@ -215,28 +218,39 @@ fn unlock_each(
     Ok(())
 }
 
-/// A blocking lock (one element, no FAIL_IMMEDIATELY) whose range is locked by another open:
-/// 3.3.5.14.2 says the server waits until it can be granted (answering an interim
-/// STATUS_PENDING, cancellable by CANCEL, and cancelled by CLOSE, TREE_DISCONNECT and
-/// LOGOFF).
-///
-/// The connection cannot park requests yet; until it can, the lock fails at once as if
-/// FAIL_IMMEDIATELY had been set (a request that never completes would hang the client).
-/// This is the one place that changes when it can: call
-/// `LockManager::lock(key, locks, Some(Waiter { sink, token: async_id }))`; on
-/// `WouldBlock` answer the parked reply, on anything else answer that. The connection
-/// re-runs the whole request on `LockEvent::Wake`, so the flag checks and the replay check
-/// run again. What smbtorture smb2.lock expects of a parked lock: CANCEL answers CANCELLED
-/// (lock.c test_cancel); closing the waiting handle answers it RANGE_NOT_LOCKED; TREE_DISCONNECT
-/// and LOGOFF close the holder too, so the waiter is granted (test_cancel_tdis/_logoff expect
-/// SUCCESS); each of these must also `LockManager::cancel_wait` the waiter.
+/// A blocking lock (one element, no FAIL_IMMEDIATELY): 3.3.5.14.2 says the server waits until
+/// it can be granted. The lock manager takes the lock or parks the request in one call
+/// (`Waiter { sink, token: AsyncId }`); a parked request gets an interim STATUS_PENDING and is
+/// run again, whole (flag and replay checks included), when a range of the file is unlocked
+/// or an open of it closes. `None`: granted now. What smbtorture smb2.lock expects of a
+/// parked lock: CANCEL answers CANCELLED; closing the waiting handle answers it
+/// RANGE_NOT_LOCKED; TREE_DISCONNECT and LOGOFF close the holder's opens, which wakes and
+/// grants the waiter (the connection cancels the manager waiter whenever the request ends
+/// otherwise).
 fn park(
-    _conn: &mut Conn,
-    _req: &Req<'_>,
-    _key: FileKey,
-    _locks: &[ByteLock],
-) -> Result<Reply, SmbError> {
-    Err(SmbError::Vfs(VfsError::LockNotGranted))
+    conn: &mut Conn,
+    req: &Req<'_>,
+    handle: FileId,
+    key: FileKey,
+    locks: &[ByteLock],
+) -> Result<Option<Reply>, SmbError> {
+    let manager = conn.shared.config.locks.clone();
+    let Some(token) = conn.park_token(req) else {
+        // Too many requests wait on this connection: this one cannot.
+        manager.lock(key, locks, None)?;
+        return Ok(None);
+    };
+    match manager.lock(key, locks, Some(conn.waiter(token))) {
+        Ok(()) => Ok(None),
+        Err(VfsError::WouldBlock) => Ok(Some(Reply::parked(Park {
+            async_id: token,
+            key: Some(key),
+            handle: Some(handle),
+            deadline: None,
+            cleanup: NtStatus::RANGE_NOT_LOCKED,
+        }))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn lock_reply() -> Reply {

@@ -169,6 +169,17 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 return fail(NtStatus::DELETE_PENDING);
             }
             let (from_dir, from_name) = (from.parent, from.name);
+            if is_dir {
+                // A directory with an open file (or directory) below it cannot be renamed
+                // (Windows, Samba: ACCESS_DENIED; smbtorture smb2.rename rename_dir_openfile).
+                let here = match conn.opens.get(&id).map(|o| &o.kind) {
+                    Some(OpenKind::File { audit_name, .. }) => audit_name.to_lowercase(),
+                    _ => return fail(NtStatus::FILE_CLOSED),
+                };
+                if locks.open_below(&here) {
+                    return fail(NtStatus::ACCESS_DENIED);
+                }
+            }
             let locks2 = locks.clone();
             let root = disk.root.clone();
             let read_only = disk.read_only;
@@ -227,14 +238,15 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             })
             .await?;
             let new_name = parts.last().cloned().unwrap_or_default().into_bytes();
+            let new_audit = super::audit_name(conn, &share, &target);
             locks.relink(
                 lock.key,
                 Link {
                     parent: to_dir,
                     name: new_name,
                 },
+                Some(&new_audit.to_lowercase()),
             );
-            let new_audit = super::audit_name(conn, &share, &target);
             // Every open of this file on this connection now has the new path and audit name.
             for o in conn.opens.values_mut() {
                 if o.lock.is_some_and(|l| l.key == lock.key) {

@@ -100,6 +100,7 @@ fn open_as(
         is_dir: false,
         overwrite,
         link: None,
+        path: None,
         caching,
         waiter: Some(Waiter {
             sink: c.sink,
@@ -495,6 +496,7 @@ fn unanswered_breaks_expire_to_the_level_they_had_to_reach() {
         delete_on_close: false,
         is_dir: false,
         held: Held::Oplock(OplockLevel::Batch),
+        path: None,
     });
     let (ev, wait) = break_for_io(&mut file, FILE, IoKind::Read, None, now);
     assert!(wait);
@@ -544,6 +546,7 @@ fn directories_get_no_caching() {
                 is_dir: true,
                 overwrite: false,
                 link: None,
+                path: None,
                 caching: &req,
                 waiter: None,
             })
@@ -866,6 +869,7 @@ fn a_lease_key_names_one_file() {
         is_dir: false,
         overwrite: false,
         link: None,
+        path: None,
         caching: &a.lease(KEY1, R),
         waiter: None,
     });
@@ -881,6 +885,7 @@ fn a_lease_key_names_one_file() {
         is_dir: false,
         overwrite: false,
         link: None,
+        path: None,
         caching: &b.lease(KEY1, R),
         waiter: None,
     });

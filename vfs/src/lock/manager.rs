@@ -68,6 +68,9 @@ pub struct OpenRequest<'a> {
     pub overwrite: bool,
     /// Where the object is linked (for the unlink at the last close of a delete-pending file).
     pub link: Option<Link>,
+    /// Its path from the backing store's root, lowercase, `/`-separated
+    /// ([`OpenRecord::path`]).
+    pub path: Option<&'a str>,
     /// Oplock or lease asked for.
     pub caching: &'a lease::Request,
     /// Where to park when a break must be waited for; `None`: fail with
@@ -275,6 +278,7 @@ impl LockManager {
                 delete_on_close: req.delete_on_close,
                 is_dir: req.is_dir,
                 held,
+                path: req.path.map(Arc::from),
             });
             if req.link.is_some() {
                 file.link = req.link.clone();
@@ -377,13 +381,36 @@ impl LockManager {
         out
     }
 
-    /// The object was renamed: where its last close unlinks it.
-    pub fn relink(&self, key: FileKey, link: Link) {
+    /// The object was renamed: where its last close unlinks it, and (when given) its new
+    /// path for every open of it.
+    pub fn relink(&self, key: FileKey, link: Link, path: Option<&str>) {
+        let path: Option<Arc<str>> = path.map(Arc::from);
         self.store.with_file(key, &mut |file| {
             if !file.opens.is_empty() {
                 file.link = Some(link.clone());
             }
+            if let Some(p) = &path {
+                for o in &mut file.opens {
+                    o.path = Some(p.clone());
+                }
+            }
         });
+    }
+
+    /// True when some open names an object below the directory `dir` (a path as in
+    /// [`OpenRecord::path`]): Windows refuses to rename or delete a directory then. Scans
+    /// every record (rare: directory renames only).
+    pub fn open_below(&self, dir: &str) -> bool {
+        let dir = dir.trim_end_matches('/');
+        self.store.any(&mut |f| {
+            f.opens.iter().any(|o| {
+                o.path.as_deref().is_some_and(|p| {
+                    p.len() > dir.len() + 1
+                        && p.starts_with(dir)
+                        && p.as_bytes().get(dir.len()) == Some(&b'/')
+                })
+            })
+        })
     }
 
     /// Would an open with (`access`, `share`) pass the share-mode check against the opens

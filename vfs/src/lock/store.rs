@@ -32,6 +32,10 @@ pub struct OpenRecord {
     pub is_dir: bool,
     /// The oplock or lease this open holds.
     pub held: Held,
+    /// Where the open named the object (lowercase, `/`-separated, from the backing store's
+    /// root), when the protocol says: a directory rename refuses while an open lies below
+    /// (`LockManager::open_below`).
+    pub path: Option<std::sync::Arc<str>>,
 }
 
 /// Everything shared by the opens of one file.
@@ -73,6 +77,10 @@ pub trait LockStore: Send + Sync {
     /// e.g. the byte-range check on every READ and WRITE).
     fn peek(&self, key: FileKey, f: &mut dyn FnMut(&FileRecord));
 
+    /// True when `f` holds for some record (a scan of every record: for rare questions such
+    /// as "is any file below this directory open").
+    fn any(&self, f: &mut dyn FnMut(&FileRecord) -> bool) -> bool;
+
     /// How many files have records (admin views, tests).
     fn len(&self) -> usize;
 
@@ -112,6 +120,10 @@ impl LockStore for MemoryStore {
         if let Some(rec) = self.files.get(&key) {
             f(&rec);
         }
+    }
+
+    fn any(&self, f: &mut dyn FnMut(&FileRecord) -> bool) -> bool {
+        self.files.iter().any(|r| f(r.value()))
     }
 
     fn len(&self) -> usize {

@@ -47,6 +47,7 @@ fn req<'a>(
         is_dir: false,
         overwrite: false,
         link: Some(link("f")),
+        path: None,
         caching: none,
         waiter: None,
     }
@@ -118,6 +119,32 @@ fn delete_on_close_marks_the_open_until_it_closes() {
     assert!(out.last);
     assert_eq!(out.unlink, Some(link("f")));
     assert_eq!(m.file_count(), 0);
+}
+
+#[test]
+fn opens_below_a_directory_are_found_by_path() {
+    let m = LockManager::in_memory(LockConfig::default());
+    let s = m.register_sink(Arc::new(Collect::default()));
+    let none = Request::None;
+    let mut r = req(key(1), s, access::READ_DATA, share_access::ALL, &none);
+    r.path = Some("/share/dir/sub/f.txt");
+    let o = m.open(&r).unwrap();
+    assert!(m.open_below("/share/dir"));
+    assert!(m.open_below("/share/dir/sub/"));
+    assert!(
+        !m.open_below("/share/di"),
+        "a prefix of a name is not a parent"
+    );
+    assert!(
+        !m.open_below("/share/dir/sub/f.txt"),
+        "the object itself is not below it"
+    );
+    // A rename moves every open's path.
+    m.relink(key(1), link("g.txt"), Some("/share/other/g.txt"));
+    assert!(!m.open_below("/share/dir"));
+    assert!(m.open_below("/share/other"));
+    m.close(key(1), o.id);
+    assert!(!m.open_below("/share/other"));
 }
 
 #[test]
@@ -330,6 +357,9 @@ impl LockStore for MutexStore {
         if let Some(r) = self.0.lock().unwrap().get(&key) {
             f(r);
         }
+    }
+    fn any(&self, f: &mut dyn FnMut(&FileRecord) -> bool) -> bool {
+        self.0.lock().unwrap().values().any(|r| f(r))
     }
     fn len(&self) -> usize {
         self.0.lock().unwrap().len()

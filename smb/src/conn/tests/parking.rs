@@ -36,6 +36,7 @@ fn manager_open(locks: &LockManager) -> OpenId {
             is_dir: false,
             overwrite: false,
             link: None,
+            path: None,
             caching: &lease::Request::None,
             waiter: None,
         })
@@ -513,6 +514,7 @@ async fn an_oplock_break_event_becomes_an_oplock_break_notification() {
             granted: 0,
             path: "f".into(),
             lock: Some(OpenLock { key: KEY, id: open }),
+            lock_sequences: Default::default(),
         },
     );
     // Through the connection's sink, as the manager delivers it.

@@ -23,6 +23,10 @@ pub(crate) struct Admit {
     pub caching: lease::Request,
     /// Where to park if a break must be waited for (`None`: cannot park).
     pub waiter: Option<Waiter>,
+    /// The object's path from the backing store's root, lowercase (`OpenRecord::path`).
+    pub path: String,
+    /// The file the request was parked on, when it was.
+    pub parked_on: std::sync::Mutex<Option<FileKey>>,
 }
 
 impl Admit {
@@ -43,10 +47,20 @@ impl Admit {
             is_dir: a.kind == FileKind::Directory,
             overwrite,
             link,
+            path: Some(&self.path),
             caching: &self.caching,
             waiter: self.waiter,
         };
-        self.locks.open(&req).map_err(conflict)
+        let out = self.locks.open(&req);
+        if matches!(out, Err(VfsError::WouldBlock)) && self.waiter.is_some() {
+            *self.parked_on.lock().unwrap_or_else(|p| p.into_inner()) = Some(req.key);
+        }
+        out.map_err(conflict)
+    }
+
+    /// The file a [`VfsError::WouldBlock`] parked this request on.
+    pub fn parked_on(&self) -> Option<FileKey> {
+        *self.parked_on.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes an admitted open back (a later stage of the CREATE failed).

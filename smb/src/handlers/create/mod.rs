@@ -32,7 +32,7 @@ use shoal_vfs::{FileKind, VfsError};
 use super::{caller_for, dos, file_info, tree_of};
 use crate::conn::state::{Conn, Open, OpenKind, OpenLock, TreeShare};
 use crate::error::{fail, SmbError};
-use crate::req::{Reply, Req};
+use crate::req::{Park, Reply, Req};
 use crate::rpc::{Pipe, PipeKind, RpcContext, ShareEntry};
 use admit::Admit;
 use open::{Opened, Plan};
@@ -59,13 +59,18 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let parts: Vec<String> = super::mac_names::disk_components(&c.name, &disk)?;
     let alloc_size = check::allocation_size(&contexts)?;
     let caching = super::oplock::caching_request(conn, c.oplock_level, &contexts)?;
+    // Parked (an oplock/lease break must be acknowledged first) under this AsyncId; the
+    // connection runs the request again when the break ends or times out.
+    let token = conn.park_token(req);
     let admit = Arc::new(Admit {
         locks: conn.shared.config.locks.clone(),
         sink: conn.sink,
         share: c.share_access,
         delete_on_close: c.options & options::DELETE_ON_CLOSE != 0,
         caching,
-        waiter: None,
+        waiter: token.map(|t| conn.waiter(t)),
+        path: super::audit_name(conn, &share, &c.name).to_lowercase(),
+        parked_on: Default::default(),
     });
 
     let vfs = conn.shared.vfs.clone();
@@ -168,9 +173,21 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     .await;
     let opened = match opened {
         Err(SmbError::Vfs(VfsError::WouldBlock)) => {
-            // A break must be acknowledged first and this request could not be parked:
-            // refused as Samba refuses an open it cannot defer.
-            return fail(NtStatus::SHARING_VIOLATION);
+            return match (token, admit.parked_on()) {
+                (Some(async_id), Some(key)) => Ok(Reply::parked(Park {
+                    async_id,
+                    key: Some(key),
+                    handle: None,
+                    // The break times out then at the latest (the connection expires it).
+                    deadline: Some(
+                        std::time::Instant::now() + conn.shared.config.locks.config().break_timeout,
+                    ),
+                    cleanup: NtStatus::CANCELLED,
+                })),
+                // A break must be acknowledged first and this request could not be parked:
+                // refused as Samba refuses an open it cannot defer.
+                _ => fail(NtStatus::SHARING_VIOLATION),
+            };
         }
         other => other?,
     };
