@@ -13,7 +13,6 @@ use std::time::Duration;
 use common::{run, venv_python, Opts, Server};
 
 #[test]
-#[ignore = "needs CREATE parking: handlers/create/mod.rs passes waiter: None, so B gets SHARING_VIOLATION instead of waiting for the ack"]
 fn writer_waits_for_the_rwh_holder_to_flush_and_acknowledge() {
     let s = Server::start(Opts::standard());
     s.add_user("alice", "Pa55word!");

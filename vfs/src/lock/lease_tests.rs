@@ -1057,6 +1057,32 @@ fn oplocks_and_leases_together() {
 }
 
 #[test]
+fn a_byte_range_lock_breaks_level2_oplocks_and_read_leases() {
+    use crate::lock::brl::ByteLock;
+    // smbtorture smb2.oplock.brl1: the locker's own level II goes too.
+    let m = manager();
+    let a = Client::new(&m, GUID_A);
+    let b = Client::new(&m, GUID_B);
+    let ga = open(&m, &a, &oplock(OplockLevel::Level2)).unwrap();
+    let gb = open(&m, &b, &b.lease(KEY2, RH)).unwrap();
+    m.lock(
+        FILE,
+        &[ByteLock {
+            open: ga.id,
+            start: 0,
+            len: 1,
+            exclusive: true,
+        }],
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.breaks(), vec![obreak(ga.id, OplockLevel::None)]);
+    // b's lease got R only beside a's oplock.
+    assert_eq!(lease_state_of(&gb), R);
+    assert_eq!(b.breaks(), vec![lbreak(&b, KEY2, R, 0, false)]);
+}
+
+#[test]
 fn byte_range_locks_take_read_caching() {
     use crate::lock::brl::ByteLock;
     let m = manager();

@@ -451,8 +451,24 @@ impl LockManager {
         waiter: Option<Waiter>,
     ) -> Result<(), VfsError> {
         let mut out = Ok(());
+        let mut events = Vec::new();
         self.store.with_file(key, &mut |file| {
             let mark = file.locks.len();
+            // A byte-range lock ends read caching, the locker's level II oplock included
+            // (smbtorture smb2.oplock.brl1 "a self BRL acquisition should break to none",
+            // smb2.lease.lock1); nobody waits for it.
+            if let Some(first) = locks.first() {
+                if lease::caching(file) {
+                    events = lease::break_for_io(
+                        file,
+                        key,
+                        IoKind::Write,
+                        Some(first.open),
+                        Instant::now(),
+                    )
+                    .0;
+                }
+            }
             for l in locks {
                 if !file.opens.iter().any(|o| o.id == l.open) {
                     out = Err(VfsError::Stale);
@@ -469,6 +485,7 @@ impl LockManager {
                 }
             }
         });
+        self.deliver(events);
         out
     }
 
