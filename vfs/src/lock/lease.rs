@@ -293,11 +293,14 @@ fn break_holders(
                 wait |= breaking && (c.wait_for_any_break || l.state & c.delay_mask != 0);
                 continue;
             };
+            let in_flight = l.breaking_to;
             start_lease_break(l, key, t, now, events);
-            // A break absorbed into one in progress is waited for like a new one: only when
-            // the holder loses what the access conflicts with (smbtorture
-            // smb2.lease.breaking4: an overwrite beside a breaking RH lease goes ahead).
-            wait |= l.breaking_to.is_some() && l.state & c.delay_mask != 0;
+            // Waited for when the holder loses what the access conflicts with, or when the
+            // break in flight does not go far enough and another must follow its ack
+            // (smbtorture smb2.lease.breaking3); an overwrite beside an RH lease already
+            // breaking to none goes ahead (breaking4).
+            wait |= l.breaking_to.is_some()
+                && (l.state & c.delay_mask != 0 || in_flight.is_some_and(|b| b & !t != 0));
         }
     }
     let sinks: Vec<(OpenId, SinkId, OplockLevel)> = file
@@ -776,8 +779,9 @@ pub fn ack_lease(
     })
 }
 
-/// Completes breaks sent more than `timeout` ago as if acknowledged to the lowest state
-/// they had to reach; true when any was.
+/// Ends breaks sent more than `timeout` ago without an acknowledgment: the oplock or lease
+/// goes to none (MS-SMB2 3.3.6.4 oplock, 3.3.6.5 lease break acknowledgment timer;
+/// smbtorture smb2.lease.timeout sees the lease at "" afterwards). True when any did.
 pub fn expire(file: &mut FileRecord, now: Instant, timeout: Duration) -> bool {
     let (old, live): (Vec<_>, Vec<_>) = std::mem::take(&mut file.leases.oplock_breaks)
         .into_iter()
@@ -785,12 +789,13 @@ pub fn expire(file: &mut FileRecord, now: Instant, timeout: Duration) -> bool {
     file.leases.oplock_breaks = live;
     let mut any = !old.is_empty();
     for b in old {
-        set_oplock(file, b.open, b.required);
+        set_oplock(file, b.open, OplockLevel::None);
     }
     for l in &mut file.leases.leases {
         if let (Some(_), Some(t)) = (l.breaking_to, l.break_started) {
             if now.duration_since(t) >= timeout {
-                l.state = l.required;
+                l.state = 0;
+                l.required = 0;
                 l.breaking_to = None;
                 l.break_started = None;
                 any = true;

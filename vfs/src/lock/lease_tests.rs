@@ -484,7 +484,7 @@ fn a_conflict_during_an_oplock_break_is_finished_after_the_ack() {
 }
 
 #[test]
-fn unanswered_breaks_expire_to_the_level_they_had_to_reach() {
+fn unanswered_breaks_expire_to_none() {
     let mut file = FileRecord::default();
     let now = Instant::now();
     let id = OpenId { node: 0, seq: 1 };
@@ -504,8 +504,8 @@ fn unanswered_breaks_expire_to_the_level_they_had_to_reach() {
     let timeout = Duration::from_secs(35);
     assert!(!expire(&mut file, now + Duration::from_secs(34), timeout));
     assert!(expire(&mut file, now + timeout, timeout));
-    assert_eq!(file.opens[0].held, Held::Oplock(OplockLevel::Level2));
-    // Reads no longer wait; a lease break times out the same way.
+    assert_eq!(file.opens[0].held, Held::None);
+    // Reads no longer wait or break anything.
     let (ev, wait) = break_for_io(&mut file, FILE, IoKind::Read, None, now);
     assert!(ev.is_empty() && !wait);
 }
@@ -523,12 +523,15 @@ fn a_waiting_open_proceeds_after_the_break_timeout() {
         open(&m, &b, &Request::None).unwrap_err().nt_status(),
         VfsError::WouldBlock.nt_status()
     );
-    // The retry finds the break expired: a is at RH as if it had acknowledged.
+    // The retry finds the break expired: a's lease is at none (smb2.lease.timeout), and a
+    // late acknowledgment has no break to answer.
     open(&m, &b, &Request::None).unwrap();
     assert_eq!(
         code(m.ack_lease(GUID_A, KEY1, RH)),
         Err(VfsError::BreakNotInProgress.nt_status())
     );
+    let g = open(&m, &a, &a.lease(KEY1, 0)).unwrap();
+    assert_eq!(lease_state_of(&g), 0);
 }
 
 #[test]
