@@ -367,14 +367,30 @@ fn start_lease_break(
     now: Instant,
     events: &mut Vec<(SinkId, LockEvent)>,
 ) {
+    start_lease_break_with(l, file, to, now, events, true);
+}
+
+/// [`start_lease_break`]; `new_epoch` false keeps the epoch: the further breaks an
+/// acknowledgment starts carry the epoch of the break that began the chain (smbtorture
+/// smb2.lease.v2_breaking3: RWH->RH, RH->R and R->none all with the same NewEpoch).
+fn start_lease_break_with(
+    l: &mut Lease,
+    file: FileKey,
+    to: u32,
+    now: Instant,
+    events: &mut Vec<(SinkId, LockEvent)>,
+    new_epoch: bool,
+) {
     if l.breaking_to.is_some() {
         l.required &= to;
         return;
     }
     let from = l.state;
-    l.epoch = l.epoch.wrapping_add(1);
     // MS-SMB2 3.3.4.7: a lease that only caches reads is broken without acknowledgment.
     let ack_required = from & (W | H) != 0;
+    if new_epoch {
+        l.epoch = l.epoch.wrapping_add(1);
+    }
     if ack_required {
         l.breaking_to = Some(to);
         l.required = to;
@@ -769,7 +785,7 @@ pub fn ack_lease(
             l.required
         };
         let required = l.required;
-        start_lease_break(l, key, next, now, &mut events);
+        start_lease_break_with(l, key, next, now, &mut events, false);
         l.required = required & next;
     }
     Ok(LeaseAck {
