@@ -18,9 +18,10 @@ use shoal_vfs::{FileKind, SetAttr, SetTime, Timespec, VfsError};
 use super::dos::{self, DosInfo};
 use super::{caller_for, tree_of};
 use crate::blocking::blocking;
-use crate::conn::state::{Conn, OpenKind, TreeShare};
+use crate::conn::state::{Conn, OpenKind, OpenLock, TreeShare};
 use crate::error::{fail, SmbError};
-use crate::req::{Reply, Req};
+use crate::req::{Park, Reply, Req};
+use shoal_vfs::lock::lease::IoKind;
 use shoal_vfs::lock::{FileKey, Link};
 
 const WRITE_DATA: u32 = 0x0000_0002;
@@ -180,6 +181,11 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                     return fail(NtStatus::ACCESS_DENIED);
                 }
             }
+            // Others' handle caching goes before the name changes (MS-SMB2 3.3.4.7; smbtorture
+            // smb2.lease rename_wait): wait for their acknowledgment.
+            if let Some(parked) = break_first(conn, req, id, lock, IoKind::Namespace)? {
+                return Ok(parked);
+            }
             let locks2 = locks.clone();
             let root = disk.root.clone();
             let read_only = disk.read_only;
@@ -274,6 +280,9 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 if !linked {
                     return fail(NtStatus::CANNOT_DELETE);
                 }
+                if let Some(parked) = break_first(conn, req, id, lock, IoKind::Namespace)? {
+                    return Ok(parked);
+                }
                 let h = handle.clone();
                 blocking(move || {
                     let a = vfs.getattr(&caller, &h)?;
@@ -300,6 +309,10 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             let v = decode_u64(s.buffer)?;
             if is_dir {
                 return fail(NtStatus::INVALID_PARAMETER);
+            }
+            // A size change breaks others' caching to none (smbtorture smb2.oplock batch11/12).
+            if let Some(parked) = break_first(conn, req, id, lock, IoKind::Write)? {
+                return Ok(parked);
             }
             let eof = s.class == set_class::END_OF_FILE;
             blocking(move || {
@@ -358,4 +371,33 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let mut body = Vec::new();
     encode_set_info_response(&mut body);
     Ok(Reply::ok(body))
+}
+
+/// Breaks other opens' oplocks and leases before this open changes the file (`kind`), parking
+/// the request (`Some` reply: interim STATUS_PENDING) while a holder must acknowledge; the
+/// connection runs it again when the break ends or times out.
+fn break_first(
+    conn: &mut Conn,
+    req: &Req<'_>,
+    id: shoal_smb_proto::misc::FileId,
+    lock: OpenLock,
+    kind: IoKind,
+) -> Result<Option<Reply>, SmbError> {
+    let locks = conn.shared.config.locks.clone();
+    let token = conn.park_token(req);
+    match locks.break_caching(lock.key, kind, Some(lock.id), token.map(|t| conn.waiter(t))) {
+        Ok(()) => Ok(None),
+        Err(VfsError::WouldBlock) => match token {
+            Some(async_id) => Ok(Some(Reply::parked(Park {
+                async_id,
+                key: Some(lock.key),
+                handle: Some(id),
+                deadline: Some(std::time::Instant::now() + locks.config().break_timeout),
+                cleanup: NtStatus::CANCELLED,
+            }))),
+            // Too many requests wait on this connection already.
+            None => fail(NtStatus::SHARING_VIOLATION),
+        },
+        Err(e) => Err(SmbError::Client(NtStatus(e.nt_status()))),
+    }
 }
