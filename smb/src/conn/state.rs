@@ -41,7 +41,12 @@ pub(crate) struct AuthExchange {
 
 /// Keys and identity of an authenticated session.
 pub(crate) struct Established {
+    /// Whom requests act for now: the owner, or anonymous after an anonymous
+    /// re-authentication (`session_setup::reauth_allowed`).
     pub identity: Identity,
+    /// Whose authentication made the session (and derived its keys): a re-authentication
+    /// may name only this account again, or anonymous.
+    pub owner: Identity,
     /// `None` for guest/anonymous sessions, which cannot sign.
     pub keys: Option<SessionKeys>,
     pub signer: Option<Signer>,

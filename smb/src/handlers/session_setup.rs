@@ -34,22 +34,40 @@ fn names(conn: &Conn) -> ServerNames {
     }
 }
 
-/// Fails the exchange: a session that never became valid is removed.
+/// Fails the exchange and removes the session, a valid one too: MS-SMB2 3.3.5.5.3 removes the
+/// session when authentication fails, re-authentication included (smbtorture
+/// smb2.session.reauth6: after a re-authentication with a wrong password the session is
+/// gone). The reply to a valid session's request is still signed with its key.
 fn failed(conn: &mut Conn, sid: u64, status: NtStatus) -> Result<Reply, SmbError> {
+    let signer = conn
+        .sessions
+        .get(&sid)
+        .and_then(|s| s.established.as_ref())
+        .and_then(|e| e.signer);
+    conn.remove_session(sid);
+    Ok(Reply {
+        status,
+        session_id: Some(sid),
+        signer,
+        unsigned: signer.is_none(),
+        ..Reply::default()
+    })
+}
+
+/// Refuses a re-authentication for a reason that is not a failed authentication (another
+/// user's credentials, an audit event that cannot be made durable): the session stays as it
+/// was, and the reply is signed with its key like any other reply of the session.
+fn refused(conn: &mut Conn, sid: u64, status: NtStatus) -> Result<Reply, SmbError> {
     let valid = conn.sessions.get(&sid).is_some_and(Session::is_valid);
-    if valid {
-        // A failed re-authentication leaves the session as it was; the reply is signed with
-        // its key like any other reply of the session.
-        if let Some(s) = conn.sessions.get_mut(&sid) {
-            s.auth = None;
-        }
-    } else {
-        conn.remove_session(sid);
+    if !valid {
+        return failed(conn, sid, status);
+    }
+    if let Some(s) = conn.sessions.get_mut(&sid) {
+        s.auth = None;
     }
     Ok(Reply {
         status,
         session_id: Some(sid),
-        unsigned: !valid,
         ..Reply::default()
     })
 }
@@ -233,11 +251,18 @@ async fn authenticate(
         user: user.to_string(),
         uid: 65534,
         gid: 65534,
-        sid: "S-1-5-7".to_string(),
+        sid: ANONYMOUS_SID.to_string(),
         guest: true,
     };
     if auth.is_anonymous() {
-        if !allow_guest {
+        // An authenticated session may drop to anonymous (`reauth_allowed`) even where
+        // anonymous logons are refused: it gains nothing its owner does not already have.
+        let keyed_reauth = conn
+            .sessions
+            .get(&sid)
+            .and_then(|s| s.established.as_ref())
+            .is_some_and(|e| e.keys.is_some());
+        if !allow_guest && !keyed_reauth {
             tracing::info!("anonymous logon refused");
             return failed(conn, sid, NtStatus::LOGON_FAILURE);
         }
@@ -357,15 +382,16 @@ async fn establish(
     let Some(session) = conn.sessions.get(&sid) else {
         return fail(NtStatus::USER_SESSION_DELETED);
     };
-    let old_identity = session.established.as_ref().map(|e| e.identity.clone());
-    let reauth = old_identity.is_some();
-    if let Some(old) = &old_identity {
+    let old_owner = session.established.as_ref().map(|e| e.owner.clone());
+    let reauth = old_owner.is_some();
+    if let Some(old) = &old_owner {
         // Re-authentication may renew the session's credentials, never change whose they are:
         // MS-SMB2 3.3.5.5.3 keeps Session.SessionKey and the keys derived from it, so another
         // user would act under the first user's keys and audit identity. Windows answers a
         // different user with STATUS_ACCESS_DENIED (the status ksmbd adopted for the same
         // case, smbtorture smb2.session.bind_different_user) and the session stays as it was.
-        if !same_user(old, &identity) {
+        // Dropping to anonymous, and coming back as the owner, is allowed (`reauth_allowed`).
+        if !reauth_allowed(old, &identity) {
             tracing::warn!(
                 session_user = %old.user,
                 claimed = %identity.user,
@@ -380,7 +406,7 @@ async fn establish(
                 NtStatus::ACCESS_DENIED,
             )
             .await?;
-            return failed(conn, sid, NtStatus::ACCESS_DENIED);
+            return refused(conn, sid, NtStatus::ACCESS_DENIED);
         }
     }
     if encryption_required && session_key.is_none() && !reauth {
@@ -400,12 +426,15 @@ async fn establish(
     )
     .await
     {
-        return failed(conn, sid, e.status());
+        return refused(conn, sid, e.status());
     }
     let Some(session) = conn.sessions.get_mut(&sid) else {
         return fail(NtStatus::USER_SESSION_DELETED);
     };
     let old = session.established.take();
+    let owner = old
+        .as_ref()
+        .map_or_else(|| identity.clone(), |e| e.owner.clone());
     let (keys, signer, crypt, encrypt_data) = match (old, session_key) {
         // MS-SMB2 3.3.5.5.3: re-authentication keeps the session's keys.
         (Some(e), _) if e.keys.is_some() => (e.keys, e.signer, e.crypt, e.encrypt_data),
@@ -426,6 +455,13 @@ async fn establish(
         }
         _ => (None, None, None, false),
     };
+    // The flags describe the session: one re-authenticated as anonymous keeps its owner's
+    // keys and signing, so it is not reported as a null session.
+    let session_flags = if keys.is_some() {
+        session_flags & !(SESSION_FLAG_IS_NULL | SESSION_FLAG_IS_GUEST)
+    } else {
+        session_flags
+    };
     let session_flags = if encrypt_data {
         session_flags | SESSION_FLAG_ENCRYPT_DATA
     } else {
@@ -433,15 +469,16 @@ async fn establish(
     };
     let signing_required = signer.is_some()
         && (signing_policy_required || u16::from(client_security_mode) & SIGNING_REQUIRED != 0);
-    if !identity.guest {
+    if !owner.guest {
         conn.shared
-            .register(sid, &identity.user, conn.expire_tx.clone());
+            .register(sid, &owner.user, conn.expire_tx.clone());
     }
     let Some(session) = conn.sessions.get_mut(&sid) else {
         return fail(NtStatus::USER_SESSION_DELETED);
     };
     session.established = Some(Established {
         identity,
+        owner,
         keys,
         signer,
         signing_required,
@@ -477,6 +514,24 @@ async fn establish(
         ..Reply::default()
     })
 }
+
+/// Whether a re-authentication of a session made by `owner` may leave it acting for `new`:
+/// the owner again, or anonymous (smbtorture smb2.session.reauth2-6 drop an authenticated
+/// session to anonymous and come back; Samba allows both). Dropping to anonymous only
+/// narrows what the session may do (the session keeps its owner's keys, so nobody without
+/// them gains anything); any other account is refused, and so is the way back to the owner
+/// from anonymous without the owner's credentials.
+fn reauth_allowed(owner: &Identity, new: &Identity) -> bool {
+    same_user(owner, new) || is_anonymous(new)
+}
+
+/// The identity of an anonymous (null) logon.
+fn is_anonymous(id: &Identity) -> bool {
+    id.guest && id.user.is_empty() && id.sid == ANONYMOUS_SID
+}
+
+/// The SID of an anonymous logon (S-1-5-7, ANONYMOUS LOGON).
+const ANONYMOUS_SID: &str = "S-1-5-7";
 
 /// Whether a re-authentication names the session's user: same account (name compared as the
 /// user database compares it, without case), uid and SID; guest and anonymous only as themselves.
@@ -545,4 +600,48 @@ async fn audit_logon_failure(conn: &Conn, user: &str) {
         NtStatus::LOGON_FAILURE,
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(user: &str, uid: u32, sid: &str, guest: bool) -> Identity {
+        Identity {
+            user: user.to_string(),
+            uid,
+            gid: uid,
+            sid: sid.to_string(),
+            guest,
+        }
+    }
+
+    #[test]
+    fn reauthentication_keeps_the_owner_or_drops_to_anonymous() {
+        let alice = id("alice", 1000, "S-1-22-1-1000", false);
+        let bob = id("bob", 1001, "S-1-22-1-1001", false);
+        let anonymous = id("", 65534, ANONYMOUS_SID, true);
+        let guest = id("mallory", 65534, ANONYMOUS_SID, true);
+        assert!(reauth_allowed(&alice, &alice));
+        assert!(reauth_allowed(
+            &alice,
+            &id("ALICE", 1000, "S-1-22-1-1000", false)
+        ));
+        assert!(reauth_allowed(&alice, &anonymous));
+        assert!(!reauth_allowed(&alice, &bob));
+        // A guest logon under some other name is not anonymous.
+        assert!(!reauth_allowed(&alice, &guest));
+        // Same name, another account (uid or SID differ).
+        assert!(!reauth_allowed(
+            &alice,
+            &id("alice", 1001, "S-1-22-1-1000", false)
+        ));
+        assert!(!reauth_allowed(
+            &alice,
+            &id("alice", 1000, "S-1-22-1-1001", false)
+        ));
+        // A session made anonymous stays anonymous, or comes back to anonymous only.
+        assert!(reauth_allowed(&anonymous, &anonymous));
+        assert!(!reauth_allowed(&anonymous, &alice));
+    }
 }
