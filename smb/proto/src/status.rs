@@ -97,6 +97,9 @@ open_enum! {
         BAD_NETWORK_NAME = 0xC000_00CC,
         /// The server refuses more requests or connections.
         REQUEST_NOT_ACCEPTED = 0xC000_00D0,
+        /// A session binding whose connection signs with another algorithm than the session
+        /// (MS-SMB2 3.3.5.5; Windows and Samba).
+        REQUEST_OUT_OF_SEQUENCE = 0xC000_042A,
         /// Internal server error.
         INTERNAL_ERROR = 0xC000_00E5,
         /// Directory not empty.

@@ -48,16 +48,41 @@ pub(crate) struct Shared {
     pub vfs: Arc<dyn Vfs>,
     pub server_guid: [u8; 16],
     pub rng: ring::rand::SystemRandom,
-    /// Established sessions of every connection: user name and how to tell the owning
-    /// connection to drop the session (a reconnecting client names it as PreviousSessionId).
-    pub registry:
-        std::sync::Mutex<std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>>,
+    /// Established sessions of every connection (MS-SMB2 GlobalSessionTable): who owns each,
+    /// how to tell the owning connection to drop it (a reconnecting client names it as
+    /// PreviousSessionId), and what a binding request from another connection is checked
+    /// against.
+    pub registry: std::sync::Mutex<std::collections::HashMap<u64, Registered>>,
     /// The address the listener is bound to (FSCTL_QUERY_NETWORK_INTERFACE_INFO reports it).
     pub listen_addr: Option<std::net::SocketAddr>,
     /// Tests only: answers this command in place of its handler (a request that parks on
     /// the lock manager, before LOCK and an async CREATE exist).
     #[cfg(test)]
     pub test_handler: Option<(shoal_smb_proto::Command, TestHandler)>,
+}
+
+/// One established session in [`Shared::registry`].
+pub(crate) struct Registered {
+    /// The account whose authentication made the session.
+    pub user: String,
+    /// Where the owning connection takes "drop this session".
+    pub expire_tx: tokio::sync::mpsc::Sender<u64>,
+    /// What binding to it from another connection is checked against.
+    pub bind: BindTarget,
+}
+
+/// The parts of a session that a binding request (MS-SMB2 3.3.5.5) is checked against.
+#[derive(Clone, Copy)]
+pub(crate) struct BindTarget {
+    /// Session.Connection.Dialect.
+    pub dialect: shoal_smb_proto::Dialect,
+    /// Session.SigningKey with the algorithm of the session's connection: a binding request
+    /// is verified with it (3.3.5.2.4), and the refusal signed with it.
+    pub signer: Option<crate::signing::Signer>,
+    /// The cipher of the session's connection.
+    pub cipher: Option<shoal_smb_proto::crypto::encryption::Cipher>,
+    /// The session acts for anonymous (after an anonymous re-authentication).
+    pub anonymous: bool,
 }
 
 /// A stand-in handler for tests.
@@ -84,23 +109,36 @@ impl Shared {
         }
     }
 
-    fn registry(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<u64, (String, tokio::sync::mpsc::Sender<u64>)>,
-    > {
+    fn registry(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Registered>> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records an established session.
-    pub fn register(&self, session_id: u64, user: &str, tx: tokio::sync::mpsc::Sender<u64>) {
-        self.registry().insert(session_id, (user.to_string(), tx));
+    /// Records an established session (again after a re-authentication).
+    pub fn register(
+        &self,
+        session_id: u64,
+        user: &str,
+        tx: tokio::sync::mpsc::Sender<u64>,
+        bind: BindTarget,
+    ) {
+        self.registry().insert(
+            session_id,
+            Registered {
+                user: user.to_string(),
+                expire_tx: tx,
+                bind,
+            },
+        );
     }
 
     /// Forgets a session.
     pub fn unregister(&self, session_id: u64) {
         self.registry().remove(&session_id);
+    }
+
+    /// What a binding request for `session_id` is checked against, if that session exists.
+    pub fn bind_target(&self, session_id: u64) -> Option<BindTarget> {
+        self.registry().get(&session_id).map(|r| r.bind)
     }
 
     /// MS-SMB2 3.3.5.5.3: a client re-establishing a session after a reconnect names the old
@@ -110,11 +148,11 @@ impl Shared {
         let mut reg = self.registry();
         let same_user = reg
             .get(&previous)
-            .is_some_and(|(u, _)| u.eq_ignore_ascii_case(user));
+            .is_some_and(|r| r.user.eq_ignore_ascii_case(user));
         if same_user {
-            if let Some((_, tx)) = reg.remove(&previous) {
+            if let Some(r) = reg.remove(&previous) {
                 // Full queue: the old connection is busy or stuck; it keeps the session.
-                let _ = tx.try_send(previous);
+                let _ = r.expire_tx.try_send(previous);
             }
         }
     }

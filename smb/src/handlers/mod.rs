@@ -16,6 +16,7 @@ pub(crate) mod query_directory;
 pub(crate) mod query_info;
 pub(crate) mod rw;
 pub(crate) mod security;
+pub(crate) mod session_bind;
 pub(crate) mod session_setup;
 pub(crate) mod set_info;
 pub(crate) mod tree;

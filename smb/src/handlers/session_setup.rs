@@ -15,8 +15,8 @@ use shoal_smb_proto::{Dialect, NtStatus};
 use crate::blocking::blocking;
 use crate::config::{EncryptionPolicy, SigningPolicy};
 use crate::conn::encryption::SessionCrypt;
-use crate::conn::filetime_now;
 use crate::conn::state::{AuthExchange, Conn, Established, Identity, Session};
+use crate::conn::{filetime_now, BindTarget};
 use crate::error::{fail, SmbError};
 use crate::req::{Reply, Req};
 use crate::signing::{self, Signer};
@@ -96,8 +96,9 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         }
     }
     if ss.flags & SESSION_FLAG_BINDING != 0 {
-        // No multichannel: binding another connection to a session is refused.
-        return fail(NtStatus::REQUEST_NOT_ACCEPTED);
+        // No multichannel: binding a connection to a session is refused, with the status
+        // that names why (`session_bind`).
+        return Ok(super::session_bind::refuse(conn, req, dialect));
     }
     let sid = if req.session_id == 0 {
         if conn.sessions.len() >= conn.shared.config.max_sessions {
@@ -470,8 +471,14 @@ async fn establish(
     let signing_required = signer.is_some()
         && (signing_policy_required || u16::from(client_security_mode) & SIGNING_REQUIRED != 0);
     if !owner.guest {
+        let bind = BindTarget {
+            dialect,
+            signer,
+            cipher,
+            anonymous: is_anonymous(&identity),
+        };
         conn.shared
-            .register(sid, &owner.user, conn.expire_tx.clone());
+            .register(sid, &owner.user, conn.expire_tx.clone(), bind);
     }
     let Some(session) = conn.sessions.get_mut(&sid) else {
         return fail(NtStatus::USER_SESSION_DELETED);
