@@ -149,8 +149,8 @@ mod tests {
     #[test]
     fn two_x_connections_and_sessions() {
         // smb202, smb210: a 2.x session, a 2.x connection.
-        let t = target(Dialect::SMB2_1_0, H, None);
-        let c = channel(Dialect::SMB2_1_0, H, None);
+        let t = target(Dialect::SMB2_1, H, None);
+        let c = channel(Dialect::SMB2_1, H, None);
         assert_eq!(refusal(&t, &c), NtStatus::REQUEST_NOT_ACCEPTED);
         // smb2to3: a 2.1 session, a 3.1.1 connection signing with CMAC.
         assert_eq!(
@@ -160,7 +160,7 @@ mod tests {
         // smb3to2: a 3.1.1 CMAC session, a 2.1 connection.
         let t = target(D311, C, None);
         assert_eq!(
-            refusal(&t, &channel(Dialect::SMB2_1_0, H, None)),
+            refusal(&t, &channel(Dialect::SMB2_1, H, None)),
             NtStatus::REQUEST_NOT_ACCEPTED
         );
     }
@@ -188,8 +188,8 @@ mod tests {
         for (d, alg) in [
             (D311, C),
             (D311, H),
-            (Dialect::SMB3_0_0, C),
-            (Dialect::SMB2_1_0, H),
+            (Dialect::SMB3_0, C),
+            (Dialect::SMB2_1, H),
         ] {
             assert_eq!(
                 refusal(&t, &channel(d, alg, None)),
@@ -200,8 +200,8 @@ mod tests {
         for (d, alg) in [
             (D311, H),
             (D311, C),
-            (Dialect::SMB3_0_0, C),
-            (Dialect::SMB2_1_0, H),
+            (Dialect::SMB3_0, C),
+            (Dialect::SMB2_1, H),
         ] {
             assert_eq!(
                 refusal(&target(d, alg, None), &channel(D311, G, None)),
