@@ -119,6 +119,12 @@ async fn logon_with(
     password: &str,
     caps: u32,
 ) -> Result<([u8; 16], [u8; 16]), NtStatus> {
+    negotiate(c, caps).await;
+    authenticate(c, user, password).await
+}
+
+/// Negotiates 3.0.2 with the client's capabilities `caps`.
+async fn negotiate(c: &mut Client, caps: u32) {
     let mut neg = c.header(Command::NEGOTIATE);
     neg.extend_from_slice(&36u16.to_le_bytes());
     neg.extend_from_slice(&1u16.to_le_bytes());
@@ -131,7 +137,15 @@ async fn logon_with(
     let (h, r) = c.call(&neg).await;
     assert_eq!(h.status, NtStatus::SUCCESS);
     assert_eq!(u16::from_le_bytes([r[68], r[69]]), 0x0302);
+}
 
+/// Authenticates `user`/`password` on a negotiated connection; returns the signing and
+/// session keys on success or the failing status.
+async fn authenticate(
+    c: &mut Client,
+    user: &str,
+    password: &str,
+) -> Result<([u8; 16], [u8; 16]), NtStatus> {
     let mut t1 = b"NTLMSSP\0\x01\0\0\0".to_vec();
     t1.extend_from_slice(&NEG_FLAGS.to_le_bytes());
     t1.extend_from_slice(&[0; 16]);
@@ -213,6 +227,36 @@ async fn start_shared(
     max_reads_in_flight: usize,
     adjust: impl FnOnce(&mut Shared),
 ) -> (Client, tokio::task::JoinHandle<()>, std::path::PathBuf) {
+    let (shared, dir) = shared_for(wrap, max_reads_in_flight, adjust);
+    let (client, task) = connect(shared);
+    (client, task, dir)
+}
+
+/// A new connection to a server sharing `shared`.
+fn connect(shared: Arc<Shared>) -> (Client, tokio::task::JoinHandle<()>) {
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let _keep = _tx;
+        super::run(b, "127.0.0.1:1".parse().unwrap(), shared, rx).await;
+    });
+    (
+        Client {
+            io: a,
+            next_id: 0,
+            session_id: 0,
+            tree_id: 0,
+        },
+        task,
+    )
+}
+
+/// What the connections of a test server share, with user alice/s3cret and share `data`.
+fn shared_for(
+    wrap: impl FnOnce(Arc<dyn shoal_vfs::Vfs>) -> Arc<dyn shoal_vfs::Vfs>,
+    max_reads_in_flight: usize,
+    adjust: impl FnOnce(&mut Shared),
+) -> (Arc<Shared>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "shoal-smb-conn-{}-{}",
         std::process::id(),
@@ -239,25 +283,10 @@ async fn start_shared(
     };
     let mut shared = Shared::new(config, Arc::new(users), vfs);
     adjust(&mut shared);
-    let shared = Arc::new(shared);
-    let (a, b) = tokio::io::duplex(1 << 20);
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
-        let _keep = _tx;
-        super::run(b, "127.0.0.1:1".parse().unwrap(), shared, rx).await;
-    });
-    (
-        Client {
-            io: a,
-            next_id: 0,
-            session_id: 0,
-            tree_id: 0,
-        },
-        task,
-        dir,
-    )
+    (Arc::new(shared), dir)
 }
 
+mod binding;
 mod parking;
 
 fn rand_suffix() -> u64 {
