@@ -128,6 +128,17 @@ impl Shared {
     }
 }
 
+/// Hands the frames queued beside replies (break notifications, final responses of parked
+/// requests) to the writer; false when the writer is gone.
+async fn send_extra(conn: &mut Conn, out_tx: &mpsc::Sender<inflight::Outbound>) -> bool {
+    let frames = std::mem::take(&mut conn.extra_frames);
+    frames.is_empty()
+        || out_tx
+            .send(inflight::Outbound::Frames(frames, None))
+            .await
+            .is_ok()
+}
+
 /// Current time as a FILETIME.
 pub(crate) fn filetime_now() -> u64 {
     let d = std::time::SystemTime::now()
@@ -225,13 +236,7 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 tracing::warn!(why, "closing connection after a parked request failed");
                 break 'frames;
             }
-            let frames = std::mem::take(&mut conn.extra_frames);
-            if !frames.is_empty()
-                && out_tx
-                    .send(inflight::Outbound::Frames(frames, None))
-                    .await
-                    .is_err()
-            {
+            if !send_extra(&mut conn, &out_tx).await {
                 break 'frames;
             }
         };
@@ -275,13 +280,7 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                     tracing::warn!(why, "closing connection after protocol violation");
                     break;
                 }
-                let frames = std::mem::take(&mut conn.extra_frames);
-                if !frames.is_empty()
-                    && out_tx
-                        .send(inflight::Outbound::Frames(frames, None))
-                        .await
-                        .is_err()
-                {
+                if !send_extra(&mut conn, &out_tx).await {
                     break;
                 }
                 if let Some(read) = handled.deferred {
