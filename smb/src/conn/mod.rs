@@ -177,7 +177,8 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
     let wr = framing::SendTimeout::new(wr, shared.config.send_timeout);
     let started = Instant::now();
     let (expire_tx, mut expire_rx) = tokio::sync::mpsc::channel(32);
-    let (sink, mut lock_events) = events::register(&shared.config.locks);
+    let (sink, mut lock_events) =
+        events::register(&shared.config.locks, shared.config.max_pending_breaks);
     let mut conn = Conn::new(shared.clone(), peer, expire_tx, sink);
     let (out_tx, out_rx) = mpsc::channel(inflight::WRITER_QUEUE);
     let mut writer = tokio::spawn(inflight::write_loop(wr, out_rx).in_current_span());
