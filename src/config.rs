@@ -406,6 +406,14 @@ pub struct SmbSection {
     /// Most open files per connection (stops handle exhaustion).
     #[serde(default = "default_max_opens")]
     pub max_opens: usize,
+    /// Most requests waiting per connection (blocked LOCKs, CREATEs waiting for a break,
+    /// CHANGE_NOTIFYs).
+    #[serde(default = "default_max_parked")]
+    pub max_parked_requests: usize,
+    /// Most lock events (break notifications, wake-ups) queued for one connection; more are
+    /// dropped and the break times out (`locks.break_timeout_secs`).
+    #[serde(default = "default_max_parked")]
+    pub max_pending_breaks: usize,
     /// NetBIOS domain (workgroup) announced in NTLMSSP.
     #[serde(default = "default_workgroup")]
     pub workgroup: String,
@@ -436,6 +444,9 @@ fn default_max_sessions() -> usize {
     64
 }
 fn default_max_trees() -> usize {
+    256
+}
+fn default_max_parked() -> usize {
     256
 }
 fn default_max_opens() -> usize {
@@ -473,6 +484,8 @@ impl Default for SmbSection {
             max_sessions: default_max_sessions(),
             max_trees: default_max_trees(),
             max_opens: default_max_opens(),
+            max_parked_requests: default_max_parked(),
+            max_pending_breaks: default_max_parked(),
             workgroup: default_workgroup(),
             macos_model: default_macos_model(),
         }
@@ -692,6 +705,17 @@ impl Config {
             ("smb.max_sessions", self.smb.max_sessions),
             ("smb.max_trees", self.smb.max_trees),
             ("smb.max_opens", self.smb.max_opens),
+            ("smb.max_parked_requests", self.smb.max_parked_requests),
+            ("smb.max_pending_breaks", self.smb.max_pending_breaks),
+            (
+                "locks.break_timeout_secs",
+                self.locks.break_timeout_secs as usize,
+            ),
+            ("locks.max_locks_per_open", self.locks.max_locks_per_open),
+            (
+                "locks.max_waiters_per_file",
+                self.locks.max_waiters_per_file,
+            ),
             ("smb.max_connections", self.smb.max_connections),
             ("nfs.max_connections", self.nfs.max_connections),
             ("nfs.max_in_flight", self.nfs.max_in_flight),

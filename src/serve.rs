@@ -251,6 +251,8 @@ fn smb_config(
         max_sessions: cfg.smb.max_sessions,
         max_trees: cfg.smb.max_trees,
         max_opens: cfg.smb.max_opens,
+        max_parked_requests: cfg.smb.max_parked_requests,
+        max_pending_breaks: cfg.smb.max_pending_breaks,
         workgroup: cfg.smb.workgroup.clone(),
         macos_model: cfg.smb.macos_model.clone(),
         auditor: auditor.map(shoal_smb::SmbAuditor),

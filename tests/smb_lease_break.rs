@@ -44,3 +44,44 @@ fn writer_waits_for_the_rwh_holder_to_flush_and_acknowledge() {
     let log = s.log();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// The same with an NFSv3 WRITE as the second client: it is answered NFS3ERR_JUKEBOX while A's
+/// break is outstanding (the nfs-op tool fails and the script retries, as an NFS client
+/// does), A loses write caching, flushes and acknowledges, the WRITE goes through and A reads
+/// the NFS bytes.
+#[test]
+fn nfs_write_breaks_the_smb_lease_first() {
+    let s = Server::start(Opts::standard());
+    s.add_user("alice", "Pa55word!");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/tools/lease_break_two_clients.py"
+    );
+    let out = run(
+        Command::new(venv_python())
+            .arg(script)
+            .args([
+                "127.0.0.1",
+                &s.smb_port.to_string(),
+                "data",
+                "alice",
+                "Pa55word!",
+            ])
+            .arg("nfs")
+            .arg(common::nfs_op_tool())
+            .arg(s.nfs_url("/data", "")),
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    assert!(stdout.contains("for the NFS write"), "{stdout}");
+    assert!(stdout.contains("A reads the NFS bytes"), "{stdout}");
+    assert!(!s.log().contains("panicked"));
+}

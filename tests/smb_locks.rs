@@ -112,20 +112,7 @@ fn server() -> Server {
 #[test]
 fn exclusive_lock_refuses_other_opens_io_until_unlocked() {
     let s = server();
-    let out = run(
-        Command::new(venv_python())
-            .arg("-c")
-            .arg(TWO_OPENS)
-            .arg(s.smb_port.to_string()),
-        Duration::from_secs(120),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    let stdout = s.run_python(TWO_OPENS);
     let expected = [
         ("a lock", "OK"),
         ("b read", "c0000054"),  // FILE_LOCK_CONFLICT

@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::Duration;
-
-use common::{run, venv_python, Opts, Server};
+use common::{Opts, Server};
 
 const SCRIPT: &str = r#"
 import sys, smbclient
@@ -42,20 +39,7 @@ fn high_level_api_on_311_with_server_side_copy() {
     s.add_user("alice", "Pa55word!");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let out = run(
-        Command::new(venv_python())
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg(s.smb_port.to_string()),
-        Duration::from_secs(120),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    let stdout = s.run_python(SCRIPT);
     assert!(stdout.contains("listdir copy.bin,moved.bin"), "{stdout}");
     assert!(
         stdout.contains("after \n") || stdout.contains("after\n"),

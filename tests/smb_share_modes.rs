@@ -8,10 +8,8 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
-use std::time::Duration;
 
-use common::{run, venv_python, Opts, Server};
+use common::{Opts, Server};
 
 const SCRIPT: &str = r#"
 import sys, uuid
@@ -89,20 +87,7 @@ enabled = true
     });
     s.add_user("alice", "Pa55word!");
     std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let out = run(
-        Command::new(venv_python())
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg(s.smb_port.to_string()),
-        Duration::from_secs(120),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    let stdout = s.run_python(SCRIPT);
     for line in [
         "writer refused",
         "reader read b'first'",

@@ -79,6 +79,11 @@ pub struct SmbConfig {
     pub max_trees: usize,
     /// Most opens per connection.
     pub max_opens: usize,
+    /// Most requests parked per connection (blocked LOCKs, CREATEs waiting for a break,
+    /// CHANGE_NOTIFYs).
+    pub max_parked_requests: usize,
+    /// Most lock events (breaks, wake-ups) queued for one connection.
+    pub max_pending_breaks: usize,
     /// Most directory entries buffered for one QUERY_DIRECTORY enumeration.
     pub max_dir_entries: usize,
     /// NetBIOS domain (workgroup) announced in NTLMSSP.
@@ -133,6 +138,8 @@ impl Default for SmbConfig {
             max_sessions: 64,
             max_trees: 256,
             max_opens: 16384,
+            max_parked_requests: 256,
+            max_pending_breaks: 256,
             max_dir_entries: 200_000,
             workgroup: "WORKGROUP".to_string(),
             auditor: None,

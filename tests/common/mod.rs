@@ -506,3 +506,26 @@ pub fn connect_reserved(port: u16) -> std::net::TcpStream {
     }
     panic!("no free reserved source port: {last:?}");
 }
+
+impl Server {
+    /// Runs the Python `script` (smbprotocol in the venv) with this server's SMB port as its
+    /// argument; asserts it exits 0 (showing its output and the server log otherwise) and
+    /// returns its stdout.
+    pub fn run_python(&self, script: &str) -> String {
+        let out = run(
+            Command::new(venv_python())
+                .arg("-c")
+                .arg(script)
+                .arg(self.smb_port.to_string()),
+            Duration::from_secs(120),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        stdout
+    }
+}

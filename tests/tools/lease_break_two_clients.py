@@ -2,7 +2,11 @@
 writing; A receives the lease break (RWH -> RH, acknowledgment required), flushes and
 acknowledges; B's CREATE, which waited for that, completes and B reads A's bytes.
 
-Usage: lease_break_two_clients.py HOST PORT SHARE USER PASSWORD
+With `nfs NFS_OP URL` after those (the tests' nfs-op tool and the export's URL), the second
+client is an NFSv3 WRITE instead: it gets NFS3ERR_JUKEBOX (the tool fails) while the break is
+outstanding, A loses write caching, acknowledges, and the retried WRITE goes through.
+
+Usage: lease_break_two_clients.py HOST PORT SHARE USER PASSWORD [nfs NFS_OP URL]
 
 smbprotocol 1.17 has no API for server-initiated messages (its receive thread looks every
 MessageId up among its outstanding requests), so the break notification (MessageId all ones)
@@ -26,6 +30,7 @@ from smbprotocol.structure import BytesField, IntField, Structure
 from smbprotocol.tree import TreeConnect
 
 host, port, share, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+nfs = sys.argv[6:9] if len(sys.argv) > 8 and sys.argv[6] == "nfs" else None
 R, H, W = 1, 2, 4
 NOTIFY_ID = 0xFFFFFFFFFFFFFFFF
 
@@ -120,6 +125,55 @@ fa.write(payload, 0)
 
 notification = Notification()
 conn_a.outstanding_requests[NOTIFY_ID] = notification
+
+if nfs:
+    import subprocess
+    import time
+    _, nfs_op, url = nfs
+    written = {}
+
+    def nfs_writes():
+        # NFS3ERR_JUKEBOX makes the tool fail: retry as an NFS client does, for up to 40 s.
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            r = subprocess.run([nfs_op, url, "write", "/" + name, "NFS!"], capture_output=True)
+            written.setdefault("tries", 0)
+            written["tries"] += 1
+            if r.returncode == 0:
+                written["ok"] = True
+                return
+            time.sleep(0.2)
+
+    tn = threading.Thread(target=nfs_writes)
+    tn.start()
+    assert notification.response_event.wait(30), "A received no lease break for the NFS write"
+    body = notification.response["data"].get_value()
+    flags = struct.unpack_from("<I", body, 4)[0]
+    current, new = struct.unpack_from("<II", body, 24)
+    assert body[8:24] == key_a and current == R | W | H, (body[8:24], current)
+    assert not new & W and flags & 1, (new, flags)
+    print("A break RWH->%d for the NFS write" % new)
+    time.sleep(1)
+    assert tn.is_alive() and "ok" not in written, "the NFS write did not wait for the break"
+    fa.flush()
+    ack = LeaseBreakAck()
+    ack["lease_key"] = key_a
+    ack["lease_state"] = new
+    req = conn_a.send(ack, sess_a.session_id, tree_a.tree_connect_id)
+    conn_a.receive(req)
+    print("A acknowledged", new)
+    tn.join(45)
+    assert written.get("ok"), written
+    print("NFS write went through after %d tries" % written["tries"])
+    got = fa.read(0, 8)
+    assert got == b"NFS!" + payload[4:8], got
+    print("A reads the NFS bytes")
+    fa.close()
+    conn_a.outstanding_requests.pop(NOTIFY_ID, None)
+    conn_a.disconnect(True)
+    conn_b.disconnect(True)
+    print("ok")
+    sys.exit(0)
 
 b_result = {}
 

@@ -21,10 +21,6 @@ use tokio::sync::mpsc;
 use super::encryption::TRANSFORM_ROOM;
 use super::state::Conn;
 
-/// Most lock events queued for one connection (breaks of the opens it holds, wake-ups of
-/// the requests it parked, at most `MAX_PENDING`).
-pub(crate) const EVENT_QUEUE: usize = 256;
-
 /// MessageId of an unsolicited break notification (MS-SMB2 3.3.4.6, 3.3.4.7).
 pub(crate) const BREAK_MESSAGE_ID: u64 = u64::MAX;
 
@@ -40,8 +36,13 @@ impl EventSink for ConnSink {
 /// Registers a new connection's sink with the lock manager: its id (parked requests name it
 /// in their `Waiter`) and the queue the connection task reads. Unregister with
 /// `LockManager::unregister_sink` when the connection ends.
-pub(crate) fn register(locks: &LockManager) -> (SinkId, mpsc::Receiver<LockEvent>) {
-    let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+/// `capacity` (`smb.max_pending_breaks`) bounds the queue: breaks of the opens the connection
+/// holds and wake-ups of the requests it parked.
+pub(crate) fn register(
+    locks: &LockManager,
+    capacity: usize,
+) -> (SinkId, mpsc::Receiver<LockEvent>) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
     let id = locks.register_sink(std::sync::Arc::new(ConnSink(tx)));
     (id, rx)
 }

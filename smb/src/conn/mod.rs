@@ -166,6 +166,17 @@ impl Shared {
     }
 }
 
+/// Hands the frames queued beside replies (break notifications, final responses of parked
+/// requests) to the writer; false when the writer is gone.
+async fn send_extra(conn: &mut Conn, out_tx: &mpsc::Sender<inflight::Outbound>) -> bool {
+    let frames = std::mem::take(&mut conn.extra_frames);
+    frames.is_empty()
+        || out_tx
+            .send(inflight::Outbound::Frames(frames, None))
+            .await
+            .is_ok()
+}
+
 /// Current time as a FILETIME.
 pub(crate) fn filetime_now() -> u64 {
     let d = std::time::SystemTime::now()
@@ -204,7 +215,8 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
     let wr = framing::SendTimeout::new(wr, shared.config.send_timeout);
     let started = Instant::now();
     let (expire_tx, mut expire_rx) = tokio::sync::mpsc::channel(32);
-    let (sink, mut lock_events) = events::register(&shared.config.locks);
+    let (sink, mut lock_events) =
+        events::register(&shared.config.locks, shared.config.max_pending_breaks);
     let mut conn = Conn::new(shared.clone(), peer, expire_tx, sink);
     let (out_tx, out_rx) = mpsc::channel(inflight::WRITER_QUEUE);
     let mut writer = tokio::spawn(inflight::write_loop(wr, out_rx).in_current_span());
@@ -263,13 +275,7 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                 tracing::warn!(why, "closing connection after a parked request failed");
                 break 'frames;
             }
-            let frames = std::mem::take(&mut conn.extra_frames);
-            if !frames.is_empty()
-                && out_tx
-                    .send(inflight::Outbound::Frames(frames, None))
-                    .await
-                    .is_err()
-            {
+            if !send_extra(&mut conn, &out_tx).await {
                 break 'frames;
             }
         };
@@ -313,13 +319,7 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
                     tracing::warn!(why, "closing connection after protocol violation");
                     break;
                 }
-                let frames = std::mem::take(&mut conn.extra_frames);
-                if !frames.is_empty()
-                    && out_tx
-                        .send(inflight::Outbound::Frames(frames, None))
-                        .await
-                        .is_err()
-                {
+                if !send_extra(&mut conn, &out_tx).await {
                     break;
                 }
                 if let Some(read) = handled.deferred {

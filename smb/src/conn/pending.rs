@@ -26,7 +26,7 @@
 //! CHANGE_NOTIFY requests are dropped, 3.3.5.6), and with the connection (dropped). Whatever
 //! ends it, its waiter is removed from the manager (`LockManager::cancel_wait`).
 //!
-//! At most [`MAX_PENDING`] requests wait per connection, so a client cannot pile up waiting
+//! At most `smb.max_parked_requests` (default 256) requests wait per connection, so a client cannot pile up waiting
 //! state: [`Conn::park_token`] refuses a token at the cap and the handler fails the request.
 
 use std::time::{Duration, Instant};
@@ -42,9 +42,6 @@ use super::state::Conn;
 pub(crate) use crate::req::Park;
 use crate::req::{Reply, Req, Retry};
 use crate::signing::Signer;
-
-/// Most requests waiting per connection.
-pub(crate) const MAX_PENDING: usize = 256;
 
 /// How long a request whose deadline passed and that parks again with a deadline already
 /// past waits before its next timed retry (no busy loop on a handler's stale deadline).
@@ -90,13 +87,13 @@ pub(crate) struct Resume {
 impl Conn {
     /// The AsyncId to park `req` under, which is also its lock manager waiter token: the one
     /// it already has when it is being retried, else a fresh one; `None` when
-    /// [`MAX_PENDING`] requests already wait (the handler fails the request instead of
+    /// `max_parked_requests` requests already wait (the handler fails the request instead of
     /// parking it, e.g. with STATUS_INSUFFICIENT_RESOURCES).
     pub(crate) fn park_token(&mut self, req: &Req<'_>) -> Option<u64> {
         if let Some(r) = req.retry {
             return Some(r.async_id);
         }
-        if self.pending.len() >= MAX_PENDING {
+        if self.pending.len() >= self.shared.config.max_parked_requests {
             return None;
         }
         self.next_async_id += 1;
@@ -119,7 +116,10 @@ impl Conn {
             .pending
             .iter()
             .any(|p| p.park.async_id == park.async_id);
-        if self.pending.len() >= MAX_PENDING || clash || park.async_id > self.next_async_id {
+        if self.pending.len() >= self.shared.config.max_parked_requests
+            || clash
+            || park.async_id > self.next_async_id
+        {
             self.release_waiter(&park);
             return false;
         }

@@ -185,7 +185,7 @@ pub(crate) struct Conn {
     pub opens: HashMap<FileId, Open>,
     pub next_file_id: u64,
     pub ever_authenticated: bool,
-    /// Requests waiting for completion (async, `pending`), at most `MAX_PENDING`.
+    /// Requests waiting for completion (async, `pending`), at most `smb.max_parked_requests`.
     pub pending: Vec<super::pending::Pending>,
     /// Rests of compound chains whose async CREATE completed, to run (`pending`).
     pub resumes: Vec<super::pending::Resume>,

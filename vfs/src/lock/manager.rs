@@ -195,6 +195,14 @@ impl LockManager {
         self.deliver(events);
     }
 
+    /// Completes breaks older than the break timeout as if acknowledged, waking the requests
+    /// parked on the file when any was.
+    fn expire(&self, file: &mut FileRecord, now: Instant) {
+        if lease::expire(file, now, self.config.break_timeout) {
+            self.wake_all(file);
+        }
+    }
+
     fn park(&self, file: &mut FileRecord, waiter: Option<Waiter>) -> VfsError {
         let Some(w) = waiter else {
             return VfsError::WouldBlock;
@@ -231,9 +239,7 @@ impl LockManager {
         let mut out = Err(VfsError::WouldBlock);
         let mut events = Vec::new();
         self.store.with_file(req.key, &mut |file| {
-            if lease::expire(file, now, self.config.break_timeout) {
-                self.wake_all(file);
-            }
+            self.expire(file, now);
             if file.delete_pending {
                 out = Err(VfsError::DeletePending);
                 return;
@@ -544,9 +550,7 @@ impl LockManager {
         let mut out = Ok(());
         let mut events = Vec::new();
         self.store.with_file(key, &mut |file| {
-            if lease::expire(file, now, self.config.break_timeout) {
-                self.wake_all(file);
-            }
+            self.expire(file, now);
             let (needed_share, kind) = match intent {
                 NfsIntent::Read { .. } => (share_access::READ, IoKind::Read),
                 NfsIntent::Write { .. } | NfsIntent::Truncate => {
@@ -593,9 +597,7 @@ impl LockManager {
         let mut out = Ok(());
         let mut events = Vec::new();
         self.store.with_file(key, &mut |file| {
-            if lease::expire(file, now, self.config.break_timeout) {
-                self.wake_all(file);
-            }
+            self.expire(file, now);
             let (evs, wait) = lease::break_for_io(file, key, kind, by, now);
             events = evs;
             if wait {
@@ -668,9 +670,7 @@ impl LockManager {
     pub fn expire_breaks(&self, key: FileKey) {
         let now = Instant::now();
         self.store.with_file(key, &mut |file| {
-            if lease::expire(file, now, self.config.break_timeout) {
-                self.wake_all(file);
-            }
+            self.expire(file, now);
         });
     }
 

@@ -53,6 +53,15 @@ fn req<'a>(
     }
 }
 
+/// Two opens of file 1 for writing, sharing everything.
+fn two_writers(m: &LockManager, s: SinkId, none: &Request) -> (OpenGrant, OpenGrant) {
+    let w = || {
+        m.open(&req(key(1), s, access::WRITE_DATA, share_access::ALL, none))
+            .unwrap()
+    };
+    (w(), w())
+}
+
 #[test]
 fn share_modes_are_checked_against_every_open() {
     let m = LockManager::in_memory(LockConfig::default());
@@ -169,24 +178,7 @@ fn blocked_locks_park_and_are_woken_by_unlock_and_close() {
     let sink = Arc::new(Collect::default());
     let s = m.register_sink(sink.clone());
     let none = Request::None;
-    let a = m
-        .open(&req(
-            key(1),
-            s,
-            access::WRITE_DATA,
-            share_access::ALL,
-            &none,
-        ))
-        .unwrap();
-    let b = m
-        .open(&req(
-            key(1),
-            s,
-            access::WRITE_DATA,
-            share_access::ALL,
-            &none,
-        ))
-        .unwrap();
+    let (a, b) = two_writers(&m, s, &none);
     let lk = |o: OpenId| ByteLock {
         open: o,
         start: 10,
@@ -228,24 +220,7 @@ fn a_failed_multi_element_lock_takes_nothing() {
     let m = LockManager::in_memory(LockConfig::default());
     let s = m.register_sink(Arc::new(Collect::default()));
     let none = Request::None;
-    let a = m
-        .open(&req(
-            key(1),
-            s,
-            access::WRITE_DATA,
-            share_access::ALL,
-            &none,
-        ))
-        .unwrap();
-    let b = m
-        .open(&req(
-            key(1),
-            s,
-            access::WRITE_DATA,
-            share_access::ALL,
-            &none,
-        ))
-        .unwrap();
+    let (a, b) = two_writers(&m, s, &none);
     let at = |o: OpenId, start: u64| ByteLock {
         open: o,
         start,
@@ -299,24 +274,7 @@ fn waiters_are_capped_per_file() {
     });
     let s = m.register_sink(Arc::new(Collect::default()));
     let none = Request::None;
-    let a = m
-        .open(&req(
-            key(1),
-            s,
-            access::WRITE_DATA,
-            share_access::ALL,
-            &none,
-        ))
-        .unwrap();
-    let b = m
-        .open(&req(
-            key(1),
-            s,
-            access::WRITE_DATA,
-            share_access::ALL,
-            &none,
-        ))
-        .unwrap();
+    let (a, b) = two_writers(&m, s, &none);
     let lk = |o: OpenId| ByteLock {
         open: o,
         start: 0,
@@ -359,7 +317,7 @@ impl LockStore for MutexStore {
         }
     }
     fn any(&self, f: &mut dyn FnMut(&FileRecord) -> bool) -> bool {
-        self.0.lock().unwrap().values().any(|r| f(r))
+        self.0.lock().unwrap().values().any(f)
     }
     fn len(&self) -> usize {
         self.0.lock().unwrap().len()

@@ -469,7 +469,7 @@ fn bare_conn() -> (Conn, std::path::PathBuf) {
     let vfs: Arc<dyn shoal_vfs::Vfs> =
         Arc::new(shoal_vfs::LocalFs::open(&dir.join("backing"), &dir.join("handle.key")).unwrap());
     let shared = Arc::new(Shared::new(SmbConfig::default(), Arc::new(users), vfs));
-    let (sink, _rx) = crate::conn::events::register(&shared.config.locks);
+    let (sink, _rx) = crate::conn::events::register(&shared.config.locks, 16);
     let (tx, _) = tokio::sync::mpsc::channel(1);
     (
         Conn::new(shared, "127.0.0.1:1".parse().unwrap(), tx, sink),

@@ -62,6 +62,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     // Parked (an oplock/lease break must be acknowledged first) under this AsyncId; the
     // connection runs the request again when the break ends or times out.
     let token = conn.park_token(req);
+    let audit_name = super::audit_name(conn, &share, &c.name);
     let admit = Arc::new(Admit {
         locks: conn.shared.config.locks.clone(),
         sink: conn.sink,
@@ -69,7 +70,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         delete_on_close: c.options & options::DELETE_ON_CLOSE != 0,
         caching,
         waiter: token.map(|t| conn.waiter(t)),
-        path: super::audit_name(conn, &share, &c.name).to_lowercase(),
+        path: audit_name.to_lowercase(),
         parked_on: Default::default(),
     });
 
@@ -78,7 +79,6 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let root = disk.root.clone();
     let read_only = disk.read_only;
     let (disp, opts, file_attributes) = (c.disposition, c.options, c.file_attributes);
-    let audit_name = super::audit_name(conn, &share, &c.name);
     let auditor = super::auditor(conn);
     let audit_ctx = shoal_audit::RequestContext {
         desired_access: Some(c.desired_access),
