@@ -72,9 +72,16 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
         }
     };
     if s.info_type == INFO_SECURITY {
-        // MS-SMB2 3.3.5.21.3 ([`super::security`]).
+        // MS-SMB2 3.3.5.21.3 ([`super::security`]). The handle's granted access decides
+        // (WRITE_DAC, WRITE_OWNER), and the change is made as the user who opened it, as
+        // Windows and Samba do: a session re-authenticated since (e.g. as anonymous) still
+        // changes the descriptor through a handle its owner opened with WRITE_DAC
+        // (smbtorture smb2.session reauth4).
         let vfs = conn.shared.vfs.clone();
-        let caller = caller_for(conn, &identity, &share);
+        let caller = match conn.opens.get(&id).map(|o| &o.kind) {
+            Some(OpenKind::File { caller, .. }) => caller.clone(),
+            _ => caller_for(conn, &identity, &share),
+        };
         super::security::set(
             vfs,
             caller,
