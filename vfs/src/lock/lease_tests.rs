@@ -1204,3 +1204,115 @@ fn rename_through_one_open_breaks_handle_caching_of_the_others() {
     m.break_caching(FILE, IoKind::Namespace, Some(gb.id), w)
         .unwrap();
 }
+
+/// SEC_RIGHTS_FILE_ALL, as smbtorture's oplock tests ask for.
+const FILE_ALL: u32 = 0x001f_01ff;
+
+/// Whether `c` was sent a wake-up since its events were last taken (and forgets them).
+fn woken(c: &Client) -> bool {
+    let v = c.rec.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap();
+    v.contains(&LockEvent::Wake { token: 1 })
+}
+
+#[test]
+fn batch_oplocks_pass_round_robin_between_closing_holders() {
+    // smbtorture smb2.bench.oplock1: four connections open one file in turn for everything,
+    // sharing nothing, asking for batch; each holder closes its handle when broken.
+    let m = manager();
+    let cs: Vec<Client> = (0..4).map(|_| Client::new(&m, GUID_A)).collect();
+    let batch = oplock(OplockLevel::Batch);
+    let mut held = open_as(&m, &cs[0], FILE_ALL, 0, false, &batch).unwrap();
+    for i in 1..40 {
+        let (prev, next) = (&cs[(i - 1) % 4], &cs[i % 4]);
+        let r = open_as(&m, next, FILE_ALL, 0, false, &batch);
+        assert_eq!(code(r).unwrap_err(), VfsError::WouldBlock.nt_status());
+        assert_eq!(prev.breaks(), vec![obreak(held.id, OplockLevel::Level2)]);
+        m.close(FILE, held.id);
+        assert!(woken(next));
+        held = open_as(&m, next, FILE_ALL, 0, false, &batch).unwrap();
+        assert_eq!(held.granted, Granted::Oplock(OplockLevel::Batch));
+    }
+    assert!(m.waiters_of(FILE).is_empty());
+}
+
+#[test]
+fn openers_parked_on_one_break_retry_in_any_order_and_the_loser_waits_again() {
+    // Two openers (two smbtorture processes) wait on the same batch break; the holder
+    // closes; whichever retries first gets batch, the other breaks it and parks again,
+    // never a sharing violation while a holder can still close.
+    let m = manager();
+    let (a, b, c) = (
+        Client::new(&m, GUID_A),
+        Client::new(&m, GUID_A),
+        Client::new(&m, GUID_B),
+    );
+    let batch = oplock(OplockLevel::Batch);
+    let ga = open_as(&m, &a, FILE_ALL, 0, false, &batch).unwrap();
+    assert!(open_as(&m, &b, FILE_ALL, 0, false, &batch).is_err());
+    // The second waiter is absorbed into the break in flight: no second notification.
+    let r = open_as(&m, &c, FILE_ALL, 0, false, &batch);
+    assert_eq!(code(r).unwrap_err(), VfsError::WouldBlock.nt_status());
+    assert_eq!(a.breaks(), vec![obreak(ga.id, OplockLevel::Level2)]);
+    assert_eq!(m.waiters_of(FILE).len(), 2);
+    m.close(FILE, ga.id);
+    assert!(woken(&b) && woken(&c));
+    let gc = open_as(&m, &c, FILE_ALL, 0, false, &batch).unwrap();
+    assert_eq!(gc.granted, Granted::Oplock(OplockLevel::Batch));
+    let r = open_as(&m, &b, FILE_ALL, 0, false, &batch);
+    assert_eq!(code(r).unwrap_err(), VfsError::WouldBlock.nt_status());
+    assert_eq!(c.breaks(), vec![obreak(gc.id, OplockLevel::Level2)]);
+    m.close(FILE, gc.id);
+    assert!(woken(&b));
+    let gb = open_as(&m, &b, FILE_ALL, 0, false, &batch).unwrap();
+    assert_eq!(gb.granted, Granted::Oplock(OplockLevel::Batch));
+}
+
+#[test]
+fn an_unlink_admitted_after_the_break_fails_the_next_exclusive_open() {
+    // What several smbtorture smb2.bench.oplock1 processes on one share do to each other:
+    // one ends (or starts) with an unlink of the shared test file, a DELETE open sharing
+    // everything, delete-on-close, no oplock. It waits for the batch break like the next
+    // opener of the other process; when it retries first it is admitted, and that opener,
+    // which shares nothing, conflicts with an open that caches nothing and that no break
+    // can make go away: SHARING_VIOLATION, as Samba answers.
+    let m = manager();
+    let (a, b, u) = (
+        Client::new(&m, GUID_A),
+        Client::new(&m, GUID_A),
+        Client::new(&m, GUID_B),
+    );
+    let batch = oplock(OplockLevel::Batch);
+    let ga = open_as(&m, &a, FILE_ALL, 0, false, &batch).unwrap();
+    assert!(open_as(&m, &b, FILE_ALL, 0, false, &batch).is_err());
+    let unlink = |m: &LockManager| {
+        m.open(&OpenRequest {
+            key: FILE,
+            sink: u.sink,
+            access: crate::lock::access::DELETE,
+            share: ALL,
+            delete_on_close: true,
+            is_dir: false,
+            overwrite: false,
+            link: None,
+            path: None,
+            caching: &Request::None,
+            waiter: Some(Waiter {
+                sink: u.sink,
+                token: 1,
+            }),
+        })
+    };
+    assert_eq!(
+        code(unlink(&m)).unwrap_err(),
+        VfsError::WouldBlock.nt_status()
+    );
+    m.close(FILE, ga.id);
+    assert!(woken(&b) && woken(&u));
+    let gu = unlink(&m).unwrap();
+    let r = open_as(&m, &b, FILE_ALL, 0, false, &batch);
+    assert_eq!(code(r).unwrap_err(), VfsError::SharingViolation.nt_status());
+    assert!(m.waiters_of(FILE).is_empty());
+    // The unlink's close makes the file delete pending and, as the last open, unlinks it.
+    let out = m.close(FILE, gu.id);
+    assert!(out.last);
+}

@@ -265,10 +265,30 @@ impl LockManager {
             let adm = lease::admit(file, req.key, &new, now);
             events = adm.events;
             if adm.wait {
+                tracing::debug!(
+                    key = ?req.key,
+                    sink = ?req.sink,
+                    breaks = events.len(),
+                    parked = req.waiter.is_some(),
+                    "open waits for a break"
+                );
                 out = Err(self.park(file, req.waiter));
                 return;
             }
             if sharing_violation {
+                // Nothing to wait for: no holder of the conflicting opens caches handles.
+                tracing::debug!(
+                    key = ?req.key,
+                    sink = ?req.sink,
+                    access = req.access,
+                    share = req.share,
+                    opens = ?file
+                        .opens
+                        .iter()
+                        .map(|o| (o.sink, o.access, o.share, o.delete_on_close, &o.held))
+                        .collect::<Vec<_>>(),
+                    "open refused: sharing violation"
+                );
                 out = Err(VfsError::SharingViolation);
                 return;
             }
