@@ -52,7 +52,9 @@ pub(crate) fn resolve(
     for p in walk {
         match vfs.lookup(caller, &dir, p.as_bytes()) {
             Ok((h, a)) if a.kind == FileKind::Directory => dir = h,
-            Ok(_) | Err(VfsError::NotFound) | Err(VfsError::NotDir) => {
+            // Stale: a directory of the path was removed meanwhile (another client's
+            // clean-up); the path is gone, not the handle of an open (FILE_CLOSED).
+            Ok(_) | Err(VfsError::NotFound | VfsError::NotDir | VfsError::Stale) => {
                 return fail(NtStatus::OBJECT_PATH_NOT_FOUND)
             }
             Err(e) => return Err(e.into()),
@@ -65,6 +67,7 @@ pub(crate) fn resolve(
         Some(name) => match vfs.lookup(caller, &dir, name.as_bytes()) {
             Ok(found) => Some(found),
             Err(VfsError::NotFound) => None,
+            Err(VfsError::Stale) => return fail(NtStatus::OBJECT_PATH_NOT_FOUND),
             Err(e) => return Err(e.into()),
         },
     };
@@ -374,5 +377,46 @@ pub(crate) fn apply_allocation_size(
             }
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of the path removed meanwhile (another client's clean-up): the CREATE
+    /// answers OBJECT_PATH_NOT_FOUND, never FILE_CLOSED (the handle status of a stale open).
+    #[test]
+    fn a_path_whose_directory_went_away_is_not_found() {
+        let dir = std::env::temp_dir().join(format!("shoal-create-stale-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("b/d/e")).unwrap();
+        let vfs = shoal_vfs::LocalFs::open(&dir.join("b"), &dir.join("key")).unwrap();
+        let root = vfs.root("").unwrap();
+        let caller = Caller {
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+            sid: None,
+            client_addr: "127.0.0.1:1".parse().unwrap(),
+            zone: shoal_vfs::ZoneId::SYSTEM,
+            protocol: shoal_vfs::Protocol::Smb3,
+        };
+        let (d, _) = vfs.lookup(&caller, &root, b"d").unwrap();
+        std::fs::remove_dir_all(dir.join("b/d")).unwrap();
+        // The VFS calls the removed directory's handle stale.
+        assert!(matches!(
+            vfs.lookup(&caller, &d, b"x"),
+            Err(VfsError::Stale)
+        ));
+        for parts in [
+            vec!["x".to_string()],
+            vec!["e".to_string(), "f".to_string()],
+        ] {
+            let status = resolve(&vfs, &caller, &d, &parts)
+                .map(|_| NtStatus::SUCCESS)
+                .unwrap_or_else(|e| e.status());
+            assert_eq!(status, NtStatus::OBJECT_PATH_NOT_FOUND, "{parts:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
