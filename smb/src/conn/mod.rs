@@ -246,9 +246,13 @@ pub(crate) async fn run_with_slot<S: AsyncRead + AsyncWrite + Send + 'static>(
             // deadlines of parked requests are handled between frames and while one is
             // being read; what they produce goes through the writer like any reply.
             let deadline = conn.next_deadline();
-            let timer = tokio::time::sleep_until(
-                deadline.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std),
-            );
+            // A timer only when a parked request has a deadline (none on the hot path).
+            let timer = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
             let side = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break 'frames,

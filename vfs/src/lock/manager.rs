@@ -67,7 +67,7 @@ pub struct OpenRequest<'a> {
     /// The CREATE overwrites or supersedes (breaks all caching of others).
     pub overwrite: bool,
     /// Where the object is linked (for the unlink at the last close of a delete-pending file).
-    pub link: Option<Link>,
+    pub link: Option<&'a Link>,
     /// Its path from the backing store's root, lowercase, `/`-separated
     /// ([`OpenRecord::path`]).
     pub path: Option<&'a str>,
@@ -306,8 +306,8 @@ impl LockManager {
                 held,
                 path: req.path.map(Arc::from),
             });
-            if req.link.is_some() {
-                file.link = req.link.clone();
+            if req.link.is_some() && file.link.as_ref() != req.link {
+                file.link = req.link.cloned();
             }
             out = Ok(OpenGrant { id, granted });
         });

@@ -31,6 +31,12 @@ fn link(name: &str) -> Link {
     }
 }
 
+/// The link every test open names.
+fn link_f() -> &'static Link {
+    static L: std::sync::OnceLock<Link> = std::sync::OnceLock::new();
+    L.get_or_init(|| link("f"))
+}
+
 fn req<'a>(
     k: FileKey,
     sink: SinkId,
@@ -46,7 +52,7 @@ fn req<'a>(
         delete_on_close: false,
         is_dir: false,
         overwrite: false,
-        link: Some(link("f")),
+        link: Some(link_f()),
         path: None,
         caching: none,
         waiter: None,

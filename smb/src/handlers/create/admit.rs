@@ -36,7 +36,7 @@ impl Admit {
         a: &Attr,
         access: u32,
         overwrite: bool,
-        link: Option<Link>,
+        link: Option<&Link>,
     ) -> Result<OpenGrant, SmbError> {
         let req = OpenRequest {
             key: FileKey::of(a),

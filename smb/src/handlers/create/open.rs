@@ -193,7 +193,8 @@ pub(crate) fn open_existing(
         return fail(NtStatus::ACCESS_DENIED);
     }
     let key = FileKey::of(&a);
-    let grant = plan.admit.open(&a, granted, overwrite, t.link())?;
+    let link = t.link();
+    let grant = plan.admit.open(&a, granted, overwrite, link.as_ref())?;
     let done = if overwrite {
         overwrite_file(vfs, caller, &h, &a, stored, plan)
     } else {
@@ -203,7 +204,7 @@ pub(crate) fn open_existing(
         Ok((attr, act, dos)) => Ok(Opened {
             handle: h,
             attr,
-            link: t.link(),
+            link,
             action: act,
             maximal,
             granted,
@@ -307,7 +308,8 @@ pub(crate) fn create_new(
     let key = FileKey::of(&a);
     // Another client may have opened the new name already (deny-all): the create fails as a
     // whole and only the object it made goes.
-    let grant = match plan.admit.open(&a, granted, false, t.link()) {
+    let link = t.link();
+    let grant = match plan.admit.open(&a, granted, false, link.as_ref()) {
         Ok(g) => g,
         Err(e) => {
             let _ =
@@ -318,7 +320,7 @@ pub(crate) fn create_new(
     Ok(Opened {
         handle: h,
         attr: a,
-        link: t.link(),
+        link,
         action: action::CREATED,
         maximal,
         granted,
