@@ -12,19 +12,27 @@ use std::time::Duration;
 
 use common::{run, venv_python, Opts, Server};
 
-#[test]
-fn writer_waits_for_the_rwh_holder_to_flush_and_acknowledge() {
+/// The client side of both tests.
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/tools/lease_break_two_clients.py"
+);
+
+/// A server with user alice and a share everyone may create in.
+fn server() -> Server {
     let s = Server::start(Opts::standard());
     s.add_user("alice", "Pa55word!");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/tools/lease_break_two_clients.py"
-    );
+    s
+}
+
+#[test]
+fn writer_waits_for_the_rwh_holder_to_flush_and_acknowledge() {
+    let s = server();
     let out = run(
         Command::new(venv_python())
-            .arg(script)
+            .arg(SCRIPT)
             .arg("127.0.0.1")
             .arg(s.smb_port.to_string())
             .arg("data")
@@ -51,17 +59,10 @@ fn writer_waits_for_the_rwh_holder_to_flush_and_acknowledge() {
 /// the NFS bytes.
 #[test]
 fn nfs_write_breaks_the_smb_lease_first() {
-    let s = Server::start(Opts::standard());
-    s.add_user("alice", "Pa55word!");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&s.backing, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/tools/lease_break_two_clients.py"
-    );
+    let s = server();
     let out = run(
         Command::new(venv_python())
-            .arg(script)
+            .arg(SCRIPT)
             .args([
                 "127.0.0.1",
                 &s.smb_port.to_string(),
