@@ -71,17 +71,17 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             Ok(())
         }
     };
+    // Changes through a handle are made as the user who opened it; the handle's granted
+    // access decides what may change (`need`), as Windows and Samba do: a session
+    // re-authenticated since (e.g. as anonymous) still works through the handles its owner
+    // opened (smbtorture smb2.session reauth4).
+    let vfs = conn.shared.vfs.clone();
+    let caller = match conn.opens.get(&id).map(|o| &o.kind) {
+        Some(OpenKind::File { caller, .. }) => caller.clone(),
+        _ => caller_for(conn, &identity, &share),
+    };
     if s.info_type == INFO_SECURITY {
-        // MS-SMB2 3.3.5.21.3 ([`super::security`]). The handle's granted access decides
-        // (WRITE_DAC, WRITE_OWNER), and the change is made as the user who opened it, as
-        // Windows and Samba do: a session re-authenticated since (e.g. as anonymous) still
-        // changes the descriptor through a handle its owner opened with WRITE_DAC
-        // (smbtorture smb2.session reauth4).
-        let vfs = conn.shared.vfs.clone();
-        let caller = match conn.opens.get(&id).map(|o| &o.kind) {
-            Some(OpenKind::File { caller, .. }) => caller.clone(),
-            _ => caller_for(conn, &identity, &share),
-        };
+        // MS-SMB2 3.3.5.21.3 ([`super::security`]).
         super::security::set(
             vfs,
             caller,
@@ -99,8 +99,6 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     if s.info_type != INFO_FILE {
         return fail(NtStatus::INVALID_INFO_CLASS);
     }
-    let vfs = conn.shared.vfs.clone();
-    let caller = caller_for(conn, &identity, &share);
     match s.class {
         set_class::BASIC => {
             need(WRITE_ATTRIBUTES)?;
@@ -167,7 +165,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 return fail(NtStatus::INVALID_PARAMETER);
             };
             let (to_name, to_walk) = (to_name.clone(), to_walk.to_vec());
-            let Some((link, delete_pending)) = locks.link(lock.key) else {
+            let Some((link, delete_pending)) = locks.link_of(lock.key, lock.id) else {
                 return fail(NtStatus::FILE_CLOSED);
             };
             let Some(from) = link.filter(|l| !l.name.is_empty()) else {
@@ -254,6 +252,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
             let new_audit = super::audit_name(conn, &share, &target);
             locks.relink(
                 lock.key,
+                lock.id,
                 Link {
                     parent: to_dir,
                     name: new_name,
@@ -281,7 +280,7 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
                 && decode_u32(s.buffer)? & disposition_ex::IGNORE_READONLY != 0;
             if delete {
                 let linked = locks
-                    .link(lock.key)
+                    .link_of(lock.key, lock.id)
                     .and_then(|(l, _)| l)
                     .is_some_and(|l| !l.name.is_empty());
                 if !linked {

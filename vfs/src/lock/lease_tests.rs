@@ -497,6 +497,7 @@ fn unanswered_breaks_expire_to_none() {
         is_dir: false,
         held: Held::Oplock(OplockLevel::Batch),
         path: None,
+        link: None,
     });
     let (ev, wait) = break_for_io(&mut file, FILE, IoKind::Read, None, now);
     assert!(wait);

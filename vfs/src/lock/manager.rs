@@ -305,10 +305,8 @@ impl LockManager {
                 is_dir: req.is_dir,
                 held,
                 path: req.path.map(Arc::from),
+                link: req.link.cloned(),
             });
-            if req.link.is_some() && file.link.as_ref() != req.link {
-                file.link = req.link.cloned();
-            }
             out = Ok(OpenGrant { id, granted });
         });
         self.deliver(events);
@@ -337,8 +335,9 @@ impl LockManager {
                     self.lease_files.remove(&(*client, *lk));
                 }
             }
-            if rec.delete_on_close {
+            if rec.delete_on_close && !file.delete_pending {
                 file.delete_pending = true;
+                file.link = rec.link.clone();
             }
             out.last = file.opens.is_empty();
             if out.last && file.delete_pending {
@@ -377,7 +376,8 @@ impl LockManager {
     ) -> Result<(), VfsError> {
         let mut out = Err(VfsError::Stale);
         self.store.with_file(key, &mut |file| {
-            if file.opens.iter().any(|o| o.id == id) {
+            if let Some(o) = file.opens.iter().find(|o| o.id == id) {
+                file.link = if pending { o.link.clone() } else { None };
                 file.delete_pending = pending;
                 out = Ok(());
             }
@@ -385,40 +385,42 @@ impl LockManager {
         out
     }
 
-    /// Marks or unmarks open `id` delete-on-close (FILE_DELETE_ON_CLOSE through SET_INFO
-    /// FileModeInformation is not allowed; this is for the create path's retries).
-    pub fn set_delete_on_close(&self, key: FileKey, id: OpenId, on: bool) {
-        self.store.with_file(key, &mut |file| {
-            if let Some(o) = file.opens.iter_mut().find(|o| o.id == id) {
-                o.delete_on_close = on;
-            }
-        });
-    }
-
-    /// Where the file is linked (as its latest open named it) and whether it is delete
-    /// pending; `None` when no open of it is recorded.
-    pub fn link(&self, key: FileKey) -> Option<(Option<Link>, bool)> {
+    /// Where open `id` named the file and whether the file is delete pending; `None` when
+    /// `id` is not an open of `key`.
+    pub fn link_of(&self, key: FileKey, id: OpenId) -> Option<(Option<Link>, bool)> {
         let mut out = None;
         self.store.peek(key, &mut |f| {
-            if !f.opens.is_empty() {
-                out = Some((f.link.clone(), f.delete_pending));
+            if let Some(o) = f.opens.iter().find(|o| o.id == id) {
+                out = Some((o.link.clone(), f.delete_pending));
             }
         });
         out
     }
 
-    /// The object was renamed: where its last close unlinks it, and (when given) its new
-    /// path for every open of it.
-    pub fn relink(&self, key: FileKey, link: Link, path: Option<&str>) {
+    /// Open `id` renamed the file: every open that named the same link (parent and name) now
+    /// names `link`, and (when given) has the new path. Opens through other hard links keep
+    /// theirs.
+    pub fn relink(&self, key: FileKey, id: OpenId, link: Link, path: Option<&str>) {
         let path: Option<Arc<str>> = path.map(Arc::from);
         self.store.with_file(key, &mut |file| {
-            if !file.opens.is_empty() {
-                file.link = Some(link.clone());
-            }
-            if let Some(p) = &path {
-                for o in &mut file.opens {
-                    o.path = Some(p.clone());
+            let Some(old) = file
+                .opens
+                .iter()
+                .find(|o| o.id == id)
+                .map(|o| o.link.clone())
+            else {
+                return;
+            };
+            for o in &mut file.opens {
+                if o.link == old {
+                    o.link = Some(link.clone());
+                    if let Some(p) = &path {
+                        o.path = Some(p.clone());
+                    }
                 }
+            }
+            if file.delete_pending && file.link == old {
+                file.link = Some(link.clone());
             }
         });
     }

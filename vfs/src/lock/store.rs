@@ -32,6 +32,10 @@ pub struct OpenRecord {
     pub is_dir: bool,
     /// The oplock or lease this open holds.
     pub held: Held,
+    /// Where this open named the object (parent directory and name; `None` for a share root).
+    /// With hard links the opens of one file may name different links: delete on close
+    /// removes the one named by the open that made the file delete pending.
+    pub link: Option<Link>,
     /// Where the open named the object (lowercase, `/`-separated, from the backing store's
     /// root), when the protocol says: a directory rename refuses while an open lies below
     /// (`LockManager::open_below`).
@@ -47,7 +51,8 @@ pub struct FileRecord {
     pub opens: Vec<OpenRecord>,
     /// No new open may succeed; the file is unlinked when its last open closes.
     pub delete_pending: bool,
-    /// Where the file is linked (updated on rename), for the unlink at the last close.
+    /// The link to remove at the last close of a delete-pending file: the one named by the
+    /// open that made it delete pending.
     pub link: Option<Link>,
     /// Byte-range locks.
     pub locks: LockList,

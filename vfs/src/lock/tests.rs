@@ -155,11 +155,44 @@ fn opens_below_a_directory_are_found_by_path() {
         "the object itself is not below it"
     );
     // A rename moves every open's path.
-    m.relink(key(1), link("g.txt"), Some("/share/other/g.txt"));
+    m.relink(key(1), o.id, link("g.txt"), Some("/share/other/g.txt"));
     assert!(!m.open_below("/share/dir"));
     assert!(m.open_below("/share/other"));
     m.close(key(1), o.id);
     assert!(!m.open_below("/share/other"));
+}
+
+#[test]
+fn delete_on_close_removes_the_link_its_open_named() {
+    // Two hard links of one file, each opened by name; the open through "a" is
+    // delete-on-close, the open through "b" closes last: "a" goes, not "b".
+    let m = LockManager::in_memory(LockConfig::default());
+    let s = m.register_sink(Arc::new(Collect::default()));
+    let none = Request::None;
+    let (la, lb) = (link("a"), link("b"));
+    let mut ra = req(key(1), s, access::DELETE, share_access::ALL, &none);
+    ra.link = Some(&la);
+    ra.delete_on_close = true;
+    let a = m.open(&ra).unwrap();
+    let mut rb = req(key(1), s, access::READ_DATA, share_access::ALL, &none);
+    rb.link = Some(&lb);
+    let b = m.open(&rb).unwrap();
+    assert_eq!(m.link_of(key(1), b.id), Some((Some(lb.clone()), false)));
+    assert!(m.close(key(1), a.id).unlink.is_none());
+    assert_eq!(m.close(key(1), b.id).unlink, Some(la.clone()));
+    // A rename through one link moves only the opens of that link.
+    let a = m
+        .open(&req(key(2), s, access::DELETE, share_access::ALL, &none))
+        .unwrap();
+    let mut rb = req(key(2), s, access::READ_DATA, share_access::ALL, &none);
+    rb.link = Some(&lb);
+    let b = m.open(&rb).unwrap();
+    m.relink(key(2), a.id, link("moved"), None);
+    assert_eq!(
+        m.link_of(key(2), a.id).and_then(|l| l.0),
+        Some(link("moved"))
+    );
+    assert_eq!(m.link_of(key(2), b.id).and_then(|l| l.0), Some(lb));
 }
 
 #[test]
