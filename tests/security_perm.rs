@@ -8,11 +8,10 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::nfs_raw::{Client, NFS, R, W};
-use common::{run, venv_python, Opts, Server};
+use common::{Opts, Server};
 
 /// NFS3ERR_ACCES (RFC 1813 2.6).
 const ACCES: u32 = 13;
@@ -118,22 +117,8 @@ def check(cond, what):
 "#;
 
 fn python_as(s: &Server, user: &str, script: &str, args: &[String]) -> String {
-    let out = run(
-        Command::new(venv_python())
-            .env("SMB_USER", user)
-            .arg("-c")
-            .arg(format!("{PRELUDE}{script}"))
-            .arg(s.smb_port.to_string())
-            .args(args),
-        Duration::from_secs(120),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success() && stdout.contains("ok"),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    let stdout = s.run_python_with(&format!("{PRELUDE}{script}"), args, &[("SMB_USER", user)]);
+    assert!(stdout.contains("ok"), "{stdout}\n{}", s.log());
     stdout
 }
 

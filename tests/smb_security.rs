@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{run, venv_python, Opts, Server};
+use common::{run, Opts, Server};
 
 /// Shared Python: connect as alice, helpers to build SIDs/ACLs/descriptors and to send raw
 /// QUERY_INFO / SET_INFO security requests.
@@ -292,22 +292,8 @@ fn python(s: &Server, script: &str, args: &[String]) -> String {
 }
 
 fn python_as(s: &Server, user: &str, script: &str, args: &[String]) -> String {
-    let out = run(
-        Command::new(venv_python())
-            .env("SMB_USER", user)
-            .arg("-c")
-            .arg(format!("{PRELUDE}{script}"))
-            .arg(s.smb_port.to_string())
-            .args(args),
-        Duration::from_secs(120),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success() && stdout.contains("ok"),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    let stdout = s.run_python_with(&format!("{PRELUDE}{script}"), args, &[("SMB_USER", user)]);
+    assert!(stdout.contains("ok"), "{stdout}\n{}", s.log());
     stdout
 }
 

@@ -512,11 +512,18 @@ impl Server {
     /// argument; asserts it exits 0 (showing its output and the server log otherwise) and
     /// returns its stdout.
     pub fn run_python(&self, script: &str) -> String {
+        self.run_python_with(script, &[], &[])
+    }
+
+    /// [`Server::run_python`] with more arguments after the port and environment variables.
+    pub fn run_python_with(&self, script: &str, args: &[String], env: &[(&str, &str)]) -> String {
         let out = run(
             Command::new(venv_python())
+                .envs(env.iter().copied())
                 .arg("-c")
                 .arg(script)
-                .arg(self.smb_port.to_string()),
+                .arg(self.smb_port.to_string())
+                .args(args),
             Duration::from_secs(120),
         );
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
