@@ -59,6 +59,26 @@ pub(crate) struct Park {
     pub cleanup: NtStatus,
 }
 
+impl Park {
+    /// A request waiting for an oplock/lease break on `key` to be acknowledged: run again when
+    /// the break ends, at the latest after `timeout` (the connection then expires the break);
+    /// closing `handle` (when the request came through one) ends it with STATUS_CANCELLED.
+    pub fn for_break(
+        async_id: u64,
+        key: shoal_vfs::lock::FileKey,
+        handle: Option<FileId>,
+        timeout: std::time::Duration,
+    ) -> Park {
+        Park {
+            async_id,
+            key: Some(key),
+            handle,
+            deadline: Some(std::time::Instant::now() + timeout),
+            cleanup: NtStatus::CANCELLED,
+        }
+    }
+}
+
 impl Req<'_> {
     /// Resolves a FileId from the wire, substituting the related one for all-ones.
     pub fn file_id(&self, id: FileId) -> FileId {

@@ -394,13 +394,12 @@ fn break_first(
     match locks.break_caching(lock.key, kind, Some(lock.id), token.map(|t| conn.waiter(t))) {
         Ok(()) => Ok(None),
         Err(VfsError::WouldBlock) => match token {
-            Some(async_id) => Ok(Some(Reply::parked(Park {
+            Some(async_id) => Ok(Some(Reply::parked(Park::for_break(
                 async_id,
-                key: Some(lock.key),
-                handle: Some(id),
-                deadline: Some(std::time::Instant::now() + locks.config().break_timeout),
-                cleanup: NtStatus::CANCELLED,
-            }))),
+                lock.key,
+                Some(id),
+                locks.config().break_timeout,
+            )))),
             // Too many requests wait on this connection already.
             None => fail(NtStatus::SHARING_VIOLATION),
         },

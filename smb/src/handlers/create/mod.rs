@@ -174,16 +174,12 @@ pub(crate) async fn handle(conn: &mut Conn, req: &Req<'_>) -> Result<Reply, SmbE
     let opened = match opened {
         Err(SmbError::Vfs(VfsError::WouldBlock)) => {
             return match (token, admit.parked_on()) {
-                (Some(async_id), Some(key)) => Ok(Reply::parked(Park {
+                (Some(async_id), Some(key)) => Ok(Reply::parked(Park::for_break(
                     async_id,
-                    key: Some(key),
-                    handle: None,
-                    // The break times out then at the latest (the connection expires it).
-                    deadline: Some(
-                        std::time::Instant::now() + conn.shared.config.locks.config().break_timeout,
-                    ),
-                    cleanup: NtStatus::CANCELLED,
-                })),
+                    key,
+                    None,
+                    conn.shared.config.locks.config().break_timeout,
+                ))),
                 // A break must be acknowledged first and this request could not be parked:
                 // refused as Samba refuses an open it cannot defer.
                 _ => fail(NtStatus::SHARING_VIOLATION),
